@@ -31,6 +31,11 @@ install_redis() {
   # Debian's package starts a system service on 6379; trainproof runs its own on another port.
 }
 
+write_script() {
+  printf '#!%s\nimport sys\n%s\nsys.exit(main())\n' "$VENV/bin/python" "$2" > "$VENV/bin/$1"
+  chmod +x "$VENV/bin/$1"
+}
+
 install_python() {
   if [ ! -f "$VENV_DEPS/.complete" ]; then
     log "creating the Python environment in $VENV_DEPS (torch is large; once per machine)"
@@ -40,19 +45,20 @@ install_python() {
     "$VENV_DEPS/bin/pip" install -q -r "$REPO_ROOT/requirements.txt"
     touch "$VENV_DEPS/.complete"
   fi
-  # A light per-clone venv that sees the cached packages and installs this checkout editable.
-  if [ ! -f "$VENV/.deps" ] || [ "$(cat "$VENV/.deps")" != "$VENV_DEPS" ]; then
-    rm -rf "$VENV"
-    "$VENV_DEPS/bin/python" -m venv --without-pip "$VENV"
-    local site
-    site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    local deps_site
-    deps_site=$("$VENV_DEPS/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    echo "import site; site.addsitedir('$deps_site')" > "$site/trainproof-deps.pth"
-    echo "$VENV_DEPS" > "$VENV/.deps"
-  fi
-  "$VENV_DEPS/bin/pip" install -q --no-deps --no-build-isolation --prefix "$VENV" -e "$REPO_ROOT" >/dev/null 2>&1 \
-    || "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || true
+  # A light per-clone venv: sees the cached packages and this checkout's code, installs nothing.
+  [ -f "$VENV/.deps" ] && [ "$(cat "$VENV/.deps")" = "$VENV_DEPS" ] && return
+  rm -rf "$VENV"
+  "$VENV_DEPS/bin/python" -m venv --without-pip "$VENV"
+  local site deps_site
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  deps_site=$("$VENV_DEPS/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf "import site; site.addsitedir('%s')\n%s\n%s\n" "$deps_site" "$REPO_ROOT/clients" "$REPO_ROOT" \
+    > "$site/trainproof.pth"
+  # Console scripts bound to this venv's python, so they see this checkout.
+  write_script trainproof "from trainproof.cli.main import main"
+  write_script celery "from celery.__main__ import main"
+  write_script pytest "from pytest import main"
+  echo "$VENV_DEPS" > "$VENV/.deps"
 }
 
 case "${1:-all}" in

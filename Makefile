@@ -1,0 +1,57 @@
+# trainproof — every target a new user or CI needs. Scripts live beside their component.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help install network-up network-down network-clean network-status test test-unit demo \
+        bench bench-ledger bench-analysis bench-detection bench-deepring bench-storage bench-robustness
+
+help:
+	@echo "make demo           set everything up and run the whole journey end to end"
+	@echo "make test           install, start the network, run every test, stop what it started"
+	@echo "make network-up | network-down | network-clean | network-status"
+	@echo "make bench          all benchmarks (bench-ledger, bench-analysis, bench-detection, bench-storage, ...)"
+
+install:
+	@network/scripts/install.sh all
+
+network-up: install
+	@network/scripts/up.sh
+
+network-down:
+	@network/scripts/down.sh
+
+network-clean:
+	@network/scripts/clean.sh
+
+network-status:
+	@network/scripts/status.sh
+
+test: install
+	@tests/run.sh
+
+test-unit: install
+	@$(PY) -m pytest -m "unit or ml" -q
+
+demo: network-up
+	@$(PY) -m demo
+
+bench: bench-analysis bench-storage bench-ledger bench-detection bench-deepring
+
+bench-ledger: network-up
+	@$(PY) -m bench.ledger
+
+bench-analysis: install
+	@$(PY) -m bench.analysis
+
+bench-detection: install
+	@$(PY) -m bench.detection
+
+bench-deepring: install
+	@$(PY) -m bench.deepring
+
+bench-storage: network-up
+	@$(PY) -m bench.storage
+
+bench-robustness: network-up
+	@$(PY) -m bench.robustness

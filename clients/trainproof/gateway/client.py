@@ -1,0 +1,322 @@
+"""The client: connect → network → contract → evaluate / submit, shaped like fabric-gateway.
+
+Fabric 2.1 peers (what this network runs; see network/README) have no Gateway service, so
+the client does the Gateway's work itself: endorse on one peer per org, check that they
+agree, send the transaction to an orderer (failing over between orderers), and learn the
+commit status from a filtered block stream.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.orderer import ab_pb2_grpc
+from fabric_protos.peer import peer_pb2_grpc, proposal_pb2, proposal_response_pb2
+
+from trainproof.gateway import messages
+from trainproof.gateway.blocks import ChaincodeEvent, chaincode_events
+from trainproof.gateway.checkpoint import InMemoryCheckpointer
+from trainproof.gateway.deliver import BlockSource, CommitListener, blocks
+from trainproof.gateway.endpoints import Endpoint
+from trainproof.gateway.errors import (
+    CommitError, CommitStatusError, EndorseError, ErrorDetail, EvaluateError, Status, SubmitError,
+)
+from trainproof.gateway.identity import Identity, Signer, digest
+
+log = logging.getLogger("trainproof.gateway")
+Args = Sequence[str | bytes]
+_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+@dataclass
+class Timeouts:
+    evaluate: float = 30.0
+    endorse: float = 30.0
+    submit: float = 15.0
+    commit_status: float = 60.0
+
+
+def _encode(args: Args) -> list[bytes]:
+    return [a if isinstance(a, bytes) else str(a).encode("utf-8") for a in args]
+
+
+class Gateway:
+    """A connection to the network's peers and orderers for one identity."""
+
+    def __init__(self, identity: Identity, signer: Signer | None, peers: list[Endpoint],
+                 orderers: list[Endpoint], timeouts: Timeouts | None = None, retries: int = 3) -> None:
+        if not peers or not orderers:
+            raise ValueError("a gateway needs at least one peer and one orderer")
+        self.identity, self.signer = identity, signer
+        self.peers, self.orderers = peers, orderers
+        self.timeouts = timeouts or Timeouts()
+        self.retries = retries
+        self._channels = {e.address: e.open_channel() for e in [*peers, *orderers]}
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway")
+        self._networks: dict[str, Network] = {}
+
+    def get_network(self, name: str) -> Network:
+        if name not in self._networks:
+            self._networks[name] = Network(self, name)
+        return self._networks[name]
+
+    def close(self) -> None:
+        for network in self._networks.values():
+            network.close()
+        for channel in self._channels.values():
+            channel.close()
+        self._pool.shutdown(wait=False)
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def sign(self, message: bytes) -> bytes:
+        if self.signer is None:
+            raise ValueError("this gateway has no signer: sign the digest offline and pass the signature")
+        return self.signer(digest(message))
+
+    # Node calls, with retries on transport errors.
+    def _call(self, endpoint: Endpoint, fn, request, timeout: float):
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                return fn(request, timeout=timeout)
+            except grpc.RpcError as exc:
+                if exc.code() not in _RETRYABLE or attempt == self.retries:
+                    raise
+                log.info("%s unavailable (%s); retry %d", endpoint.label, exc.details(), attempt + 1)
+                time.sleep(delay)
+                delay *= 2
+
+    def process_proposal(self, peer: Endpoint, signed: proposal_pb2.SignedProposal,
+                         timeout: float) -> proposal_response_pb2.ProposalResponse:
+        stub = peer_pb2_grpc.EndorserStub(self._channels[peer.address])
+        return self._call(peer, stub.ProcessProposal, signed, timeout)
+
+    def broadcast(self, envelope: common_pb2.Envelope, tx_id: str) -> None:
+        """Hand the transaction to the first orderer that accepts it."""
+        details = []
+        for orderer in self.orderers:
+            stub = ab_pb2_grpc.AtomicBroadcastStub(self._channels[orderer.address])
+            try:
+                responses = list(stub.Broadcast(iter([envelope]), timeout=self.timeouts.submit))
+            except grpc.RpcError as exc:
+                details.append(ErrorDetail(orderer.label, f"{exc.code().name}: {exc.details()}"))
+                continue
+            status = responses[0].status if responses else common_pb2.SERVICE_UNAVAILABLE
+            if status == common_pb2.SUCCESS:
+                return
+            info = responses[0].info if responses else "no answer"
+            details.append(ErrorDetail(orderer.label, f"{common_pb2.Status.Name(status)}: {info}", status))
+        raise SubmitError("no orderer accepted the transaction", details, tx_id)
+
+
+class Network:
+    """One channel."""
+
+    def __init__(self, gateway: Gateway, name: str) -> None:
+        self.gateway, self.name = gateway, name
+        self._listener: CommitListener | None = None
+        self._lock = threading.Lock()
+
+    def get_contract(self, chaincode: str) -> Contract:
+        return Contract(self, chaincode)
+
+    def block_source(self) -> BlockSource:
+        gw = self.gateway
+        own = [p for p in gw.peers if p.mspid == gw.identity.mspid]
+        others = [p for p in gw.peers if p.mspid != gw.identity.mspid]
+        return BlockSource(own + others, gw._channels, self.name, gw.identity, gw.sign)
+
+    def commit_listener(self) -> CommitListener:
+        with self._lock:
+            if self._listener is None:
+                self._listener = CommitListener(self.block_source())
+        self._listener.start(self.gateway.timeouts.commit_status)
+        return self._listener
+
+    def chaincode_events(self, chaincode: str, start_block: int | None = None,
+                         checkpointer: InMemoryCheckpointer | None = None) -> ChaincodeEventStream:
+        """Events of ``chaincode`` from ``start_block`` (default: new blocks only) or after a checkpoint."""
+        return ChaincodeEventStream(self, chaincode, start_block, checkpointer)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+
+
+class ChaincodeEventStream:
+    """Iterate to receive events; ``close()`` ends the stream. Resumes after a checkpoint exactly."""
+
+    def __init__(self, network: Network, chaincode: str, start_block: int | None,
+                 checkpointer: InMemoryCheckpointer | None) -> None:
+        self._network, self._chaincode = network, chaincode
+        self._skip_through = ""
+        if checkpointer is not None and checkpointer.block_number is not None:
+            start_block, self._skip_through = checkpointer.block_number, checkpointer.transaction_id
+        self._start = start_block
+        self._stop = threading.Event()
+
+    def __iter__(self) -> Iterator[ChaincodeEvent]:
+        skipping = bool(self._skip_through)
+        for block in blocks(self._network.block_source(), self._start, False, self._stop):
+            for event in chaincode_events(block):
+                if skipping and block.header.number == self._start:
+                    if event.transaction_id == self._skip_through:
+                        skipping = False
+                    continue
+                if event.chaincode_name == self._chaincode:
+                    yield event
+            skipping = False
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class Contract:
+    """A chaincode on a channel."""
+
+    def __init__(self, network: Network, name: str) -> None:
+        self.network, self.name = network, name
+        self.gateway = network.gateway
+
+    def new_proposal(self, function: str, args: Args = (), transient: dict[str, bytes] | None = None) -> Proposal:
+        prop, tx_id = messages.proposal(
+            self.network.name, self.name, _encode([function, *args]), self.gateway.identity.serialize(), transient
+        )
+        return Proposal(self, prop, tx_id, function)
+
+    def evaluate(self, function: str, args: Args = (), transient: dict[str, bytes] | None = None) -> bytes:
+        return self.new_proposal(function, args, transient).evaluate()
+
+    def submit(self, function: str, args: Args = (), transient: dict[str, bytes] | None = None) -> bytes:
+        """Endorse, order and wait for the commit; raises CommitError if the transaction is invalid."""
+        submitted = self.submit_async(function, args, transient)
+        status = submitted.get_status()
+        if not status.successful:
+            raise CommitError(
+                f"transaction {status.tx_id} committed as invalid: {status.code} (block {status.block_number})",
+                status.tx_id, status.code, status.block_number,
+            )
+        return submitted.result
+
+    def submit_async(self, function: str, args: Args = (), transient: dict[str, bytes] | None = None) -> SubmittedTransaction:
+        return self.new_proposal(function, args, transient).endorse().submit()
+
+
+class Proposal:
+    """A proposal not yet sent; ``bytes``/``digest`` allow signing it offline."""
+
+    def __init__(self, contract: Contract, proposal: proposal_pb2.Proposal, tx_id: str, function: str) -> None:
+        self.contract, self.tx_id, self.function = contract, tx_id, function
+        self.bytes = proposal.SerializeToString()
+        self._proposal = proposal
+
+    @property
+    def digest(self) -> bytes:
+        return digest(self.bytes)
+
+    def _signed(self, signature: bytes | None) -> proposal_pb2.SignedProposal:
+        sig = signature if signature is not None else self.contract.gateway.sign(self.bytes)
+        return proposal_pb2.SignedProposal(proposal_bytes=self.bytes, signature=sig)
+
+    def evaluate(self, signature: bytes | None = None) -> bytes:
+        """Run on one peer (own org first), no ordering; returns the chaincode's result."""
+        gw = self.contract.gateway
+        signed = self._signed(signature)
+        peers = sorted(gw.peers, key=lambda p: p.mspid != gw.identity.mspid)
+        details = []
+        for peer in peers:
+            try:
+                response = gw.process_proposal(peer, signed, gw.timeouts.evaluate)
+            except grpc.RpcError as exc:
+                details.append(ErrorDetail(peer.label, f"{exc.code().name}: {exc.details()}"))
+                continue
+            if response.response.status >= 400:
+                details.append(ErrorDetail(peer.label, response.response.message, response.response.status))
+                raise EvaluateError(f"{self.function} failed: {response.response.message}", details, self.tx_id)
+            return bytes(response.response.payload)
+        raise EvaluateError(f"{self.function}: no peer could evaluate it", details, self.tx_id)
+
+    def endorse(self, signature: bytes | None = None) -> Transaction:
+        """Collect one endorsement per org; all must succeed and agree."""
+        gw = self.contract.gateway
+        signed = self._signed(signature)
+        futures = {p: gw._pool.submit(gw.process_proposal, p, signed, gw.timeouts.endorse) for p in gw.peers}
+        responses, details = [], []
+        for peer, future in futures.items():
+            try:
+                response = future.result()
+            except grpc.RpcError as exc:
+                details.append(ErrorDetail(peer.label, f"{exc.code().name}: {exc.details()}"))
+                continue
+            if response.response.status >= 400 or not response.endorsement.endorser:
+                details.append(ErrorDetail(peer.label, response.response.message, response.response.status))
+                continue
+            responses.append(response)
+        if details:
+            reason = next((d.message for d in details if d.status), details[0].message)
+            raise EndorseError(f"{self.function} was not endorsed: {reason}", details, self.tx_id)
+        if len({r.payload for r in responses}) != 1:
+            raise EndorseError(
+                f"{self.function}: peers returned different results (non-deterministic chaincode?)",
+                [ErrorDetail(p.label, "result differs") for p in futures], self.tx_id,
+            )
+        payload = messages.transaction_payload(self._proposal, responses)
+        return Transaction(self, payload.SerializeToString(), bytes(responses[0].response.payload))
+
+
+class Transaction:
+    """An endorsed transaction not yet ordered; ``bytes``/``digest`` allow signing it offline."""
+
+    def __init__(self, proposal: Proposal, payload: bytes, result: bytes) -> None:
+        self.proposal, self.bytes, self.result = proposal, payload, result
+        self.tx_id = proposal.tx_id
+
+    @property
+    def digest(self) -> bytes:
+        return digest(self.bytes)
+
+    def submit(self, signature: bytes | None = None) -> SubmittedTransaction:
+        gw = self.proposal.contract.gateway
+        sig = signature if signature is not None else gw.sign(self.bytes)
+        listener = self.proposal.contract.network.commit_listener()
+        future = listener.expect(self.tx_id)
+        try:
+            gw.broadcast(common_pb2.Envelope(payload=self.bytes, signature=sig), self.tx_id)
+        except SubmitError:
+            listener.forget(self.tx_id)
+            raise
+        return SubmittedTransaction(self.tx_id, self.result, future, listener, gw.timeouts.commit_status)
+
+
+class SubmittedTransaction:
+    """Ordered; ``get_status()`` waits for the commit."""
+
+    def __init__(self, tx_id: str, result: bytes, future, listener: CommitListener, timeout: float) -> None:
+        self.tx_id, self.result = tx_id, result
+        self._future, self._listener, self._timeout = future, listener, timeout
+
+    def get_status(self, timeout: float | None = None) -> Status:
+        try:
+            return self._future.result(timeout if timeout is not None else self._timeout)
+        except FutureTimeout:
+            raise CommitStatusError(
+                f"commit status of {self.tx_id} unknown after {timeout or self._timeout:.0f}s: "
+                "it may still commit; query the ledger before resubmitting", tx_id=self.tx_id,
+            ) from None
+
+
+def connect(identity: Identity, signer: Signer | None, peers: list[Endpoint], orderers: list[Endpoint],
+            timeouts: Timeouts | None = None, retries: int = 3) -> Gateway:
+    return Gateway(identity, signer, peers, orderers, timeouts, retries)
