@@ -82,17 +82,19 @@ def transaction_payload(
     return common_pb2.Payload(header=prop.header, data=tx.SerializeToString())
 
 
-def seek_payload(channel: str, creator: bytes, start: int | None, stop: int = MAX_BLOCK) -> common_pb2.Payload:
-    """A deliver request from block ``start`` (None = the newest block) to ``stop``."""
+def seek_payload(channel: str, creator: bytes, start: int | None, stop: int | None = MAX_BLOCK) -> common_pb2.Payload:
+    """A deliver request from block ``start`` to ``stop`` (None = the newest block, for either)."""
     nonce = new_nonce()
     header = _header(common_pb2.DELIVER_SEEK_INFO, channel, creator, nonce, transaction_id(nonce, creator))
-    if start is None:
-        start_pos = ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest())
-    else:
-        start_pos = ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start))
     seek = ab_pb2.SeekInfo(
-        start=start_pos,
-        stop=ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=stop)),
+        start=_position(start),
+        stop=_position(stop),
         behavior=ab_pb2.SeekInfo.BLOCK_UNTIL_READY,
     )
     return common_pb2.Payload(header=header, data=seek.SerializeToString())
+
+
+def _position(block: int | None) -> ab_pb2.SeekPosition:
+    if block is None:
+        return ab_pb2.SeekPosition(newest=ab_pb2.SeekNewest())
+    return ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=block))

@@ -1,0 +1,38 @@
+"""Reading the ledger through the system chaincode qscc and the orderers' deliver service."""
+from __future__ import annotations
+
+from fabric_protos.common import common_pb2
+from fabric_protos.orderer import ab_pb2_grpc
+from fabric_protos.msp import identities_pb2
+from fabric_protos.peer import transaction_pb2
+
+from trainproof.gateway import Endpoint, Gateway, messages
+from trainproof.gateway.identity import digest
+
+
+def height(gateway: Gateway, channel: str) -> int:
+    qscc = gateway.get_network(channel).get_contract("qscc")
+    return common_pb2.BlockchainInfo.FromString(qscc.evaluate("GetChainInfo", [channel])).height
+
+
+def endorser_msps(gateway: Gateway, channel: str, tx_id: str) -> set[str]:
+    qscc = gateway.get_network(channel).get_contract("qscc")
+    processed = transaction_pb2.ProcessedTransaction.FromString(qscc.evaluate("GetTransactionByID", [channel, tx_id]))
+    payload = common_pb2.Payload.FromString(processed.transactionEnvelope.payload)
+    tx = transaction_pb2.Transaction.FromString(payload.data)
+    action = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+    return {identities_pb2.SerializedIdentity.FromString(e.endorser).mspid for e in action.action.endorsements}
+
+
+def orderer_height(gateway: Gateway, orderer: Endpoint, channel: str) -> int:
+    """Height of the orderer's copy of the channel: newest block number + 1."""
+    payload = messages.seek_payload(channel, gateway.identity.serialize(), None, None).SerializeToString()
+    envelope = common_pb2.Envelope(payload=payload, signature=gateway.signer(digest(payload)))
+    grpc_channel = orderer.open_channel()
+    try:
+        for response in ab_pb2_grpc.AtomicBroadcastStub(grpc_channel).Deliver(iter([envelope]), timeout=10):
+            if response.WhichOneof("Type") == "block":
+                return response.block.header.number + 1
+        raise AssertionError(f"{orderer.label} returned no block")
+    finally:
+        grpc_channel.close()
