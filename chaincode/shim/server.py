@@ -13,7 +13,7 @@ from chaincode.shim.handler import Contract, StreamHandler
 log = logging.getLogger("chaincode.shim")
 
 
-class _ChaincodeService(chaincode_shim_pb2_grpc.ChaincodeServicer):
+class ChaincodeService(chaincode_shim_pb2_grpc.ChaincodeServicer):
     def __init__(self, ccid: str, contract: Contract) -> None:
         self._ccid = ccid
         self._contract = contract
@@ -38,7 +38,7 @@ def serve(
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 5000),
     ])
-    chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(_ChaincodeService(ccid, contract), server)
+    chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(ChaincodeService(ccid, contract), server)
     if tls_key and tls_cert:
         credentials = grpc.ssl_server_credentials(
             [(tls_key.read_bytes(), tls_cert.read_bytes())],
