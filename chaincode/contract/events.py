@@ -1,0 +1,21 @@
+"""Chaincode events. Fabric keeps one event per transaction, so when a transaction does several
+things it emits the most significant one (ModelVerdict > IntervalDecided > VoteCast; for
+ExpireAssignment ModelVerdict > IntervalDecided > IntervalsAssigned) and that payload carries
+everything a listener needs: it never has to know that a lesser event was folded in.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chaincode.contract.codec import canonical
+from chaincode.shim.stub import Stub
+
+MODEL_SUBMITTED = "ModelSubmitted"
+INTERVALS_ASSIGNED = "IntervalsAssigned"
+VOTE_CAST = "VoteCast"
+INTERVAL_DECIDED = "IntervalDecided"
+MODEL_VERDICT = "ModelVerdict"
+
+
+def emit(stub: Stub, name: str, payload: dict[str, Any]) -> None:
+    stub.set_event(name, canonical({"event": name, "tx_id": stub.tx_id, "timestamp": stub.tx_timestamp, **payload}))

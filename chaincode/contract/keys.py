@@ -1,0 +1,82 @@
+"""Key layout. Every record lives under a Fabric composite key (object type + attributes).
+
+| object type      | attributes                      | value                                        |
+|------------------|---------------------------------|----------------------------------------------|
+| config           | –                               | contract settings set by SetConfig           |
+| verifier         | fingerprint                     | verifier record                              |
+| model            | model_id                        | birth certificate (immutable)                |
+| modelstate       | model_id                        | summary and status (small, mutable)          |
+| child            | parent_id, child_id             | INDEX_VALUE (family-tree index)              |
+| idx-status       | status, model_id                | INDEX_VALUE                                  |
+| idx-submitter    | fingerprint, model_id           | INDEX_VALUE                                  |
+| idx-name         | name, model_id                  | INDEX_VALUE                                  |
+| assignment       | model_id                        | who assigned, seed, selection (immutable)    |
+| interval         | model_id, interval              | current sub-quorum, round, deadline          |
+| decision         | model_id, interval              | the interval's outcome (written once)        |
+| vote             | model_id, interval, fingerprint | one vote (written once)                      |
+
+Intervals are zero-padded to 8 digits so they sort numerically.
+"""
+from __future__ import annotations
+
+from chaincode.shim.stub import Stub
+
+CONFIG = "config"
+VERIFIER = "verifier"
+MODEL = "model"
+MODEL_STATE = "modelstate"
+CHILD = "child"
+BY_STATUS = "idx-status"
+BY_SUBMITTER = "idx-submitter"
+BY_NAME = "idx-name"
+ASSIGNMENT = "assignment"
+INTERVAL = "interval"
+DECISION = "decision"
+VOTE = "vote"
+
+# Fabric treats an empty value as a delete, so index entries hold one NUL byte.
+INDEX_VALUE = b"\x00"
+
+
+def part(interval: int) -> str:
+    return f"{interval:08d}"
+
+
+def key(object_type: str, *attributes: str) -> str:
+    return Stub.create_composite_key(object_type, list(attributes))
+
+
+def config() -> str:
+    return key(CONFIG)
+
+
+def verifier(fingerprint: str) -> str:
+    return key(VERIFIER, fingerprint)
+
+
+def model(model_id: str) -> str:
+    return key(MODEL, model_id)
+
+
+def model_state(model_id: str) -> str:
+    return key(MODEL_STATE, model_id)
+
+
+def child(parent_id: str, child_id: str) -> str:
+    return key(CHILD, parent_id, child_id)
+
+
+def assignment(model_id: str) -> str:
+    return key(ASSIGNMENT, model_id)
+
+
+def interval(model_id: str, index: int) -> str:
+    return key(INTERVAL, model_id, part(index))
+
+
+def decision(model_id: str, index: int) -> str:
+    return key(DECISION, model_id, part(index))
+
+
+def vote(model_id: str, index: int, fingerprint: str) -> str:
+    return key(VOTE, model_id, part(index), fingerprint)

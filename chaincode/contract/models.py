@@ -1,0 +1,158 @@
+"""Birth certificates (SubmitModel) and the model's small mutable state record.
+
+A model is two records: the certificate as submitted (immutable, up to 1 MiB) and a summary with
+its status, which every later transaction reads and only status changes rewrite. Status changes
+also move the model's entry in the status index that ListModels pages through.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from chaincode.contract import events, keys, schemas, store
+from chaincode.contract.args import json_object, texts
+from chaincode.contract.codec import canonical
+from chaincode.contract.identity import caller, require_client
+from chaincode.shim.stub import ChaincodeError, Stub
+
+SUBMITTED = "SUBMITTED"
+ASSIGNED = "ASSIGNED"
+VERIFIED = "VERIFIED"
+REJECTED = "REJECTED"
+INCONCLUSIVE = "INCONCLUSIVE"
+STATUSES = (SUBMITTED, ASSIGNED, VERIFIED, REJECTED, INCONCLUSIVE)
+FINAL = (VERIFIED, REJECTED, INCONCLUSIVE)
+
+
+def load_state(stub: Stub, model_id: str) -> dict[str, Any] | None:
+    return store.get(stub, keys.model_state(model_id))
+
+
+def require_state(stub: Stub, model_id: str) -> dict[str, Any]:
+    state = load_state(stub, model_id)
+    if state is None:
+        raise ChaincodeError(f"unknown model: no model {model_id} has been submitted", 404)
+    return state
+
+
+def load_certificate(stub: Stub, model_id: str) -> dict[str, Any]:
+    record = store.get(stub, keys.model(model_id))
+    if record is None:
+        raise ChaincodeError(f"unknown model: no model {model_id} has been submitted", 404)
+    return record
+
+
+def claimed_absolute_change(certificate: dict[str, Any]) -> list[float]:
+    return [s["absolute"] for s in certificate["scores"]]
+
+
+def update_status(stub: Stub, state: dict[str, Any], status: str, **changes: Any) -> dict[str, Any]:
+    """Write a new state record; keep the status index in step."""
+    new = {**state, **changes, "status": status, "updated_tx": stub.tx_id, "updated_at": stub.tx_timestamp}
+    if state["status"] != status:
+        stub.del_state(keys.key(keys.BY_STATUS, state["status"], state["model_id"]))
+        stub.put_state(keys.key(keys.BY_STATUS, status, state["model_id"]), keys.INDEX_VALUE)
+    store.put(stub, keys.model_state(state["model_id"]), new)
+    return new
+
+
+def check_consistency(cert: dict[str, Any]) -> None:
+    """What the schema cannot say: the manifest, scores and hash chain agree with each other."""
+    snaps, recipe = cert["snapshots"], cert["recipe"]
+    per_interval = recipe["steps_per_interval"]
+    for position, snap in enumerate(snaps):
+        if snap["index"] != position:
+            raise ChaincodeError(
+                f"manifest: snapshot at position {position} has index {snap['index']}; indices must be contiguous from 0"
+            )
+    if snaps[0]["step"] != 0:
+        raise ChaincodeError(f"manifest: snapshot 0 is at step {snaps[0]['step']}; it must be the initial state, step 0")
+    last = len(snaps) - 1
+    for i in range(1, len(snaps)):
+        gap = snaps[i]["step"] - snaps[i - 1]["step"]
+        if gap <= 0:
+            raise ChaincodeError(f"manifest: steps must increase, but snapshot {i} is at step {snaps[i]['step']} "
+                                 f"after step {snaps[i - 1]['step']}")
+        if (i < last and gap != per_interval) or gap > per_interval:
+            raise ChaincodeError(
+                f"manifest: interval {i - 1} spans {gap} steps; every interval spans recipe.steps_per_interval="
+                f"{per_interval} steps (the last one at most that many)"
+            )
+    if snaps[-1]["step"] != recipe["total_steps"]:
+        raise ChaincodeError(
+            f"manifest: the last snapshot is at step {snaps[-1]['step']}, but recipe.total_steps is {recipe['total_steps']}"
+        )
+    if len(cert["scores"]) != last:
+        raise ChaincodeError(f"scores: {len(cert['scores'])} scores for {last} intervals; "
+                             "give one per pair of consecutive snapshots")
+    for position, score in enumerate(cert["scores"]):
+        if score["interval"] != position:
+            raise ChaincodeError(f"scores: score at position {position} is for interval {score['interval']}; "
+                                 "intervals must be contiguous from 0")
+    layers, chain = cert["layer_hashes"]["layers"], cert["layer_hashes"]["chain"]
+    if len(set(layers)) != len(layers):
+        raise ChaincodeError("layer_hashes: layer names must be unique")
+    if len(chain) != len(layers) + 1:
+        raise ChaincodeError(f"layer_hashes: {len(chain)} chain hashes for {len(layers)} layers; "
+                             "the ring has one more (the ouroboros entry)")
+
+
+def submit(stub: Stub) -> dict[str, Any]:
+    """SubmitModel(json birth certificate) by any client identity of a member org."""
+    (text,) = texts(stub.args, "SubmitModel(json: birth certificate, see schema/model_submission.json)", 1, 1)
+    who = caller(stub)
+    require_client(who)
+    cert = json_object(text, "submission")
+    schemas.validate(schemas.MODEL_SUBMISSION, cert)
+    check_consistency(cert)
+    model_id, parent_id = cert["model_id"], cert.get("parent_id")
+    if load_state(stub, model_id) is not None:
+        raise ChaincodeError(f"duplicate: model {model_id} already exists; model ids are unique", 409)
+    if parent_id == model_id:
+        raise ChaincodeError(f"lineage: model {model_id} cannot be its own parent")
+    if parent_id is not None and load_state(stub, parent_id) is None:
+        raise ChaincodeError(f"unknown parent: parent model {parent_id} does not exist", 404)
+
+    digest = hashlib.sha256(canonical(cert)).hexdigest()
+    submitter = who.ref()
+    store.put(stub, keys.model(model_id), {
+        "model_id": model_id,
+        "certificate": cert,
+        "certificate_sha256": digest,
+        "submitter": submitter,
+        "tx_id": stub.tx_id,
+        "timestamp": stub.tx_timestamp,
+    })
+    state = {
+        "model_id": model_id,
+        "name": cert["name"],
+        "version": cert["version"],
+        "parent_id": parent_id,
+        "submitter": submitter,
+        "intervals": len(cert["scores"]),
+        "certificate_sha256": digest,
+        "status": SUBMITTED,
+        "reason": None,
+        "selected": None,
+        "submitted_tx": stub.tx_id,
+        "submitted_at": stub.tx_timestamp,
+        "updated_tx": stub.tx_id,
+        "updated_at": stub.tx_timestamp,
+    }
+    store.put(stub, keys.model_state(model_id), state)
+    stub.put_state(keys.key(keys.BY_STATUS, SUBMITTED, model_id), keys.INDEX_VALUE)
+    stub.put_state(keys.key(keys.BY_SUBMITTER, who.fingerprint, model_id), keys.INDEX_VALUE)
+    stub.put_state(keys.key(keys.BY_NAME, cert["name"], model_id), keys.INDEX_VALUE)
+    if parent_id is not None:
+        stub.put_state(keys.child(parent_id, model_id), keys.INDEX_VALUE)
+    events.emit(stub, events.MODEL_SUBMITTED, {
+        "model_id": model_id,
+        "name": cert["name"],
+        "version": cert["version"],
+        "parent_id": parent_id,
+        "submitter": submitter,
+        "intervals": len(cert["scores"]),
+        "certificate_sha256": digest,
+        "status": SUBMITTED,
+    })
+    return state

@@ -1,0 +1,50 @@
+"""Entry point: ``handle(stub)`` dispatches on ``stub.function`` and returns canonical JSON.
+
+Every refusal is a ChaincodeError whose message starts with the transaction's name and then
+names the rule, e.g. "SubmitVote refused: assignment: identity … is not assigned to interval 3
+of model …". Transactions validate everything before their first write.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from chaincode.contract import assignment, config, lineage, models, queries, verifiers, votes
+from chaincode.contract.args import check_sizes
+from chaincode.contract.codec import canonical
+from chaincode.shim.stub import ChaincodeError, Stub
+
+Transaction = Callable[[Stub], Any]
+
+WRITES: dict[str, Transaction] = {
+    "RegisterVerifier": verifiers.register,
+    "SetVerifierStatus": verifiers.set_status,
+    "SubmitModel": models.submit,
+    "AssignVerifiers": assignment.assign,
+    "SubmitVote": votes.submit_vote,
+    "ExpireAssignment": assignment.expire,
+    "SetConfig": config.set_config,
+}
+QUERIES: dict[str, Transaction] = {
+    "GetModel": queries.get_model,
+    "ListModels": queries.list_models,
+    "GetLineage": lineage.get_lineage,
+    "GetVotes": queries.get_votes,
+    "GetAssignment": queries.get_assignment,
+    "GetHistory": queries.get_history,
+    "ListVerifiers": verifiers.list_verifiers,
+    "GetConfig": config.get_config,
+}
+TRANSACTIONS = {**WRITES, **QUERIES}
+
+
+def handle(stub: Stub) -> bytes:
+    transaction = TRANSACTIONS.get(stub.function)
+    if transaction is None:
+        raise ChaincodeError(
+            f"{stub.function[:64]!r} refused: unknown transaction; known: {', '.join(sorted(TRANSACTIONS))}", 404
+        )
+    try:
+        check_sizes(stub.args)
+        return canonical(transaction(stub))
+    except ChaincodeError as exc:
+        raise ChaincodeError(f"{stub.function} refused: {exc.message}", exc.status) from None

@@ -1,0 +1,104 @@
+"""SubmitVote: one vote per assigned verifier per interval, and the decisions it can trigger.
+
+MVCC design. Each vote is its own key (vote/model/interval/verifier), written once; no vote
+rewrites a shared counter. A vote reads the other sub-quorum members' vote keys to see whether
+it completes a majority; if it does, the same transaction writes the interval's decision (and the
+model verdict when that settles the model). Two votes on the same interval endorsed at the same
+time therefore conflict at commit: the second fails with MVCC_READ_CONFLICT and its client
+resubmits, now seeing the first vote (or the decision, and is then refused as late). Votes on
+different intervals never conflict unless one of them settles the model. Votes are accepted
+until the interval is decided or re-assigned, even past the deadline.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chaincode.contract import decisions, events, keys, schemas, store, verifiers
+from chaincode.contract.args import interval, json_object, model_id, texts
+from chaincode.contract.identity import caller
+from chaincode.contract.models import ASSIGNED, require_state
+from chaincode.shim.stub import ChaincodeError, Stub
+
+USAGE = "SubmitVote(model_id, interval, ACCEPT|REJECT, evidence_json)"
+
+
+def submit_vote(stub: Stub) -> dict[str, Any]:
+    mid_text, interval_text, verdict, evidence_text = texts(stub.args, USAGE, 4, 4)
+    mid, i = model_id(mid_text), interval(interval_text)
+    if verdict not in decisions.VERDICTS:
+        raise ChaincodeError(f"verdict: {verdict[:32]!r} is not ACCEPT or REJECT")
+    who = caller(stub)
+    verifier = verifiers.require_active(stub, who)
+    evidence = json_object(evidence_text, "evidence")
+    schemas.validate(schemas.VOTE_EVIDENCE, evidence)
+
+    state = require_state(stub, mid)
+    if state["status"] != ASSIGNED:
+        raise ChaincodeError(f"closed: model {mid} is {state['status']}; votes are taken only while it is ASSIGNED", 409)
+    if i not in state["selected"]:
+        raise ChaincodeError(f"assignment: interval {i} of model {mid} was not selected for re-execution", 403)
+    rec = store.get(stub, keys.interval(mid, i))
+    if who.fingerprint not in rec["verifiers"]:
+        raise ChaincodeError(
+            f"assignment: identity {who.fingerprint} is not assigned to interval {i} of model {mid} (round {rec['round']})",
+            403,
+        )
+    if store.get(stub, keys.vote(mid, i, who.fingerprint)) is not None:
+        raise ChaincodeError(f"double vote: verifier {who.fingerprint} already voted on interval {i} of model {mid}", 409)
+    decided = decisions.load(stub, mid, i)
+    if decided is not None:
+        raise ChaincodeError(
+            f"decided: interval {i} of model {mid} is already {decided['outcome']}; no votes after a decision", 409
+        )
+
+    vote = {
+        "model_id": mid,
+        "interval": i,
+        "verdict": verdict,
+        "evidence": evidence,
+        "verifier": {**who.ref(), "name": verifier["name"]},
+        "round": rec["round"],
+        "tx_id": stub.tx_id,
+        "timestamp": stub.tx_timestamp,
+    }
+    # Reading the other members' vote keys is what makes concurrent votes on one interval conflict.
+    ballots = [v for fp in rec["verifiers"] if fp != who.fingerprint if (v := store.get(stub, keys.vote(mid, i, fp)))]
+    ballots.append(vote)
+    count = decisions.tally([b["verdict"] for b in ballots], len(rec["verifiers"]))
+    store.put(stub, keys.vote(mid, i, who.fingerprint), vote)
+    cast_event = {"interval": i, "verifier": who.fingerprint, "mspid": who.mspid, "verdict": verdict,
+                  "round": rec["round"], **count}
+
+    outcome = _outcome(count)
+    if outcome is None:
+        events.emit(stub, events.VOTE_CAST, {"model_id": mid, "status": state["status"], **cast_event})
+        return {"vote": vote, "decision": None, "model": state}
+
+    side = decisions.ACCEPT if outcome == decisions.ACCEPTED else decisions.REJECT
+    reason = f"sub-quorum majority: {count['tally'][side]} of {count['size']} verifiers voted {side}"
+    notes = sorted({b["evidence"]["reason"] for b in ballots if b["verdict"] == side and b["evidence"].get("reason")})
+    if notes:
+        reason += f" ({'; '.join(notes)[:500]})"
+    cast = {b["verifier"]["fingerprint"]: b["verdict"] for b in ballots}
+    decision = decisions.record(stub, mid, i, outcome, reason, round=rec["round"], votes=cast, **count)
+    new_state, outcomes = decisions.conclude(stub, state, {i: decision})
+    payload = {
+        "model_id": mid,
+        "submitter": state["submitter"],
+        "vote": cast_event,
+        "decided": [decisions.summary(decision)],
+        "outcomes": [{"interval": j, "outcome": o} for j, o in sorted(outcomes.items())],
+    }
+    if new_state is not None:
+        events.emit(stub, events.MODEL_VERDICT, {**payload, "status": new_state["status"], "reason": new_state["reason"]})
+    else:
+        events.emit(stub, events.INTERVAL_DECIDED, {**payload, "status": state["status"]})
+    return {"vote": vote, "decision": decision, "model": new_state or state}
+
+
+def _outcome(count: dict[str, Any]) -> str | None:
+    if count["tally"][decisions.ACCEPT] >= count["needed"]:
+        return decisions.ACCEPTED
+    if count["tally"][decisions.REJECT] >= count["needed"]:
+        return decisions.INTERVAL_REJECTED
+    return None

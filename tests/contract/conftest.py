@@ -1,0 +1,28 @@
+"""Fixtures for the contract's tests on the in-memory ledger."""
+from __future__ import annotations
+
+import pytest
+
+from tests.contract.factories import Cast, Net, model_payload
+
+
+@pytest.fixture
+def bare_net() -> Net:
+    """The contract with no verifier registered."""
+    return Net()
+
+
+@pytest.fixture
+def net() -> Net:
+    """Two Org1 and four Org2 verifiers registered and active."""
+    n = Net()
+    n.register_verifiers()
+    return n
+
+
+@pytest.fixture
+def submitted(net: Net) -> dict:
+    """A model submitted by Org1's client; not yet assigned."""
+    payload = model_payload()
+    net.call(Cast.client1, "SubmitModel", payload)
+    return payload

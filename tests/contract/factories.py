@@ -1,0 +1,217 @@
+"""Test identities, payloads and a small driver around the in-memory ledger.
+
+Identities are real X.509 certificates issued by a per-org CA, with Fabric NodeOU-style subject
+OUs (OU=admin / OU=client), so the contract parses exactly what a peer would hand it.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from chaincode.contract.router import handle
+from chaincode.shim.memory import MemoryLedger
+from chaincode.shim.stub import ChaincodeError, Creator
+
+NOT_BEFORE = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+NOT_AFTER = datetime.datetime(2035, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    creator: Creator
+
+    @property
+    def mspid(self) -> str:
+        return self.creator.mspid
+
+    @property
+    def pem(self) -> str:
+        return self.creator.cert_pem.decode()
+
+    @property
+    def fingerprint(self) -> str:
+        der = x509.load_pem_x509_certificate(self.creator.cert_pem).public_bytes(Encoding.DER)
+        return hashlib.sha256(der).hexdigest()
+
+
+@cache
+def _ca(mspid: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Name]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    org = mspid.removesuffix("MSP").lower()
+    return key, x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"{org}.example.com"),
+                           x509.NameAttribute(NameOID.COMMON_NAME, f"ca.{org}.example.com")])
+
+
+@cache
+def party(mspid: str, common_name: str, ou: str) -> Party:
+    """A certificate for ``common_name`` with OU=``ou``, issued by ``mspid``'s CA."""
+    ca_key, ca_name = _ca(mspid)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
+                         x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(NOT_AFTER)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return Party(common_name, Creator(mspid=mspid, cert_pem=cert.public_bytes(Encoding.PEM)))
+
+
+class Cast:
+    """Everyone in the tests: two orgs, admins, clients, and verifiers (registered by fixtures)."""
+
+    admin1 = party("Org1MSP", "Admin@org1.example.com", "admin")
+    admin2 = party("Org2MSP", "Admin@org2.example.com", "admin")
+    client1 = party("Org1MSP", "User1@org1.example.com", "client")
+    client2 = party("Org2MSP", "User1@org2.example.com", "client")
+    peer1 = party("Org1MSP", "peer0.org1.example.com", "peer")
+    org1_verifiers = [party("Org1MSP", f"verifier{i}@org1.example.com", "client") for i in range(2)]
+    org2_verifiers = [party("Org2MSP", f"verifier{i}@org2.example.com", "client") for i in range(4)]
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decaying_scores(n: int) -> list[float]:
+    """Absolute-change scores of honest training: a smooth power-law decay."""
+    return [1000.0 * (i + 1) ** -0.7 for i in range(n)]
+
+
+def model_payload(
+    model_id: str | None = None,
+    *,
+    parent: str | None = None,
+    intervals: int = 10,
+    scores: list[float] | None = None,
+    name: str = "mnist-mlp",
+    steps_per_interval: int = 100,
+) -> dict[str, Any]:
+    """A complete, valid SubmitModel argument, shaped like the recorder's run.json."""
+    model_id = model_id or str(uuid.uuid4())
+    scores = scores if scores is not None else decaying_scores(intervals)
+    assert len(scores) == intervals
+    layers = ["fc1", "fc2"]
+    chain = [sha(f"{model_id}/ring/{j}") for j in range(len(layers) + 1)]
+    return {
+        "model_id": model_id,
+        "name": name,
+        "version": "1.0.0",
+        "parent_id": parent,
+        "recipe": {
+            "architecture": {"name": "mlp", "params": {"in_features": 64, "hidden": [32], "out_features": 10}},
+            "optimizer": {"name": "sgd", "params": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}},
+            "scheduler": None,
+            "loss": "cross_entropy",
+            "seeds": {"torch": 1, "numpy": 2, "python": 3, "data_order": 4},
+            "batch_size": 64,
+            "drop_last": True,
+            "data_order": "permutation-v1",
+            "steps_per_interval": steps_per_interval,
+            "total_steps": steps_per_interval * intervals,
+        },
+        "dataset": {
+            "name": "mnist-train",
+            "sha256": sha("dataset"),
+            "size": 47_040_016,
+            "uri": f"s3://trainproof-datasets/{sha('dataset')}",
+            "preprocessing": ["to_tensor", {"op": "normalize", "params": {"mean": [0.1307], "std": [0.3081]}}],
+        },
+        "environment": {
+            "packages": {"torch": "2.15.0", "numpy": "2.4.6", "safetensors": "0.8.0"},
+            "device": "cpu",
+            "threads": 1,
+            "git_commit": sha("commit")[:40],
+            "git_dirty": False,
+            "git_repository": True,
+            "command_line": "python train.py --epochs 1",
+            "fingerprint": {"torch": "2.15.0", "threads": 1, "device": "cpu", "deterministic_algorithms": True},
+        },
+        "snapshots": [
+            {"index": i, "step": i * steps_per_interval, "sha256": sha(f"{model_id}/snap{i}"), "size": 410_000,
+             "uri": f"s3://trainproof-snapshots/{sha(f'{model_id}/snap{i}')}"}
+            for i in range(intervals + 1)
+        ],
+        "scores": [
+            {"interval": i, "absolute": s, "l2": s / 30, "percent": s / 1000, "cosine": 0.001}
+            for i, s in enumerate(scores)
+        ],
+        "layer_hashes": {"layers": layers, "chain": chain},
+        "metrics": {"accuracy": 0.97, "loss": 0.11},
+    }
+
+
+def evidence(reason: str | None = None, **distances: float) -> dict[str, Any]:
+    ev: dict[str, Any] = {"distances": distances or {"absolute": 0.0, "l2": 0.0},
+                          "replay_sha256": sha("replay"), "scores_match": True}
+    if reason:
+        ev["reason"] = reason
+    return ev
+
+
+def _encode(arg: Any) -> bytes:
+    if isinstance(arg, bytes):
+        return arg
+    if isinstance(arg, str):
+        return arg.encode()
+    return json.dumps(arg).encode()
+
+
+class Net:
+    """The contract on an in-memory ledger, driven as a client would drive it."""
+
+    def __init__(self) -> None:
+        self.ledger = MemoryLedger()
+
+    def call(self, who: Party, function: str, *args: Any, **kw: Any) -> Any:
+        """Endorse and commit; returns the parsed response."""
+        raw = self.ledger.invoke(handle, who.creator, function, [_encode(a) for a in args], **kw)
+        return json.loads(raw)
+
+    def refuse(self, who: Party, function: str, *args: Any, status: int | None = None, match: str = "", **kw: Any
+               ) -> ChaincodeError:
+        """Assert the transaction is refused with a message naming the rule, and changes nothing:
+        the committed state reads back identical and the contract buffered no write before refusing."""
+        before = self.ledger.snapshot()
+        endorsement = self.ledger.endorse(handle, who.creator, function, [_encode(a) for a in args], **kw)
+        error = endorsement.error
+        assert error is not None, f"{function} was accepted: {endorsement.response!r}"
+        assert error.message.startswith((f"{function} refused: ", f"{function[:64]!r} refused: ")), error.message
+        assert match in error.message, error.message
+        if status is not None:
+            assert error.status == status, (error.status, error.message)
+        assert endorsement.stub.writes == {}, f"{function} wrote before refusing: {sorted(endorsement.stub.writes)}"
+        assert endorsement.stub.event is None
+        assert self.ledger.snapshot() == before
+        return error
+
+    def register_verifiers(self) -> None:
+        """Each org's admin registers its own verifiers: two in Org1, four in Org2."""
+        for v in Cast.org1_verifiers:
+            self.call(Cast.admin1, "RegisterVerifier", {"cert_pem": v.pem, "name": v.name})
+        for v in Cast.org2_verifiers:
+            self.call(Cast.admin2, "RegisterVerifier", {"cert_pem": v.pem, "name": v.name})
+
+    def last_event(self) -> tuple[str, dict[str, Any]]:
+        _, name, payload = self.ledger.events[-1]
+        return name, json.loads(payload)
+
+    def advance(self, seconds: float) -> None:
+        self.ledger.clock += seconds

@@ -1,0 +1,82 @@
+"""Interval selection: detrended robust outliers, zero changes, and the audit sample."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from chaincode.contract import selection
+from chaincode.contract.prng import HashStream
+from tests.contract.factories import decaying_scores
+
+pytestmark = pytest.mark.unit
+
+
+def stream(label: str = "t") -> HashStream:
+    return HashStream(b"seed", label)
+
+
+def noisy(n: int) -> list[float]:
+    """A power-law decay with deterministic ±5 % wiggle, like real training."""
+    return [s * (1 + 0.05 * math.sin(7.3 * i)) for i, s in enumerate(decaying_scores(n))]
+
+
+def test_smooth_training_has_no_outliers():
+    assert selection.detrended_outliers(noisy(50), 3.0) == []
+    assert selection.detrended_outliers(decaying_scores(50), 3.0) == []  # exact power law: MAD floor holds
+
+
+def test_a_spike_against_the_trend_is_flagged_even_late_in_training():
+    scores = noisy(50)
+    scores[40] *= 4  # small in absolute terms (early intervals are larger) but far off the trend
+    assert scores[40] < scores[0]
+    hits = selection.detrended_outliers(scores, 3.0)
+    assert [h["interval"] for h in hits] == [40]
+    assert hits[0]["rule"] == "detrended-mad" and hits[0]["residual"] > hits[0]["threshold"]
+
+
+def test_k_sets_the_threshold():
+    scores = noisy(50)
+    scores[20] *= 1.05
+    assert selection.detrended_outliers(scores, 3.0) == []
+    assert [h["interval"] for h in selection.detrended_outliers(scores, 2.0)] == [20]
+
+
+def test_too_few_positive_scores_give_no_outliers():
+    assert selection.detrended_outliers([5.0, 0.0, 9.0], 3.0) == []
+
+
+def test_zero_changes_are_always_selected():
+    scores = noisy(20)
+    scores[7] = 0.0
+    picked = selection.select(scores, 3.0, 0.2, stream())
+    assert {"interval": 7, "reasons": ["zero"]} in picked
+
+
+@pytest.mark.parametrize("n, fraction, size", [(10, 0.2, 2), (10, 0.7, 7), (3, 0.2, 1), (1, 0.01, 1), (7, 1.0, 7)])
+def test_audit_size_is_the_ceiling_and_at_least_one(n, fraction, size):
+    assert selection.audit_size(n, fraction) == size
+
+
+def test_selection_unions_the_rules_and_the_audit_adds_new_intervals():
+    scores = noisy(30)
+    scores[12] *= 6
+    scores[25] = 0.0
+    picked = selection.select(scores, 3.0, 0.2, stream())
+    reasons = {p["interval"]: p["reasons"] for p in picked}
+    assert reasons[12] == ["detrended-mad"] and reasons[25] == ["zero"]
+    audited = [i for i, r in reasons.items() if r == ["audit"]]
+    assert len(audited) == 6 and not {12, 25} & set(audited)
+    assert [p["interval"] for p in picked] == sorted(reasons)
+
+
+def test_selection_is_deterministic_and_depends_on_the_stream():
+    scores = noisy(40)
+    assert selection.select(scores, 3.0, 0.2, stream("a")) == selection.select(scores, 3.0, 0.2, stream("a"))
+    samples = {tuple(p["interval"] for p in selection.select(scores, 3.0, 0.2, stream(str(i)))) for i in range(20)}
+    assert len(samples) > 15
+
+
+def test_everything_flagged_leaves_no_room_for_an_audit():
+    assert selection.select([0.0, 0.0], 3.0, 0.5, stream()) == [
+        {"interval": 0, "reasons": ["zero"]}, {"interval": 1, "reasons": ["zero"]}]
