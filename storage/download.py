@@ -1,0 +1,69 @@
+"""Fetching one object version into place only if its bytes have the expected SHA-256.
+
+The bytes go to a hidden file beside the destination while being hashed; only a match is renamed
+into place (atomic on one filesystem), anything else is deleted. A broken connection resumes from the
+last byte received, on the same pinned version, so the running hash stays valid.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from minio import Minio
+
+from storage.errors import IntegrityError
+from storage.hashing import CHUNK
+from storage.progress import Meter
+from storage.retry import RetryPolicy
+from storage.uris import make_uri, object_key
+from storage.versions import Stored
+
+
+def partial_path(dest: Path) -> Path:
+    """A hidden name next to ``dest`` for bytes not yet verified."""
+    return dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.partial")
+
+
+def download_verified(client: Minio, bucket: str, sha256: str, stored: Stored, dest: Path, meter: Meter,
+                      retry: RetryPolicy) -> Path:
+    """Fetch ``sha256/<sha256>`` (the version ``stored``) to ``dest``; IntegrityError unless its bytes hash to it."""
+    uri = make_uri(bucket, sha256)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(dest)
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with open(partial, "wb") as out:
+
+            def fetch_rest() -> None:
+                nonlocal received
+                if received and received >= stored.size:
+                    return  # everything arrived before the connection broke
+                response = client.get_object(bucket, object_key(sha256), offset=received,
+                                             version_id=stored.version_id)
+                try:
+                    for chunk in response.stream(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        meter.advance(len(chunk))
+                finally:
+                    response.close()
+                    response.release_conn()
+
+            retry.run(fetch_rest, f"download {uri}")
+            out.flush()
+            os.fsync(out.fileno())  # what is renamed into place must be what was hashed, even after a crash
+        actual = digest.hexdigest()
+        if actual != sha256:
+            version = f" (version {stored.version_id})" if stored.version_id else ""
+            raise IntegrityError(
+                f"{uri}{version} was altered in MinIO: expected SHA-256 {sha256}, its bytes have {actual}; "
+                f"they were discarded and nothing was written to {dest}. Report it: the ledger's hash is the "
+                f"reference, and the stored object cannot be trusted", object_uri=uri, expected=sha256, actual=actual)
+        os.replace(partial, dest)
+        return dest
+    finally:
+        partial.unlink(missing_ok=True)
