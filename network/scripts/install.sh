@@ -6,29 +6,32 @@ source "$(dirname "$0")/env.sh"
 mkdir -p "$TRAINPROOF_CACHE"
 
 install_fabric() {
-  local tools=(peer orderer configtxgen cryptogen osnadmin) missing=()
-  for t in "${tools[@]}"; do [ -x "$BIN_DIR/$t" ] || missing+=("$t"); done
-  [ ${#missing[@]} -eq 0 ] && return
-  log "building Fabric ${missing[*]} at $FABRIC_COMMIT (about 2 minutes)"
-  for t in "${missing[@]}"; do
-    GOBIN="$BIN_DIR.tmp" GOFLAGS=-mod=mod go install "github.com/hyperledger/fabric/cmd/$t@$FABRIC_COMMIT"
-  done
-  mkdir -p "$BIN_DIR" && mv "$BIN_DIR.tmp"/* "$BIN_DIR"/ && rmdir "$BIN_DIR.tmp"
+  # Fabric v2.1.1 from the Go module proxy at pinned dependency versions (network/fabric/).
+  # Skips itself when $BIN_DIR already has peer, orderer, configtxgen and cryptogen.
+  "$REPO_ROOT/network/fabric/build.sh"
 }
 
 install_minio() {
-  [ -x "$MINIO_BIN_DIR/minio" ] && return
-  log "building MinIO $MINIO_VERSION (a few minutes)"
-  GOBIN="$MINIO_BIN_DIR.tmp" go install "github.com/minio/minio@$MINIO_VERSION"
-  mkdir -p "$MINIO_BIN_DIR" && mv "$MINIO_BIN_DIR.tmp/minio" "$MINIO_BIN_DIR/" && rmdir "$MINIO_BIN_DIR.tmp"
+  "$MINIO_BIN_DIR/minio" --version >/dev/null 2>&1 && return
+  command -v go >/dev/null || die "Go is needed to build MinIO: install Go 1.24+ (https://go.dev/dl), or put a minio binary at $MINIO_BIN_DIR/minio"
+  log "building MinIO $MINIO_VERSION from the Go module proxy (a few minutes)"
+  # A private build directory: a failed or concurrent build never leaves a half-written binary in place.
+  local build
+  build=$(mktemp -d "$TRAINPROOF_CACHE/minio-build.XXXXXX")
+  if ! GOBIN="$build" go install "github.com/minio/minio@$MINIO_VERSION" || ! "$build/minio" --version >/dev/null; then
+    rm -rf "$build"
+    die "building MinIO $MINIO_VERSION failed (go's messages are above)"
+  fi
+  mkdir -p "$MINIO_BIN_DIR" && mv -f "$build/minio" "$MINIO_BIN_DIR/minio" && rmdir "$build"
 }
 
 install_redis() {
-  command -v redis-server >/dev/null && return
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return
   log "installing redis-server from Debian"
   command -v apt-get >/dev/null || die "redis-server is missing and apt-get is not available: install Redis 7+ yourself"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  # Debian's package starts a system service on 6379; trainproof runs its own on another port.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null \
+    || die "apt-get could not install redis-server (is another apt-get running?)"
+  # Debian's package may start a system service on 6379; trainproof runs its own on 17379 and leaves it be.
 }
 
 write_script() {
