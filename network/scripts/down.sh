@@ -3,11 +3,13 @@
 # (TERM to its process group, KILL after a timeout) and removes the PID files. Keeps all state:
 # the next up.sh resumes on the same ledgers, channel and chaincode.
 source "$(dirname "$0")/env.sh"
+source "$REPO_ROOT/network/scripts/lib/verifiers.sh"
+source "$REPO_ROOT/network/scripts/services/minio.sh"
+source "$REPO_ROOT/network/scripts/services/redis.sh"
 [ -d "$TRAINPROOF_HOME/pids" ] || { log "nothing to stop ($TRAINPROOF_HOME/pids does not exist)"; exit 0; }
 
 # The chaincode server first, then the peers (they hold connections to the orderers), then the
-# orderers; the members of each group in parallel. Other services' PID files (services/*.sh) are
-# left to those services' own stop.
+# orderers; the members of each group in parallel; then MinIO and Redis.
 stop_group() {
   local n
   for n in "$@"; do
@@ -17,7 +19,10 @@ stop_group() {
   done
   wait
 }
+verifiers_stop
 stop_group chaincode
 stop_group "${PEERS[@]}"
 stop_group "${ORDERERS[@]}"
+minio_stop
+redis_stop
 log "network stopped; state kept in $TRAINPROOF_HOME"

@@ -12,6 +12,9 @@
 # tells clients where everything is.
 source "$(dirname "$0")/env.sh"
 source "$REPO_ROOT/network/scripts/lib/identities.sh"
+source "$REPO_ROOT/network/scripts/lib/verifiers.sh"
+source "$REPO_ROOT/network/scripts/services/minio.sh"
+source "$REPO_ROOT/network/scripts/services/redis.sh"
 
 # Node processes must not inherit a caller's peer CLI settings (peer_env) or Fabric overrides.
 for v in $(compgen -e | grep -E '^(CORE|ORDERER|CONFIGTX)_' || true); do unset "$v"; done
@@ -38,10 +41,7 @@ retry() {
 as_admin() { local org=$1; shift; ( peer_env "$org" Admin; "$@" ); }   # run a peer CLI command
 
 # ---- 1. binaries ---------------------------------------------------------------------------
-"$REPO_ROOT/network/scripts/install.sh" fabric
-if have_chaincode_server && [ ! -x "$VENV/bin/python" ]; then
-  "$REPO_ROOT/network/scripts/install.sh" python
-fi
+"$REPO_ROOT/network/scripts/install.sh" all
 
 # ---- 2. crypto material (first run only) ---------------------------------------------------
 if [ ! -d "$CRYPTO_DIR" ]; then
@@ -270,3 +270,14 @@ if have_chaincode_server; then
 else
   log "network is up: channel '$CHANNEL', chaincode '$CC_NAME' committed; no chaincode server yet (chaincode/__main__.py missing)"
 fi
+
+# ---- 10. artifact storage (MinIO) and the task queue (Redis) -------------------------------
+minio_start
+redis_start
+minio_wait
+minio_setup
+redis_wait
+
+# ---- 11. verification service: verifiers registered, dispatcher and one worker each ---------
+verifiers_start
+log "all services are up: make network-status shows them; make network-down stops them"

@@ -1,7 +1,7 @@
 """Reading the ledger through the system chaincode qscc and the orderers' deliver service."""
 from __future__ import annotations
 
-from fabric_protos.common import common_pb2
+from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import transaction_pb2
@@ -12,7 +12,7 @@ from trainproof.gateway.identity import digest
 
 def height(gateway: Gateway, channel: str) -> int:
     qscc = gateway.get_network(channel).get_contract("qscc")
-    return common_pb2.BlockchainInfo.FromString(qscc.evaluate("GetChainInfo", [channel])).height
+    return ledger_pb2.BlockchainInfo.FromString(qscc.evaluate("GetChainInfo", [channel])).height
 
 
 def endorser_msps(gateway: Gateway, channel: str, tx_id: str) -> set[str]:

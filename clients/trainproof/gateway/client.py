@@ -166,10 +166,11 @@ class ChaincodeEventStream:
             start_block, self._skip_through = checkpointer.block_number, checkpointer.transaction_id
         self._start = start_block
         self._stop = threading.Event()
+        self._cancel = lambda: None
 
     def __iter__(self) -> Iterator[ChaincodeEvent]:
         skipping = bool(self._skip_through)
-        for block in blocks(self._network.block_source(), self._start, False, self._stop):
+        for block in blocks(self._network.block_source(), self._start, False, self._stop, self._set_cancel):
             for event in chaincode_events(block):
                 if skipping and block.header.number == self._start:
                     if event.transaction_id == self._skip_through:
@@ -179,8 +180,12 @@ class ChaincodeEventStream:
                     yield event
             skipping = False
 
+    def _set_cancel(self, cancel) -> None:
+        self._cancel = cancel
+
     def close(self) -> None:
         self._stop.set()
+        self._cancel()
 
 
 class Contract:

@@ -13,23 +13,31 @@ from fabric_protos.peer import events_pb2, events_pb2_grpc
 from trainproof.gateway import messages
 from trainproof.gateway.blocks import validation_code_name
 from trainproof.gateway.endpoints import Endpoint
-from trainproof.gateway.errors import Status
-from trainproof.gateway.identity import Identity, Signer, digest
+from trainproof.gateway.errors import GatewayError, Status
+from trainproof.gateway.identity import Identity
 
 log = logging.getLogger("trainproof.gateway")
+
+
+# Answers that retrying will not change: the identity may not read the channel, or it does not exist.
+_FINAL = {common_pb2.FORBIDDEN, common_pb2.BAD_REQUEST, common_pb2.NOT_FOUND}
+
+
+class DeliverRefused(GatewayError):
+    """A peer refused to deliver blocks (e.g. FORBIDDEN: the identity is not a channel reader)."""
 
 
 class BlockSource:
     """Opens signed deliver streams on the first peer that answers."""
 
     def __init__(self, peers: list[Endpoint], channels: dict[str, grpc.Channel], channel: str,
-                 identity: Identity, signer: Signer) -> None:
+                 identity: Identity, sign: Callable[[bytes], bytes]) -> None:
         self._peers, self._channels, self._channel = peers, channels, channel
-        self._identity, self._signer = identity, signer
+        self._identity, self._sign = identity, sign
 
     def _envelope(self, start: int | None) -> common_pb2.Envelope:
         payload = messages.seek_payload(self._channel, self._identity.serialize(), start).SerializeToString()
-        return common_pb2.Envelope(payload=payload, signature=self._signer(digest(payload)))
+        return common_pb2.Envelope(payload=payload, signature=self._sign(payload))
 
     def stream(self, start: int | None, filtered: bool) -> tuple[Iterator, Callable[[], None]]:
         """Responses from ``start`` on, and a function that cancels the stream."""
@@ -51,8 +59,12 @@ def _chain(first, rest) -> Iterator:
     yield from rest
 
 
-def blocks(source: BlockSource, start: int | None, filtered: bool, stop: threading.Event) -> Iterator:
-    """Blocks from ``start`` forever, reconnecting from the next block after a broken stream."""
+def blocks(source: BlockSource, start: int | None, filtered: bool, stop: threading.Event,
+           on_stream: Callable[[Callable[[], None]], None] = lambda cancel: None) -> Iterator:
+    """Blocks from ``start`` until ``stop``, reconnecting from the next block after a broken stream.
+
+    ``on_stream`` receives each new stream's cancel function, so a closer can interrupt a wait.
+    """
     next_block = start
     backoff = 0.5
     while not stop.is_set():
@@ -63,12 +75,17 @@ def blocks(source: BlockSource, start: int | None, filtered: bool, stop: threadi
             stop.wait(backoff)
             backoff = min(backoff * 2, 10)
             continue
+        on_stream(cancel)
+        if stop.is_set():
+            cancel()
         try:
             for response in responses:
                 kind = response.WhichOneof("Type")
                 if kind == "status":
+                    if response.status in _FINAL:
+                        raise DeliverRefused(f"deliver refused: {common_pb2.Status.Name(response.status)}")
                     if response.status != common_pb2.SUCCESS:
-                        raise ConnectionError(f"deliver refused: {common_pb2.Status.Name(response.status)}")
+                        raise ConnectionError(f"deliver stopped: {common_pb2.Status.Name(response.status)}")
                     break
                 block = response.filtered_block if kind == "filtered_block" else response.block
                 number = block.number if kind == "filtered_block" else block.header.number
@@ -96,7 +113,8 @@ class CommitListener:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._error: Exception | None = None
+        self._cancel: Callable[[], None] = lambda: None
+        self._error: DeliverRefused | None = None
 
     def start(self, timeout: float) -> None:
         """Start following from the newest block; return once that block has arrived."""
@@ -106,6 +124,8 @@ class CommitListener:
                 self._thread.start()
         if not self._ready.wait(timeout):
             raise ConnectionError("could not open a block stream to any peer")
+        if self._error is not None:
+            raise self._error
 
     def expect(self, tx_id: str) -> Future:
         future: Future = Future()
@@ -113,15 +133,26 @@ class CommitListener:
             self._waiters[tx_id] = future
         return future
 
+    def _set_cancel(self, cancel: Callable[[], None]) -> None:
+        self._cancel = cancel
+
     def forget(self, tx_id: str) -> None:
         with self._lock:
             self._waiters.pop(tx_id, None)
 
     def close(self) -> None:
         self._stop.set()
+        self._cancel()
 
     def _run(self) -> None:
-        for block in blocks(self._source, None, True, self._stop):
+        try:
+            self._follow()
+        except DeliverRefused as exc:
+            self._error = exc
+            self._ready.set()
+
+    def _follow(self) -> None:
+        for block in blocks(self._source, None, True, self._stop, self._set_cancel):
             self._ready.set()
             for tx in block.filtered_transactions:
                 with self._lock:

@@ -79,7 +79,7 @@ def transaction_payload(
     tx = transaction_pb2.Transaction(
         actions=[transaction_pb2.TransactionAction(header=header.signature_header, payload=action_payload.SerializeToString())]
     )
-    return common_pb2.Payload(header=prop.header, data=tx.SerializeToString())
+    return common_pb2.Payload(header=header, data=tx.SerializeToString())
 
 
 def seek_payload(channel: str, creator: bytes, start: int | None, stop: int | None = MAX_BLOCK) -> common_pb2.Payload:

@@ -1,0 +1,37 @@
+"""The Celery application: ``celery -A verifier worker`` with TRAINPROOF_VERIFIER set.
+
+Conventions: tasks acknowledge late and are rejected back to the queue if the worker dies,
+so a killed worker's task runs again elsewhere; tasks are idempotent (the ledger is checked
+before voting), which makes redelivery safe.
+"""
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import celeryd_after_setup
+
+from verifier.settings import broker_url, worker_identity
+
+app = Celery("verifier", broker=broker_url(), backend=broker_url(), include=["verifier.tasks"])
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue="verify.unrouted",
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=24 * 3600,
+    broker_transport_options={"visibility_timeout": int(os.environ.get("TRAINPROOF_VISIBILITY_TIMEOUT", "600"))},
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+)
+
+
+@celeryd_after_setup.connect
+def _listen_on_own_queue(sender, instance, **kwargs) -> None:
+    """Each worker consumes the queue of the verifier identity it acts for."""
+    identity = worker_identity()
+    instance.app.amqp.queues.select_add(identity.queue)
+    instance.app.amqp.queues.deselect(["verify.unrouted"])

@@ -1,0 +1,23 @@
+"""Snapshots and datasets a worker needs, fetched once into its cache and always hash-checked."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage import ArtifactStore
+from trainproof.ml.snapshot import sha256_file
+
+
+class ArtifactCache:
+    """Content-addressed local cache: ``<dir>/<sha256>``; a file is used only if it hashes right."""
+
+    def __init__(self, store: ArtifactStore, directory: Path) -> None:
+        self.store, self.directory = store, directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def fetch(self, uri: str, sha256: str) -> Path:
+        path = self.directory / sha256
+        if path.exists():
+            if sha256_file(path) == sha256:
+                return path
+            path.unlink()  # damaged on disk: fetch again
+        return self.store.get_file(uri, sha256, path)

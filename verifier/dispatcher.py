@@ -1,0 +1,124 @@
+"""Follows the contract's events and turns them into work: ``python -m verifier.dispatcher``.
+
+ModelSubmitted    → AssignVerifiers, sent by an assigner identity of another org than the
+                    submitter's (the contract refuses the submitter's own org while others exist).
+IntervalsAssigned → one task per (verifier, interval) on that verifier's queue.
+IntervalDecided / ModelVerdict from an expiry may re-staff intervals → tasks for the new members.
+
+The position in the event stream is checkpointed after each event, so a restart neither misses
+nor repeats events; a crash between enqueueing and checkpointing re-enqueues, which is harmless
+because tasks check the ledger before voting. Overdue assignments are expired periodically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from trainproof.gateway import FileCheckpointer, GatewayError
+from trainproof.profile import Profile
+from verifier.ledger import Ledger
+from verifier.settings import queue_for
+from verifier.tasks import verify_interval
+
+log = logging.getLogger("verifier.dispatcher")
+
+
+class Dispatcher:
+    def __init__(self, profile: Profile, assigners: list[str], expire_every: float) -> None:
+        self.profile = profile
+        self._ledgers: dict[str, Ledger] = {}
+        for name in assigners:
+            files = profile.identity_files(name)
+            gateway = profile.connect(name)
+            self._ledgers[files.mspid] = Ledger(gateway.get_network(profile.channel).get_contract(profile.chaincode))
+        self.listener = profile.connect(assigners[0]).get_network(profile.channel)
+        self.checkpointer = FileCheckpointer(profile.home / "dispatcher" / "checkpoint.json")
+        self.expire_every = expire_every
+        self._assigned: dict[str, float] = {}  # model_id -> latest deadline, for expiry
+
+    def run(self, stop: threading.Event) -> None:
+        start = None if self.checkpointer.block_number is not None else 0
+        stream = self.listener.chaincode_events(self.profile.chaincode, start_block=start, checkpointer=self.checkpointer)
+        threading.Thread(target=self._expire_loop, args=(stop,), daemon=True).start()
+        stop_watch = threading.Thread(target=lambda: (stop.wait(), stream.close()), daemon=True)
+        stop_watch.start()
+        log.info("following events from block %s", self.checkpointer.block_number or 0)
+        for event in stream:
+            self.handle(event.event_name, json.loads(event.payload))
+            self.checkpointer.checkpoint_chaincode_event(event)
+
+    def handle(self, name: str, payload: dict[str, Any]) -> None:
+        model_id = payload.get("model_id", "")
+        if name == "ModelSubmitted":
+            self._assign(model_id, payload["submitter"]["mspid"])
+        for assignment in payload.get("assignments", []) or []:
+            self._enqueue(model_id, assignment)
+        if name == "ModelVerdict":
+            self._assigned.pop(model_id, None)
+            log.info("model %s: %s (%s)", model_id, payload.get("status"), payload.get("reason", ""))
+
+    def _assign(self, model_id: str, submitter_msp: str) -> None:
+        ledger = next((lg for msp, lg in self._ledgers.items() if msp != submitter_msp), None)
+        if ledger is None:
+            log.info("model %s: no assigner here outside %s; another org's dispatcher assigns it", model_id, submitter_msp)
+            return
+        for attempt in range(5):
+            try:
+                ledger.assign(model_id)
+                log.info("model %s: verifiers assigned", model_id)
+                return
+            except GatewayError as exc:
+                message = exc.chaincode_message
+                if "already" in message:
+                    return
+                log.warning("AssignVerifiers for %s failed (%s); retry %d", model_id, message, attempt + 1)
+                time.sleep(1 + attempt)
+
+    def _enqueue(self, model_id: str, assignment: dict[str, Any]) -> None:
+        interval = int(assignment["interval"])
+        self._assigned[model_id] = max(self._assigned.get(model_id, 0.0), float(assignment.get("deadline", 0)))
+        for verifier in assignment["verifiers"]:
+            verify_interval.apply_async(
+                kwargs={"model_id": model_id, "interval": interval, "verifier": verifier},
+                queue=queue_for(verifier),
+                task_id=f"{model_id}:{interval}:{verifier[:16]}:{assignment.get('round', 0)}",
+            )
+        log.info("model %s interval %d → %d verifiers (%s)", model_id, interval, len(assignment["verifiers"]),
+                 ", ".join(assignment.get("reasons", [])))
+
+    def _expire_loop(self, stop: threading.Event) -> None:
+        ledger = next(iter(self._ledgers.values()))
+        while not stop.wait(self.expire_every):
+            now = time.time()
+            for model_id, deadline in list(self._assigned.items()):
+                if deadline and deadline < now:
+                    try:
+                        ledger.expire(model_id)
+                        log.info("model %s: overdue assignment expired", model_id)
+                    except GatewayError as exc:
+                        log.warning("ExpireAssignment %s: %s", model_id, exc.chaincode_message)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m verifier.dispatcher", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assigner", action="append", default=[],
+                        help="identity allowed to send AssignVerifiers (repeat, one per org); default: every org admin")
+    parser.add_argument("--expire-every", type=float, default=30.0, help="seconds between deadline checks")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    profile = Profile.load()
+    assigners = args.assigner or sorted(n for n, f in profile.identities.items() if f.role == "admin")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Dispatcher(profile, assigners, args.expire_every).run(stop)
+
+
+if __name__ == "__main__":
+    main()

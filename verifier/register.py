@@ -1,0 +1,43 @@
+"""Registers every verifier identity of the local network: ``python -m verifier.register``.
+
+Each org's admin registers its own org's verifiers (the contract allows nothing else).
+Already registered identities are left as they are, so running it again changes nothing.
+"""
+from __future__ import annotations
+
+import json
+
+from trainproof.profile import Profile
+from verifier.settings import fingerprint
+
+
+def register_all(profile: Profile) -> list[str]:
+    registered = []
+    for org in sorted({f.name.split("-")[0] for f in profile.identities.values()}):
+        admin = f"{org}-admin"
+        if admin not in profile.identities:
+            continue
+        gateway = profile.connect(admin)
+        try:
+            contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
+            known = {v["fingerprint"] for v in json.loads(contract.evaluate("ListVerifiers"))["verifiers"]}
+            for name, files in sorted(profile.identities.items()):
+                if files.role != "verifier" or not name.startswith(f"{org}-"):
+                    continue
+                cert = files.cert.read_bytes()
+                if fingerprint(cert) in known:
+                    continue
+                contract.submit("RegisterVerifier", [json.dumps({"cert_pem": cert.decode(), "name": name})])
+                registered.append(name)
+        finally:
+            gateway.close()
+    return registered
+
+
+def main() -> None:
+    done = register_all(Profile.load())
+    print(f"registered {len(done)} verifier(s): {', '.join(done)}" if done else "all verifiers already registered")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Worker and dispatcher settings, read from the environment and the network profile.
+
+A worker acts for exactly one verifier identity (``TRAINPROOF_VERIFIER``, a name from the
+profile such as ``org1-verifier1``) and consumes only that identity's queue.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from trainproof.profile import Profile
+
+log = logging.getLogger("verifier")
+
+ADVERSARY_ENV = "TRAINPROOF_EXPERIMENT_ADVERSARY"
+ADVERSARY_MODES = ("ordered", "chaotic")
+REDIS_DEFAULT = "redis://127.0.0.1:17379/0"
+
+
+def fingerprint(cert_pem: bytes) -> str:
+    """The contract's verifier id: SHA-256 of the certificate's DER bytes."""
+    return hashlib.sha256(x509.load_pem_x509_certificate(cert_pem).public_bytes(Encoding.DER)).hexdigest()
+
+
+def queue_for(verifier_fingerprint: str) -> str:
+    return f"verify.{verifier_fingerprint[:16]}"
+
+
+def broker_url() -> str:
+    return os.environ.get("TRAINPROOF_BROKER_URL", REDIS_DEFAULT)
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    name: str
+    org: str
+    fingerprint: str
+    cache_dir: Path
+    adversary: str | None
+
+    @property
+    def queue(self) -> str:
+        return queue_for(self.fingerprint)
+
+
+def adversary_mode() -> str | None:
+    """Malicious behaviour for the robustness experiment only; never on by default."""
+    mode = os.environ.get(ADVERSARY_ENV, "").strip().lower()
+    if not mode:
+        return None
+    if mode not in ADVERSARY_MODES:
+        raise ValueError(f"{ADVERSARY_ENV} must be one of {', '.join(ADVERSARY_MODES)} (or unset)")
+    return mode
+
+
+@lru_cache(maxsize=1)
+def worker_identity() -> WorkerIdentity:
+    name = os.environ.get("TRAINPROOF_VERIFIER")
+    if not name:
+        raise RuntimeError("set TRAINPROOF_VERIFIER to the verifier identity this worker acts for, e.g. org1-verifier1")
+    profile = Profile.load()
+    files = profile.identity_files(name)
+    if files.role != "verifier":
+        raise RuntimeError(f"identity {name!r} is a {files.role}, not a verifier")
+    fp = fingerprint(files.cert.read_bytes())
+    mode = adversary_mode()
+    if mode:
+        log.warning("!!! EXPERIMENT: verifier %s runs as a MALICIOUS '%s' adversary (%s is set) !!!", name, mode, ADVERSARY_ENV)
+    return WorkerIdentity(name, name.split("-")[0], fp, profile.home / "verifier" / name, mode)

@@ -1,0 +1,93 @@
+"""Celery tasks. ``verify_interval`` is idempotent: it reads the ledger before doing anything."""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from celery.exceptions import Reject
+
+from storage import ArtifactStore, StorageUnavailable
+from trainproof.gateway import CommitError, CommitStatusError, EndorseError, EvaluateError, GatewayError, SubmitError
+from trainproof.profile import Profile
+from verifier.adversary import corrupt
+from verifier.app import app
+from verifier.artifacts import ArtifactCache
+from verifier.ledger import Ledger
+from verifier.settings import worker_identity
+from verifier.verification import verify_interval as run_verification
+
+log = logging.getLogger("verifier")
+TRANSIENT = (StorageUnavailable, CommitStatusError, SubmitError, ConnectionError)
+
+
+class Transient(Exception):
+    """Worth retrying later: a service was down or a concurrent vote won the race."""
+
+
+@dataclass
+class Resources:
+    ledger: Ledger
+    store: ArtifactStore
+    cache: ArtifactCache
+
+
+@lru_cache(maxsize=1)
+def resources() -> Resources:
+    """One gateway, store and cache per worker process."""
+    identity = worker_identity()
+    profile = Profile.load()
+    gateway = profile.connect(identity.name)
+    contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
+    store = ArtifactStore.from_state(role="verifier", org=identity.org)
+    return Resources(Ledger(contract), store, ArtifactCache(store, identity.cache_dir / "artifacts"))
+
+
+def _is_transport(exc: GatewayError) -> bool:
+    return not any(d.status for d in exc.details)
+
+
+def _interval_record(assignment: dict, interval: int) -> dict | None:
+    return next((i for i in assignment.get("intervals", []) if int(i["interval"]) == interval), None)
+
+
+@app.task(bind=True, name="verifier.verify_interval", autoretry_for=(Transient,), retry_backoff=2,
+          retry_backoff_max=60, retry_jitter=True, max_retries=10)
+def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[str, Any]:
+    identity = worker_identity()
+    if verifier != identity.fingerprint:
+        raise Reject(f"task for verifier {verifier[:16]} reached worker {identity.name}", requeue=False)
+    res = resources()
+    outcome = {"model_id": model_id, "interval": interval, "verifier": identity.name}
+    try:
+        if any(v["verifier"]["fingerprint"] == verifier for v in res.ledger.votes(model_id, interval)):
+            return {**outcome, "status": "already voted"}
+        record = _interval_record(res.ledger.assignment(model_id), interval)
+        if record is None or record.get("decision") or verifier not in record.get("verifiers", []):
+            return {**outcome, "status": "no longer assigned or already decided"}
+        certificate = res.ledger.model(model_id)["certificate"]
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % max(1, total // 4) == 0:
+                log.info("replaying %s interval %d: step %d/%d", model_id, interval, done, total)
+                self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+
+        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress)
+        verdict = corrupt(finding.verdict, identity.adversary)
+        res.ledger.vote(model_id, interval, verdict, finding.vote_evidence())
+    except TRANSIENT as exc:
+        raise Transient(str(exc)) from exc
+    except CommitError as exc:
+        if exc.code == "MVCC_READ_CONFLICT":  # another vote on this interval committed first
+            raise self.retry(exc=exc, countdown=random.uniform(0.5, 3.0))
+        raise
+    except (EndorseError, EvaluateError) as exc:
+        if _is_transport(exc):
+            raise Transient(str(exc)) from exc
+        log.warning("ledger refused %s interval %d: %s", model_id, interval, exc.chaincode_message)
+        return {**outcome, "status": "refused", "reason": exc.chaincode_message}
+    log.info("voted %s on %s interval %d (%s)", verdict, model_id, interval, finding.reason)
+    return {**outcome, "status": "voted", "verdict": verdict, "reason": finding.reason,
+            "replay_seconds": finding.replay_seconds}

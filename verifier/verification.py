@@ -1,0 +1,87 @@
+"""Verifying one assigned interval: the procedure behind the Celery task.
+
+1. recompute every interval's scores from the snapshots and compare with the claimed ones;
+2. replay the assigned interval from its start snapshot and compare with the submitted end;
+3. store the replayed snapshot as evidence and return the verdict with its distances.
+Anything wrong with the submission itself (bad hash, missing object, unknown architecture,
+falsified scores) is a REJECT with the reason, never a crash.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from storage import EVIDENCE, ArtifactStore, IntegrityError, ObjectNotFound
+from trainproof.ml.metrics import score_run
+from trainproof.ml.registry import SpecError
+from trainproof.ml.replay import replay_interval
+from trainproof.ml.snapshot import SnapshotError
+from verifier.artifacts import ArtifactCache
+
+log = logging.getLogger("verifier")
+METRICS = ("absolute", "l2", "percent", "cosine")
+SCORE_TOLERANCE = 1e-6  # relative; scores are float64 sums over the same bytes
+
+
+NO_REPLAY = "0" * 64  # replay_sha256 of a vote cast without replaying (the reason says why)
+
+
+@dataclass
+class Finding:
+    verdict: str  # ACCEPT | REJECT
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    replay_seconds: float = 0.0
+
+    def vote_evidence(self) -> dict[str, Any]:
+        """The SubmitVote evidence argument (schema/vote_evidence.json in the contract)."""
+        evidence = {"distances": {"replayed": 0}, "replay_sha256": NO_REPLAY, **self.evidence}
+        return {**evidence, "reason": self.reason[:2048]}
+
+
+def compare_scores(claimed: list[dict], recomputed: list[dict]) -> str:
+    """'' if every claimed score matches what the snapshots give, else the first mismatch."""
+    if len(claimed) != len(recomputed):
+        return f"claimed {len(claimed)} interval scores, the snapshots give {len(recomputed)}"
+    for mine, theirs in zip(recomputed, claimed):
+        for metric in METRICS:
+            a, b = float(mine[metric]), float(theirs[metric])
+            if not math.isclose(a, b, rel_tol=SCORE_TOLERANCE, abs_tol=1e-12):
+                return f"claimed {metric} of interval {mine['interval']} is {b:.6g}, the snapshots give {a:.6g}"
+    return ""
+
+
+def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cache: ArtifactCache,
+                    on_step: Callable[[int, int], None] | None = None) -> Finding:
+    snapshots = certificate["snapshots"]
+    if not 0 <= interval < len(snapshots) - 1:
+        return Finding("REJECT", f"interval {interval} does not exist in the manifest")
+    try:
+        paths = [cache.fetch(s["uri"], s["sha256"]) for s in snapshots]
+        mismatch = compare_scores(certificate["scores"], score_run(paths))
+        if mismatch:
+            return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
+        dataset = cache.fetch(certificate["dataset"]["uri"], certificate["dataset"]["sha256"])
+        started = time.monotonic()
+        out = cache.directory / f"replay-{certificate['model_id']}-{interval}.safetensors"
+        result = replay_interval(paths[interval], paths[interval + 1], certificate, dataset, on_step=on_step,
+                                 out_path=out)
+        seconds = time.monotonic() - started
+    except (IntegrityError, ObjectNotFound, SnapshotError, SpecError) as exc:
+        return Finding("REJECT", f"unusable submission: {exc}")
+    evidence = store.put_file(result.replayed_path, EVIDENCE)
+    Path(result.replayed_path).unlink(missing_ok=True)
+    numeric = {k: v for k, v in result.distances.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    distances = {k: float(v) for k, v in numeric.items() if v >= 0}
+    distances["rel_error"] = float(result.rel_error)
+    verdict = "ACCEPT" if result.accepted else "REJECT"
+    reason = result.reason or ("replay matches the submitted snapshot" + (" exactly" if result.exact else ""))
+    return Finding(verdict, reason, {
+        "distances": distances, "replay_sha256": result.replayed_sha256, "evidence_sha256": evidence.sha256,
+        "evidence_uri": evidence.uri, "scores_match": True,
+        "details": {"exact": bool(result.exact), "mode": str(result.distances.get("mode", ""))},
+    }, seconds)
