@@ -1,0 +1,245 @@
+"""Navarro et al.'s weight-analysis accuracy experiment on scikit-learn's digits.
+
+    python -m bench.detection [--runs 48] [--intervals 30] [--seed 0] [--workers 2]
+    python -m bench.detection --calibrate     # replay tolerance vs a single poisoned batch
+
+Each run trains a feed-forward net (hidden layers varied) with the Recorder for T
+intervals; a scenario makes some intervals bad: backdoor poisoning (trigger patch →
+target label) in random single intervals or in a group of consecutive ones, or lazy
+intervals (skipped, shortened). Every interval is scored from the snapshot files with
+the four metrics, and each detector flags intervals:
+
+* mean+2sd, median+3MAD: one global threshold over the run's series;
+* trend k: ``select_outliers`` on the metric's series alone (local robust trend, local
+  spread, zero / low-tail / ratio rules);
+* trend+dens k: the same on Absolute Change plus the update density Σ|d| / |d|₂ (from
+  the claimed L2 score), what the contract uses.
+
+Printed:
+precision / recall / F1 per metric and detector beside the paper's Table II, recall per
+kind of bad interval, and clean accuracy and attack success rate (the poisoning works).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable
+
+PAPER = {"absolute": (0.86, 1.0, 0.92), "l2": (0.80, 0.67, 0.73), "percent": (0.75, 1.0, 0.86), "cosine": (0.11, 0.17, 0.13)}
+METRICS = ("absolute", "l2", "percent", "cosine")
+HIDDEN = ([32], [64], [64, 32], [128, 64, 32])
+KINDS = ("clean", "single", "group", "skip", "short")
+
+
+def scenario(rng: random.Random, intervals: int, kind: str) -> dict[str, list[int]]:
+    """Which intervals are poisoned / skipped / shortened (never the first two)."""
+    pool = list(range(2, intervals))
+    if kind == "single":
+        return {"poison": sorted(rng.sample(pool, rng.randint(1, 3)))}
+    if kind == "group":
+        length = rng.randint(2, 4)
+        start = rng.randint(2, intervals - length)
+        return {"poison": list(range(start, start + length))}
+    if kind == "skip":
+        return {"skip": sorted(rng.sample(pool, rng.randint(1, 2)))}
+    if kind == "short":
+        return {"short": sorted(rng.sample(pool, rng.randint(1, 2)))}
+    return {}
+
+
+def one_run(job: dict) -> dict:
+    """Train one recorded run in a scratch directory; return its scores and ground truth."""
+    import torch
+
+    from trainproof.ml.certificate import snapshot_paths
+    from trainproof.ml.demo_training import train_digits
+    from trainproof.ml.metrics import score_run
+
+    torch.set_num_threads(1)
+    tmp = tempfile.mkdtemp(prefix="tp-detect-")
+    try:
+        bad = job["bad"]
+        run = train_digits(tmp, hidden=job["hidden"], intervals=job["intervals"], steps_per_interval=job["steps"],
+                           poison_intervals=bad.get("poison", []), skip_intervals=bad.get("skip", []),
+                           shorten_intervals=bad.get("short", []), seed=job["seed"], scheduler=job["scheduler"],
+                           poison_fraction=job["poison_fraction"])
+        scores = score_run(snapshot_paths(tmp, run))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    truth = [0] * job["intervals"]
+    for label in ("poison", "skip", "short"):
+        for i in bad.get(label, []):
+            truth[i] = 1
+    return {**job, "scores": scores, "truth": truth, "metrics": run["metrics"]}
+
+
+def simulate(runs: int, intervals: int, steps: int, seed: int, workers: int, poison_fraction: float) -> list[dict]:
+    """``runs`` runs cycling through the scenario kinds and architectures."""
+    rng = random.Random(seed)
+    jobs = []
+    for r in range(runs):
+        kind = KINDS[r % len(KINDS)]
+        scheduler = None if r % 2 == 0 else {"name": "warmup_cosine", "params": {
+            "warmup_steps": 3 * steps, "total_steps": intervals * steps, "min_factor": 0.1}}
+        jobs.append({"run": r, "kind": kind, "hidden": HIDDEN[r % len(HIDDEN)], "intervals": intervals, "steps": steps,
+                     "seed": seed * 1000 + r, "scheduler": scheduler, "bad": scenario(rng, intervals, kind),
+                     "poison_fraction": poison_fraction})
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one_run, jobs))
+
+
+# --- detectors: series of one run → flagged intervals ----------------------------------
+
+def _global_mean_sd(series: list[float], k: float = 2.0) -> set[int]:
+    """A plain dynamic threshold: mean + k·sd of the run's scores."""
+    mean = sum(series) / len(series)
+    sd = math.sqrt(sum((s - mean) ** 2 for s in series) / len(series))
+    return {i for i, s in enumerate(series) if s > mean + k * sd}
+
+
+def _global_mad(series: list[float], k: float = 3.0) -> set[int]:
+    from trainproof.ml.outliers import robust_scale
+
+    centre, scale = robust_scale(series)
+    return {i for i, s in enumerate(series) if abs(s - centre) > k * scale}
+
+
+def _selected(series: list[float], k: float = 3.0, l2: list[float] | None = None) -> set[int]:
+    from trainproof.ml.outliers import select_outliers
+
+    return {e["interval"] for e in select_outliers(series, k, l2)}
+
+
+def _series(run: dict, metric: str) -> list[float]:
+    return [s[metric] or 0.0 for s in run["scores"]]
+
+
+def _with_density(k: float) -> Callable[[dict, str], set[int]]:
+    """select_outliers on the size series plus the update density Σ|d| / |d|₂."""
+    return lambda run, m: _selected(_series(run, m), k, _series(run, "l2")) if m == "absolute" else set()
+
+
+DETECTORS: dict[str, Callable[[dict, str], set[int]]] = {
+    "mean+2sd": lambda run, m: _global_mean_sd(_series(run, m)),
+    "median+3MAD": lambda run, m: _global_mad(_series(run, m)),
+    "trend k=3": lambda run, m: _selected(_series(run, m), 3.0),
+    "trend+dens k=3": _with_density(3.0),
+    "trend+dens k=3.5": _with_density(3.5),
+    "trend+dens k=4": _with_density(4.0),
+}
+ABSOLUTE_ONLY = {"trend+dens k=3", "trend+dens k=3.5", "trend+dens k=4"}
+
+
+def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: str) -> tuple[float, float, float, dict]:
+    """Micro-averaged precision, recall, F1 over all intervals of all runs, and recall per kind."""
+    tp = fp = fn = 0
+    hit: dict[str, list[int]] = {}
+    for run in results:
+        flagged = detector(run, metric)
+        for i, bad in enumerate(run["truth"]):
+            tp += bad and i in flagged
+            fp += (not bad) and i in flagged
+            fn += bad and i not in flagged
+            if bad:
+                label = "skip" if i in run["bad"].get("skip", []) else "short" if i in run["bad"].get("short", []) else run["kind"]
+                hit.setdefault(label, [0, 0])
+                hit[label][0] += i in flagged
+                hit[label][1] += 1
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f, {k: v[0] / v[1] for k, v in hit.items()}
+
+
+def report(results: list[dict]) -> None:
+    print(f"{'metric':<9} {'detector':<16} {'P':>5} {'R':>5} {'F1':>5}   paper P/R/F1     recall: " + " ".join(f"{k:>6}" for k in KINDS[1:]))
+    for metric in METRICS:
+        for name, detector in DETECTORS.items():
+            if name in ABSOLUTE_ONLY and metric != "absolute":
+                continue
+            p, r, f, per = prf(results, detector, metric)
+            paper = "{:.2f}/{:.2f}/{:.2f}".format(*PAPER[metric])
+            print(f"{metric:<9} {name:<16} {p:5.2f} {r:5.2f} {f:5.2f}   {paper:<16} " + " ".join(f"{per.get(k, float('nan')):6.2f}" for k in KINDS[1:]))
+    for kind in KINDS:
+        sel = [r["metrics"] for r in results if r["kind"] == kind]
+        if sel:
+            acc = sum(m["accuracy"] for m in sel) / len(sel)
+            asr = sum(m["attack_success_rate"] for m in sel) / len(sel)
+            print(f"runs {kind:<7} n={len(sel):<3} clean accuracy {acc:.3f}   attack success rate {asr:.3f}")
+
+
+# --- replay tolerance calibration ---------------------------------------------------
+
+def calibrate(seed: int) -> None:
+    """Honest cross-environment replay error vs the error a single poisoned batch leaves."""
+    for arch in ("mlp", "cnn"):
+        _calibrate(seed, arch)
+
+
+def _calibrate(seed: int, arch: str) -> None:
+    import torch
+
+    from trainproof.ml.certificate import snapshot_paths
+    from trainproof.ml.demo_training import train_digits
+    from trainproof.ml.replay import replay_interval
+
+    tmp = tempfile.mkdtemp(prefix="tp-calib-")
+    kw = {"hidden": [64, 32], "architecture": arch, "intervals": 10, "steps_per_interval": 10, "seed": seed}
+    try:
+        steps, interval = 10, 6
+        honest_dir = os.path.join(tmp, "honest")
+        run = train_digits(honest_dir, **kw)
+        paths, data = snapshot_paths(honest_dir, run), os.path.join(honest_dir, run["dataset"]["file"])
+        print(f"[{arch}] honest replay, other environments (rel = |W'-W_end| / |W_end-W_start|, 10 intervals):")
+        worst = 0.0
+        for label, env, mkldnn in (("same", {}, True), ("threads=1", {"threads": 1}, True), ("oneDNN off", {}, False),
+                                   ("threads=1, oneDNN off", {"threads": 1}, False)):
+            torch.backends.mkldnn.enabled = mkldnn
+            rels = [replay_interval(paths[i], paths[i + 1], run, data, **env).rel_error for i in range(10)]
+            torch.backends.mkldnn.enabled = True
+            worst = max(worst, max(rels))
+            print(f"  {label:<24} max rel {max(rels):.2e}  median {sorted(rels)[5]:.2e}")
+        print(f"  worst honest: {worst:.2e}")
+        print(f"[{arch}] one poisoned batch in interval {interval} (m of 32 samples), replayed with threads=1, oneDNN off:")
+        for m in (1, 2, 4, 8, 32):
+            rels = []
+            for offset in (0, steps // 2, steps - 1):
+                d = os.path.join(tmp, f"p{m}-{offset}")
+                bad = train_digits(d, **kw, poison_steps=[interval * steps + offset], poison_fraction=m / 32)
+                p = snapshot_paths(d, bad)
+                torch.backends.mkldnn.enabled = False
+                rels.append(replay_interval(p[interval], p[interval + 1], bad, os.path.join(d, bad["dataset"]["file"]), threads=1).rel_error)
+                torch.backends.mkldnn.enabled = True
+            print(f"  m={m:<3} rel at step offset 0/{steps // 2}/{steps - 1}: " + " ".join(f"{r:.2e}" for r in rels))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=50, help="training runs (cycling clean/single/group/skip/short)")
+    ap.add_argument("--intervals", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=10, help="optimizer steps per interval")
+    ap.add_argument("--poison-fraction", type=float, default=0.25, help="share of each batch poisoned in a bad interval")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--calibrate", action="store_true", help="measure the replay tolerance instead")
+    args = ap.parse_args()
+    if args.calibrate:
+        calibrate(args.seed)
+        return
+    t0 = time.perf_counter()
+    results = simulate(args.runs, args.intervals, args.steps, args.seed, args.workers, args.poison_fraction)
+    print(f"{args.runs} runs × {args.intervals} intervals × {args.steps} steps, poison fraction {args.poison_fraction}, "
+          f"{time.perf_counter() - t0:.0f} s of training\n")
+    report(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Weight-change scores between two snapshots (Navarro et al., eqs. 1–4).
+
+    absolute = Σ|w2 − w1|                       (eq. 1)
+    l2       = sqrt(Σ(w2 − w1)²)                (eq. 2)
+    percent  = Σ|w2 − w1| / Σ|w1| · 100         (eq. 3)
+    cosine   = 1 − Σw1·w2 / (|w1|·|w2|)          (eq. 4)
+
+over all parameters (``param/*`` tensors of a snapshot; every float tensor of a plain
+safetensors file) and per layer.
+
+One streaming pass: both files are memory-mapped and a compiled kernel (numba) walks
+fixed 64 Ki-element blocks in parallel, accumulating six float64 sums per block, which
+are then added in block order, so the result does not depend on the thread count.
+Measured: naive float32 accumulation got L2 wrong by 1–4 % and 1 − cos by 10–20 % at
+5e8 parameters. 1 − cos is never formed as 1 − (a·b)/(|a||b|), which cancels; with
+d = b − a it is (|d|² − (|b| − |a|)²) / (2|a||b|), and |b| − |a| = Σd(a+b) / (|a| + |b|)
+comes from a per-element product, so no large sums are subtracted.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numba
+import numpy as np
+
+from trainproof.ml.snapshot import FLOAT_DTYPES, Header, SnapshotError, open_arrays, read_header
+from trainproof.ml.state import layer_of
+
+BLOCK = 1 << 16
+N_SUMS = 6  # Σ|d|, Σd², Σ|a|, Σa², Σb², Σd(a+b)
+METRICS = ("absolute", "l2", "percent", "cosine")
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def _block_sums(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    n = a.shape[0]
+    for k in numba.prange(out.shape[0]):
+        lo = k * BLOCK
+        hi = min(lo + BLOCK, n)
+        s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+        for i in range(lo, hi):
+            x = np.float64(a[i])
+            y = np.float64(b[i])
+            d = y - x
+            s0 += abs(d)
+            s1 += d * d
+            s2 += abs(x)
+            s3 += x * x
+            s4 += y * y
+            s5 += d * (x + y)
+        out[k, 0] = s0
+        out[k, 1] = s1
+        out[k, 2] = s2
+        out[k, 3] = s3
+        out[k, 4] = s4
+        out[k, 5] = s5
+
+
+def _as_float(array: np.ndarray, dtype: str) -> np.ndarray:
+    """A flat float32/float64 view (F16 and BF16 are widened to float32, exactly)."""
+    flat = array.reshape(-1)
+    if dtype == "BF16":
+        return (flat.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    if dtype == "F16":
+        return flat.astype(np.float32)
+    return flat
+
+
+def tensor_sums(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The six float64 sums for one pair of same-shaped float arrays."""
+    if a.size == 0:
+        return np.zeros(N_SUMS)
+    if a.dtype != b.dtype:
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    out = np.empty(((a.size + BLOCK - 1) // BLOCK, N_SUMS))
+    _block_sums(a, b, out)
+    total = np.zeros(N_SUMS)
+    for row in out:  # fixed order: thread-count independent
+        total += row
+    return total
+
+
+def from_sums(s: np.ndarray) -> dict[str, float | None]:
+    """The four metrics from the six sums (None where a metric is undefined: zero weights)."""
+    abs_d, dd, abs_a, aa, bb, da = (float(v) for v in s)
+    na, nb = math.sqrt(aa), math.sqrt(bb)
+    if na > 0 and nb > 0:
+        gap = da / (na + nb)  # |b| − |a| without subtracting the two norms
+        cosine = max(dd - gap * gap, 0.0) / (2.0 * na * nb)
+    else:
+        cosine = None
+    if abs_a > 0:
+        percent = abs_d / abs_a * 100.0
+    else:
+        percent = 0.0 if abs_d == 0 else None
+    return {"absolute": abs_d, "l2": math.sqrt(dd), "percent": percent, "cosine": cosine}
+
+
+def weight_names(header: Header) -> list[str]:
+    """Tensors that count as weights: a snapshot's parameters, or a plain file's float tensors."""
+    meta = header.meta
+    if meta is not None and "parameters" in meta:
+        return [f"param/{n}" for n in meta["parameters"]]
+    return [n for n, info in header.tensors.items() if info.dtype in FLOAT_DTYPES]
+
+
+def _display(name: str) -> str:
+    return name.split("/", 1)[1] if name.startswith("param/") else name
+
+
+def score_pair(path_a: str | os.PathLike, path_b: str | os.PathLike) -> dict[str, Any]:
+    """Scores from snapshot ``a`` (earlier) to ``b``: the four metrics, and per layer.
+
+    Returns ``{"absolute", "l2", "percent", "cosine", "parameters": n, "layers": {layer: {…}}}``.
+    Raises SnapshotError if the files are damaged or do not hold the same weights.
+    """
+    ha, hb = read_header(path_a), read_header(path_b)
+    names = weight_names(ha)
+    if names != weight_names(hb):
+        raise SnapshotError(f"{path_a} and {path_b} do not hold the same set of weights")
+    arrays_a, arrays_b = open_arrays(path_a, ha), open_arrays(path_b, hb)
+    total = np.zeros(N_SUMS)
+    per_layer: dict[str, np.ndarray] = {}
+    count = 0
+    for name in names:
+        ia, ib = ha.tensors[name], hb.tensors[name]
+        if (ia.dtype, ia.shape) != (ib.dtype, ib.shape):
+            raise SnapshotError(f"tensor {name!r} is {ia.dtype}{list(ia.shape)} in one file, {ib.dtype}{list(ib.shape)} in the other")
+        sums = tensor_sums(_as_float(arrays_a[name], ia.dtype), _as_float(arrays_b[name], ib.dtype))
+        total += sums
+        layer = layer_of(_display(name))
+        per_layer[layer] = per_layer.get(layer, np.zeros(N_SUMS)) + sums
+        count += ia.numel
+    result: dict[str, Any] = from_sums(total)
+    result["parameters"] = count
+    result["layers"] = {layer: from_sums(s) for layer, s in per_layer.items()}
+    return result
+
+
+def score_run(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Scores of every interval of a run: entry i goes from ``paths[i]`` to ``paths[i+1]``."""
+    return [{"interval": i, **score_pair(paths[i], paths[i + 1])} for i in range(len(paths) - 1)]

@@ -1,0 +1,222 @@
+"""Select the training intervals whose weight-change score is out of line.
+
+Pure Python on purpose: the Fabric chaincode imports this module to choose which
+intervals verifiers must re-execute, so every endorsing peer has to reach the same
+answer. Only IEEE-754 arithmetic, ``math.log``/``math.exp`` and sorting are used, no
+numpy or torch, and every result is ordered by interval index.
+
+Why not one global threshold: update size follows the learning-rate schedule and the
+loss curve (warm-up, peak, decay), so ``median + k·MAD`` over the raw series flags the
+honest early intervals and misses a poisoned late one. The rules here:
+
+* ``zero``          a skipped interval has exactly zero change (the two snapshots hold
+                    the same weights);
+* ``detrended-mad`` log(score) against a robust local trend (Theil–Sen line through the
+                    neighbours, the interval itself and flagged ones left out), in units
+                    of the local MAD of residuals: z > k. With the claimed L2 scores, the
+                    drop in update density Σ|d|/|d|₂ that a backdoor causes adds to z;
+* ``ratio``         the jump from the preceding intervals is out of line with the run's
+                    jumps (group starts);
+* ``low-tail``      z < -k on the size alone: a shortened (lazy) interval.
+
+``select_outliers`` applies all of them and reports each flagged interval once, under
+the first rule in the order above that fired. Measured on digits (bench.detection):
+see the issue notes for precision/recall against Navarro et al.'s Table II.
+"""
+from __future__ import annotations
+
+import math
+
+MAD_TO_SIGMA = 1.4826  # MAD of a normal sample × this ≈ its standard deviation
+RULES = ("zero", "detrended-mad", "ratio", "low-tail")
+
+
+def median(values: list[float]) -> float:
+    """Median of a non-empty list (mean of the middle two for even lengths)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    if n % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2.0
+
+
+def robust_scale(values: list[float]) -> tuple[float, float]:
+    """(median, MAD·1.4826) of ``values``; the scale never collapses to zero."""
+    centre = median(values)
+    mad = median([abs(v - centre) for v in values]) * MAD_TO_SIGMA
+    # A perfectly flat series would give MAD 0 and flag every rounding error.
+    floor = 1e-12 * max(1.0, abs(centre))
+    return centre, max(mad, floor)
+
+
+def theil_sen(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Robust line fit (intercept, slope): median of pairwise slopes.
+
+    Up to 29 % of the points can be arbitrary without moving the fit, which is what a
+    group of poisoned intervals does to a least-squares line.
+    """
+    n = len(xs)
+    if n == 1:
+        return ys[0], 0.0
+    slopes = [
+        (ys[j] - ys[i]) / (xs[j] - xs[i])
+        for i in range(n)
+        for j in range(i + 1, n)
+        if xs[j] != xs[i]
+    ]
+    slope = median(slopes) if slopes else 0.0
+    intercept = median([y - slope * x for x, y in zip(xs, ys)])
+    return intercept, slope
+
+
+def local_residuals(values: list[float | None], window: int, exclude: set[int]) -> dict[int, float]:
+    """Residual of each value from a robust line through its neighbours (itself left out).
+
+    The trend of update size is not one curve but warm-up, peak and decay, with the
+    shape set by the schedule; a straight Theil–Sen line through the ``window``
+    neighbours on each side follows it, and leaving the point itself (and intervals
+    already flagged) out keeps a poisoned interval from pulling its own trend up.
+    """
+    n = len(values)
+    out: dict[int, float] = {}
+    for i in range(n):
+        if values[i] is None:
+            continue
+        near = [j for j in range(max(0, i - window), min(n, i + window + 1))
+                if j != i and j not in exclude and values[j] is not None]
+        if len(near) < 2:
+            continue
+        intercept, slope = theil_sen([float(j) for j in near], [values[j] for j in near])
+        out[i] = values[i] - (intercept + slope * i)
+    return out
+
+
+SPREAD_WINDOW = 6
+# Interval 0 starts from an empty optimizer state (no momentum, no Adam moments yet):
+# its size is not on the trend of the others, so the trend and ratio rules do not judge
+# it (nor jumps measured from it); the zero rule still does, and the random audit.
+FIRST_JUDGED = 1
+
+
+def robust_z(values: list[float | None], window: int, exclude: set[int]) -> dict[int, float]:
+    """Detrended residuals in units of their robust spread.
+
+    The spread is local (MAD of the residuals within ``SPREAD_WINDOW`` intervals, the
+    interval itself and flagged ones left out) and never below the run's global one:
+    early training moves fast and its honest residuals are several times larger than
+    late ones, so one global scale flags the honest early intervals.
+    """
+    residuals = local_residuals(values, window, exclude)
+    kept = {i: r for i, r in residuals.items() if i not in exclude}
+    if len(kept) < 3:
+        return {}
+    centre, floor = robust_scale(list(kept.values()))
+    z = {}
+    for i, r in residuals.items():
+        near = [kept[j] - centre for j in range(i - SPREAD_WINDOW, i + SPREAD_WINDOW + 1) if j != i and j in kept]
+        scale = max(floor, robust_scale(near)[1] if len(near) >= 3 else floor)
+        z[i] = (r - centre) / scale
+    return z
+
+
+def _log(v: float) -> float | None:
+    return math.log(v) if v > 0.0 else None
+
+
+def _check(scores: list[float], k: float) -> None:
+    if not k > 0.0:
+        raise ValueError(f"k must be positive, got {k!r}")
+    for i, s in enumerate(scores):
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or not math.isfinite(s) or s < 0:
+            raise ValueError(f"score {i} must be a finite non-negative number, got {s!r}")
+
+
+def zero_rule(scores: list[float]) -> list[dict]:
+    """Intervals with exactly zero change: nothing was trained."""
+    return [{"interval": i, "rule": "zero", "value": float(s)} for i, s in enumerate(scores) if s == 0.0]
+
+
+def detrended_rules(scores: list[float], k: float = 3.0, l2: list[float] | None = None,
+                    window: int = 3, rounds: int = 6) -> list[dict]:
+    """High (``detrended-mad``) and low (``low-tail``) intervals against the local trend.
+
+    With ``l2`` given, the high side also uses the update's density log(Σ|d| / |d|₂):
+    a backdoor concentrates the update on few weights (the trigger's inputs, the
+    target's outputs), so the density drops while the size grows; the two robust z
+    are combined as (z_size − z_density)/√2. Rounds repeat with the flagged intervals
+    left out of the trend, so the rest of a poisoned group surfaces once its strongest
+    member is out.
+    """
+    size = [_log(s) for s in scores]
+    density = None if l2 is None else [_log(a / b) if a > 0.0 and b > 0.0 else None for a, b in zip(scores, l2)]
+    flagged: dict[int, dict] = {}
+    for _ in range(rounds):
+        left_out = set(flagged) | set(range(FIRST_JUDGED))
+        z_size = robust_z(size, window, left_out)
+        z_density = robust_z(density, window, left_out) if density is not None else {}
+        found: dict[int, dict] = {}
+        for i in sorted(z_size):
+            if i < FIRST_JUDGED:
+                continue
+            z = z_size[i] if density is None else (z_size[i] - z_density.get(i, 0.0)) / math.sqrt(2.0)
+            if z > k:
+                found[i] = {"interval": i, "rule": "detrended-mad", "residual": z_size[i], "z": z}
+            elif z_size[i] < -k:
+                found[i] = {"interval": i, "rule": "low-tail", "residual": z_size[i], "z": z_size[i]}
+        if found.keys() == flagged.keys():
+            break
+        flagged = found
+    return [flagged[i] for i in sorted(flagged)]
+
+
+def ratio_rule(scores: list[float], k: float = 3.0, window: int = 3) -> list[dict]:
+    """Group starts: a jump above the preceding scores that the run's own jumps never make.
+
+    The jump log(s_i / median of up to ``window`` preceding positive scores) is compared
+    with the median of all jumps of the run, in units of the local MAD of jumps (as in
+    ``robust_z``); the window keeps the interval after a skipped or shortened one from
+    counting as a jump.
+    """
+    steps: dict[int, float] = {}
+    for i in range(FIRST_JUDGED + 1, len(scores)):
+        before = [s for s in scores[max(FIRST_JUDGED, i - window) : i] if s > 0.0]
+        if scores[i] > 0.0 and before:
+            steps[i] = math.log(scores[i]) - math.log(median(before))
+    if len(steps) < 3:
+        return []
+    centre, floor = robust_scale(list(steps.values()))
+    flagged = []
+    for i in sorted(steps):
+        near = [steps[j] - centre for j in range(i - SPREAD_WINDOW, i + SPREAD_WINDOW + 1) if j != i and j in steps]
+        z = (steps[i] - centre) / max(floor, robust_scale(near)[1] if len(near) >= 3 else floor)
+        if z > k:
+            flagged.append({"interval": i, "rule": "ratio", "value": math.exp(steps[i]), "z": z})
+    return flagged
+
+
+def select_outliers(scores: list[float], k: float = 3.0, l2: list[float] | None = None,
+                    ratio_k: float | None = None) -> list[dict]:
+    """Flag intervals to re-execute; one dict per flagged interval, ordered by interval.
+
+    ``scores[i]`` is the Absolute Change of interval i (snapshot i to i+1); ``l2``, the
+    claimed L2 scores, adds the update-density evidence (recommended: see
+    ``detrended_rules``). ``ratio_k`` is the ratio rule's threshold (default ``k + 1``:
+    jumps are noisier than residuals). Each result is ``{"interval", "rule", "z", …}``
+    with ``"value"`` (zero, ratio) or ``"residual"`` (detrended rules).
+    """
+    scores = list(scores)
+    _check(scores, k)
+    if l2 is not None:
+        l2 = list(l2)
+        _check(l2, k)
+        if len(l2) != len(scores):
+            raise ValueError(f"{len(l2)} l2 scores for {len(scores)} intervals")
+    chosen: dict[int, dict] = {}
+    rules = (zero_rule(scores), detrended_rules(scores, k, l2), ratio_rule(scores, k + 1.0 if ratio_k is None else ratio_k))
+    for found in rules:
+        for entry in found:
+            previous = chosen.get(entry["interval"])
+            if previous is None or RULES.index(entry["rule"]) < RULES.index(previous["rule"]):
+                chosen[entry["interval"]] = entry
+    return [chosen[i] for i in sorted(chosen)]

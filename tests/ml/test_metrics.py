@@ -1,0 +1,91 @@
+"""Weight-change metrics against a float64 reference."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from trainproof.ml.metrics import score_pair, score_run
+from trainproof.ml.snapshot import SnapshotError
+
+pytestmark = pytest.mark.ml
+
+
+def reference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Eqs. 1–4 of Navarro et al. in float64, 1 − cos written without cancellation."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    d = b - a
+    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    return {"absolute": np.abs(d).sum(), "l2": math.sqrt((d * d).sum()), "percent": np.abs(d).sum() / np.abs(a).sum() * 100,
+            "cosine": float(((ua - ub) ** 2).sum() / 2)}
+
+
+def _files(tmp_path, a: dict, b: dict):
+    save_file(a, tmp_path / "a.safetensors")
+    save_file(b, tmp_path / "b.safetensors")
+    return tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+
+
+def test_matches_float64_reference_overall_and_per_layer(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    a = {"fc1.weight": torch.randn(300, 700, generator=g), "fc1.bias": torch.randn(300, generator=g),
+         "fc2.weight": torch.randn(10, 300, generator=g)}
+    b = {k: v + 1e-3 * torch.randn(v.shape, generator=g) for k, v in a.items()}
+    pa, pb = _files(tmp_path, a, b)
+    got = score_pair(pa, pb)
+    flat = lambda d, keys: np.concatenate([d[k].numpy().ravel() for k in keys])  # noqa: E731
+    keys = list(a)
+    want = reference(flat(a, keys), flat(b, keys))
+    for m in want:
+        assert got[m] == pytest.approx(want[m], rel=1e-9)
+    assert set(got["layers"]) == {"fc1", "fc2"} and got["parameters"] == 300 * 700 + 300 + 3000
+    want_fc1 = reference(flat(a, ["fc1.weight", "fc1.bias"]), flat(b, ["fc1.weight", "fc1.bias"]))
+    for m in want_fc1:
+        assert got["layers"]["fc1"][m] == pytest.approx(want_fc1[m], rel=1e-9)
+
+
+def test_cosine_distance_has_no_cancellation(tmp_path):
+    """A tiny rotation of a large vector: 1 − cos ≈ 1e-10 must still come out right."""
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(3_000_000, generator=g) + 5.0
+    b = a + 1e-5 * torch.randn(a.shape, generator=g)
+    pa, pb = _files(tmp_path, {"w": a}, {"w": b})
+    got = score_pair(pa, pb)
+    want = reference(a.numpy(), b.numpy())
+    assert got["cosine"] == pytest.approx(want["cosine"], rel=1e-6)
+    naive = 1 - float(torch.dot(a, b) / (a.norm() * b.norm()))  # float32: pure rounding noise
+    assert abs(naive - want["cosine"]) > 10 * want["cosine"]
+
+
+def test_half_precision_and_bf16(tmp_path):
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(1000, generator=g)
+    b = a + 0.01 * torch.randn(1000, generator=g)
+    for dtype in (torch.float16, torch.bfloat16):
+        pa, pb = _files(tmp_path, {"w": a.to(dtype)}, {"w": b.to(dtype)})
+        want = reference(a.to(dtype).float().numpy(), b.to(dtype).float().numpy())
+        got = score_pair(pa, pb)
+        assert got["absolute"] == pytest.approx(want["absolute"], rel=1e-12)
+
+
+def test_identical_files_score_zero_and_mismatch_is_refused(tmp_path):
+    pa, pb = _files(tmp_path, {"w": torch.ones(5)}, {"w": torch.ones(5)})
+    got = score_pair(pa, pb)
+    assert (got["absolute"], got["l2"], got["percent"], got["cosine"]) == (0.0, 0.0, 0.0, 0.0)
+    _files(tmp_path, {"w": torch.ones(5)}, {"v": torch.ones(5)})
+    with pytest.raises(SnapshotError, match="same set of weights"):
+        score_pair(pa, pb)
+
+
+def test_snapshot_scores_use_parameters_only(mlp_run):
+    from trainproof.ml.certificate import snapshot_paths
+
+    run_dir, run = mlp_run
+    scores = score_run(snapshot_paths(run_dir, run))
+    assert [s["interval"] for s in scores] == list(range(len(run["snapshots"]) - 1))
+    assert set(scores[0]["layers"]) == {"fc1", "fc2", "fc3"}
+    for claimed, s in zip(run["scores"], scores):
+        assert claimed["absolute"] == s["absolute"]
