@@ -4,6 +4,9 @@
 # Each step is skipped when its cached result already exists.
 source "$(dirname "$0")/env.sh"
 mkdir -p "$TRAINPROOF_CACHE"
+# One install at a time per machine (CI, make demo and make test may overlap).
+exec 9>"$TRAINPROOF_CACHE/install.lock"
+flock 9
 
 install_fabric() {
   # Fabric v2.1.1 from the Go module proxy at pinned dependency versions (network/fabric/).

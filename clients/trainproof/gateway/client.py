@@ -33,13 +33,14 @@ from trainproof.gateway.identity import Identity, Signer, digest
 log = logging.getLogger("trainproof.gateway")
 Args = Sequence[str | bytes]
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+_RETRYABLE_STATUS = {common_pb2.SERVICE_UNAVAILABLE, common_pb2.INTERNAL_SERVER_ERROR}
 
 
 @dataclass
 class Timeouts:
     evaluate: float = 30.0
     endorse: float = 30.0
-    submit: float = 15.0
+    submit: float = 30.0
     commit_status: float = 60.0
 
 
@@ -104,21 +105,34 @@ class Gateway:
         return self._call(peer, stub.ProcessProposal, signed, timeout)
 
     def broadcast(self, envelope: common_pb2.Envelope, tx_id: str) -> None:
-        """Hand the transaction to the first orderer that accepts it."""
-        details = []
-        for orderer in self.orderers:
-            stub = ab_pb2_grpc.AtomicBroadcastStub(self._channels[orderer.address])
-            try:
-                responses = list(stub.Broadcast(iter([envelope]), timeout=self.timeouts.submit))
-            except grpc.RpcError as exc:
-                details.append(ErrorDetail(orderer.label, f"{exc.code().name}: {exc.details()}"))
-                continue
-            status = responses[0].status if responses else common_pb2.SERVICE_UNAVAILABLE
-            if status == common_pb2.SUCCESS:
-                return
-            info = responses[0].info if responses else "no answer"
-            details.append(ErrorDetail(orderer.label, f"{common_pb2.Status.Name(status)}: {info}", status))
-        raise SubmitError("no orderer accepted the transaction", details, tx_id)
+        """Hand the transaction to the first orderer that accepts it.
+
+        While Raft elects a new leader (seconds, after losing one) every orderer answers
+        SERVICE_UNAVAILABLE; those rounds are retried until the submit timeout runs out.
+        """
+        deadline = time.monotonic() + self.timeouts.submit
+        delay = 0.25
+        while True:
+            details = []
+            for orderer in self.orderers:
+                stub = ab_pb2_grpc.AtomicBroadcastStub(self._channels[orderer.address])
+                try:
+                    responses = list(stub.Broadcast(iter([envelope]), timeout=self.timeouts.submit))
+                except grpc.RpcError as exc:
+                    details.append(ErrorDetail(orderer.label, f"{exc.code().name}: {exc.details()}"))
+                    continue
+                status = responses[0].status if responses else common_pb2.SERVICE_UNAVAILABLE
+                if status == common_pb2.SUCCESS:
+                    return
+                info = responses[0].info if responses else "no answer"
+                details.append(ErrorDetail(orderer.label, f"{common_pb2.Status.Name(status)}: {info}", status))
+                if status not in _RETRYABLE_STATUS:
+                    raise SubmitError(f"orderer refused the transaction: {info}", details, tx_id)
+            if time.monotonic() + delay > deadline:
+                raise SubmitError("no orderer accepted the transaction", details, tx_id)
+            log.info("no orderer accepted %s yet (%s); retrying", tx_id[:12], details[-1].message)
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
 
 
 class Network:
