@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,11 @@ class Finding:
         """The SubmitVote evidence argument (schema/vote_evidence.json in the contract)."""
         evidence = {"distances": {"replayed": 0}, "replay_sha256": NO_REPLAY, **self.evidence}
         return {**evidence, "reason": self.reason[:2048]}
+
+
+def _json_number(value: float) -> float:
+    """JSON has no infinity: an interval that claims no change at all has rel_error = ∞."""
+    return float(value) if math.isfinite(value) else sys.float_info.max
 
 
 def compare_scores(claimed: list[dict], recomputed: list[dict]) -> str:
@@ -76,8 +82,8 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
     evidence = store.put_file(result.replayed_path, EVIDENCE)
     Path(result.replayed_path).unlink(missing_ok=True)
     numeric = {k: v for k, v in result.distances.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    distances = {k: float(v) for k, v in numeric.items() if v >= 0}
-    distances["rel_error"] = float(result.rel_error)
+    numeric["rel_error"] = result.rel_error
+    distances = {k: _json_number(v) for k, v in numeric.items() if not v < 0}
     verdict = "ACCEPT" if result.accepted else "REJECT"
     reason = result.reason or ("replay matches the submitted snapshot" + (" exactly" if result.exact else ""))
     return Finding(verdict, reason, {

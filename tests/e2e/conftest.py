@@ -1,0 +1,55 @@
+"""Fixtures for end-to-end runs: real training, real uploads, real verifier workers voting."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storage import ArtifactStore
+from trainproof.ml.demo_training import train_digits
+from trainproof.submission import Submitted, submit_run, wait_for_verdict
+
+
+@pytest.fixture(scope="session")
+def submitter(profile, connect):
+    return connect("org1-user1").get_network(profile.channel).get_contract(profile.chaincode)
+
+
+@pytest.fixture(scope="session")
+def store():
+    with ArtifactStore.from_state(role="submitter", org="org1") as s:
+        yield s
+
+
+@pytest.fixture()
+def train(tmp_path):
+    """train(**kwargs) → run directory of a small digits model recorded with the Recorder."""
+    def _train(name: str = "run", **kwargs) -> Path:
+        run_dir = tmp_path / name
+        train_digits(run_dir, intervals=kwargs.pop("intervals", 8), steps_per_interval=kwargs.pop("steps_per_interval", 10),
+                     name=f"e2e-{name}", **kwargs)
+        return run_dir
+    return _train
+
+
+@pytest.fixture()
+def submit(submitter, store):
+    def _submit(run_dir: Path, **kwargs) -> Submitted:
+        return submit_run(run_dir, submitter, store, **kwargs)
+    return _submit
+
+
+@pytest.fixture()
+def verdict(submitter):
+    def _verdict(model_id: str, timeout: float = 240) -> dict:
+        return wait_for_verdict(submitter, model_id, timeout=timeout)
+    return _verdict
+
+
+def assignment(contract, model_id: str) -> dict:
+    return json.loads(contract.evaluate("GetAssignment", [model_id]))
+
+
+def votes(contract, model_id: str) -> list[dict]:
+    return json.loads(contract.evaluate("GetVotes", [model_id]))["votes"]
