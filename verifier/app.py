@@ -2,7 +2,9 @@
 
 Conventions: tasks acknowledge late and are rejected back to the queue if the worker dies,
 so a killed worker's task runs again elsewhere; tasks are idempotent (the ledger is checked
-before voting), which makes redelivery safe.
+before voting), which makes redelivery safe. Redis redelivers an unacknowledged task after
+TRAINPROOF_VISIBILITY_TIMEOUT seconds (default 60): set it above your longest replay, or a
+slow task is started twice (harmless — the second vote is refused — but wasted work).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ app.conf.update(
     result_serializer="json",
     accept_content=["json"],
     result_expires=24 * 3600,
-    broker_transport_options={"visibility_timeout": int(os.environ.get("TRAINPROOF_VISIBILITY_TIMEOUT", "600"))},
+    broker_transport_options={"visibility_timeout": int(os.environ.get("TRAINPROOF_VISIBILITY_TIMEOUT", "60"))},
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )

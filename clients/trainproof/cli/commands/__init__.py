@@ -1,0 +1,1 @@
+"""One module per command (or command group); ``trainproof.cli.main`` registers them."""

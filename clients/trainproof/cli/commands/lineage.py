@@ -1,0 +1,47 @@
+"""``trainproof lineage MODEL_ID``: the family tree (ancestors and descendants) drawn as a tree."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.tree import Tree
+
+from trainproof.cli.options import MODEL_ID, common_options, pass_session
+from trainproof.cli.output import console, emit_json, styled, when
+from trainproof.cli.session import Session
+
+
+@click.command()
+@click.argument("model_id", type=MODEL_ID)
+@common_options
+@pass_session
+def lineage(session: Session, model_id: str) -> None:
+    """The model's family tree: every ancestor up to the root, every descendant below."""
+    answer = session.evaluate("GetLineage", model_id)
+    if session.as_json:
+        emit_json(answer)
+        return
+    console.print(tree(answer))
+    if answer["truncated"]:
+        console.print("[yellow]descendants truncated by the contract's limit[/]")
+
+
+def tree(answer: dict[str, Any]) -> Tree:
+    """Root first; the asked-for model marked; its descendants under their parents."""
+    me = answer["model"]
+    line = [*reversed(answer["ancestors"]), me]  # root … parent, model
+    root = node = Tree(_label(line[0], me["model_id"]), guide_style="dim")
+    for member in line[1:]:
+        node = node.add(_label(member, me["model_id"]))
+    branches = {me["model_id"]: node}
+    for child in answer["descendants"]:  # breadth first: a parent is always placed before its children
+        parent = branches.get(child["parent_id"])
+        if parent is not None:
+            branches[child["model_id"]] = parent.add(_label(child, me["model_id"]))
+    return root
+
+
+def _label(node: dict[str, Any], selected: str) -> str:
+    text = (f"[bold]{node['name']}[/] v{node['version']}  {node['model_id']}  {styled(node['status'])}  "
+            f"[dim]{node['submitter']['mspid']}, {when(node['submitted_at'])}[/]")
+    return f"{text}  [reverse] this model [/]" if node["model_id"] == selected else text

@@ -1,0 +1,122 @@
+"""``trainproof status MODEL_ID``: where verification stands, interval by interval, and the verdict."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+from rich.table import Table
+
+from trainproof import submission
+from trainproof.cli.options import MODEL_ID, common_options, pass_session
+from trainproof.cli.output import console, emit_json, err_console, short, styled, when
+from trainproof.cli.session import Session
+from trainproof.gateway import EvaluateError
+
+Evaluate = Callable[..., Any]  # (function, *args) -> decoded JSON answer
+
+
+@click.command()
+@click.argument("model_id", type=MODEL_ID)
+@click.option("--wait", is_flag=True, help="Wait until the model is VERIFIED, REJECTED or INCONCLUSIVE.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="Seconds --wait waits before giving up (exit code 8).")
+@common_options
+@pass_session
+def status(session: Session, model_id: str, wait: bool, timeout: float) -> None:
+    """Status, selected intervals and why each was selected, votes per interval, verdict and reason."""
+    if wait:
+        with err_console.status("waiting for the verdict", spinner="dots") as spinner:
+            def show(state: dict[str, Any]) -> None:
+                spinner.update(f"waiting for the verdict of {model_id[:8]}: {state['status']}")
+            submission.wait_for_verdict(session.contract, model_id, timeout, on_update=show)
+    report = collect(session.evaluate, model_id)
+    if session.as_json:
+        emit_json(report)
+    else:
+        render(report)
+
+
+def collect(evaluate: Evaluate, model_id: str) -> dict[str, Any]:
+    """The model's state, its assignment and every vote, joined per selected interval."""
+    model = evaluate("GetModel", model_id)
+    model.pop("certificate", None)
+    try:
+        assignment = evaluate("GetAssignment", model_id)
+    except EvaluateError as exc:
+        if not any(d.status == 404 for d in exc.details):
+            raise
+        return {"model": model, "assignment": None, "intervals": []}
+    votes = evaluate("GetVotes", model_id)["votes"]
+    names = {v["fingerprint"]: v["name"] for v in evaluate("ListVerifiers")["verifiers"]}
+    selected = {s["interval"]: s for s in assignment["selected"]}
+    intervals = []
+    for rec in assignment["intervals"]:
+        number, decision = rec["interval"], rec["decision"]
+        intervals.append({
+            "interval": number,
+            "reasons": rec["reasons"],
+            "why": why_selected(selected.get(number, {"reasons": rec["reasons"]})),
+            "round": rec["round"],
+            "deadline": rec["deadline"],
+            "verifiers": [{"fingerprint": fp, "name": names.get(fp, "")} for fp in rec["verifiers"]],
+            "votes": [{"verifier": v["verifier"]["fingerprint"], "name": v["verifier"].get("name") or names.get(
+                          v["verifier"]["fingerprint"], ""), "mspid": v["verifier"]["mspid"], "verdict": v["verdict"],
+                       "reason": v["evidence"].get("reason"), "round": v["round"], "tx_id": v["tx_id"],
+                       "timestamp": v["timestamp"]}
+                      for v in votes if v["interval"] == number],
+            "decision": decision["outcome"] if decision else None,
+            "decision_reason": decision["reason"] if decision else None,
+            "tally": decision["tally"] if decision else None,
+        })
+    info = {k: assignment.get(k) for k in ("assigner", "seed", "tx_id", "timestamp", "config", "submitter_org_excluded")}
+    return {"model": model, "assignment": info, "intervals": intervals}
+
+
+def why_selected(entry: dict[str, Any]) -> str:
+    """The contract's selection reasons in words."""
+    words = []
+    for reason in entry.get("reasons", []):
+        if reason == "detrended-mad":
+            detail = ""
+            if entry.get("residual") is not None and entry.get("threshold") is not None:
+                detail = f" (residual {entry['residual']:.3g} > threshold {entry['threshold']:.3g})"
+            words.append(f"outlier: unusually large weight change{detail}")
+        elif reason == "zero":
+            words.append("outlier: weights did not change")
+        elif reason == "audit":
+            words.append("random audit sample")
+        else:
+            words.append(reason)
+    return "; ".join(words) or "–"
+
+
+def render(report: dict[str, Any]) -> None:
+    model = report["model"]
+    sub = model["submitter"]
+    console.print(f"[bold]{model['name']}[/] v{model['version']}  {model['model_id']}  {styled(model['status'])}")
+    console.print(f"  submitted  {when(model['submitted_at'])} by {sub['mspid']} ({sub['common_name']}), "
+                  f"tx {short(model['submitted_tx'], 16)}")
+    console.print(f"  parent     {model['parent_id'] or '–'}")
+    intervals = report["intervals"]
+    if report["assignment"] is None:
+        console.print(f"  intervals  {model['intervals']} recorded; none selected yet (verifiers select them "
+                      "once the submission is committed)")
+    else:
+        console.print(f"  intervals  {model['intervals']} recorded, {len(intervals)} selected for replay: "
+                      f"{', '.join(str(i['interval']) for i in intervals)}")
+    verdict = styled(model["status"]) if model["status"] in submission.FINAL_STATUSES else "[dim]pending[/]"
+    reason = f": {model['reason']}" if model.get("reason") else ""
+    console.print(f"  verdict    {verdict}{reason}")
+    if not intervals:
+        return
+    table = Table()
+    for column in ("interval", "selected because", "votes", "decision", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in intervals:
+        votes = ", ".join(f"{v['name'] or short(v['verifier'])} {styled(v['verdict'])}" for v in row["votes"])
+        waiting = len(row["verifiers"]) - len(row["votes"])
+        if waiting > 0 and row["decision"] is None:
+            votes = f"{votes}{', ' if votes else ''}[dim]{waiting} to come[/]"
+        table.add_row(str(row["interval"]), row["why"], votes or "[dim]none yet[/]", styled(row["decision"]),
+                      row["decision_reason"] or "")
+    console.print(table)

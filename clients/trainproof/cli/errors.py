@@ -1,0 +1,94 @@
+"""Expected failures from the layers below, turned into one line, a hint and an exit code.
+
+Only errors a user can cause or fix are translated (network down, unknown model, wrong role,
+bad input, damaged files); anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import re
+
+from storage import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
+from trainproof.cli.output import CliError, Exit
+from trainproof.gateway import CommitError, CommitStatusError, GatewayError, SubmitError
+from trainproof.ml.snapshot import SnapshotError
+from trainproof.profile import ProfileError
+from trainproof.submission import SubmissionError, VerdictTimeout
+
+NETWORK_HINT = "is the network running? check with `trainproof network status`; start it with `make network-up`"
+ADMIN_FUNCTIONS = {"RegisterVerifier", "SetVerifierStatus", "SetConfig"}
+_TRANSPORT = re.compile(r"\b(UNAVAILABLE|DEADLINE_EXCEEDED|SERVICE_UNAVAILABLE)\b")
+_CHAINCODE_DOWN = re.compile(r"could not launch chaincode|connection refused|timeout expired", re.IGNORECASE)
+
+EXPECTED = (GatewayError, ProfileError, StorageError, SnapshotError, SubmissionError, VerdictTimeout)
+
+
+def translate(exc: BaseException, identity: str = "", role: str = "") -> CliError:
+    """The CliError for an expected exception (one of ``EXPECTED``)."""
+    if isinstance(exc, GatewayError):
+        return _gateway(exc, identity, role)
+    if isinstance(exc, ProfileError):
+        if "unknown identity" in str(exc):
+            return CliError(str(exc), "choose one with --identity or $TRAINPROOF_IDENTITY", Exit.USAGE)
+        return CliError(str(exc), "or point $TRAINPROOF_HOME at the network's state directory", Exit.UNAVAILABLE)
+    if isinstance(exc, StorageUnavailable):
+        return CliError(str(exc), "MinIO runs with the network: `make network-up`", Exit.UNAVAILABLE)
+    if isinstance(exc, AccessDenied):
+        return CliError(str(exc), "storage keys are per org and role; see storage/README.md", Exit.DENIED)
+    if isinstance(exc, IntegrityError):
+        return CliError(str(exc), "nothing was used; the artifact must match the ledger's SHA-256", Exit.INTEGRITY)
+    if isinstance(exc, ObjectNotFound):
+        return CliError(str(exc), "", Exit.NOT_FOUND)
+    if isinstance(exc, StorageError):
+        if "credentials" in str(exc):
+            return CliError(str(exc), "or point $TRAINPROOF_HOME at the network's state directory", Exit.UNAVAILABLE)
+        return CliError(str(exc), "", Exit.FAILED)
+    if isinstance(exc, SnapshotError):
+        return CliError(str(exc), "the file must be a safetensors file of the model's weights", Exit.INTEGRITY)
+    if isinstance(exc, SubmissionError):
+        return CliError(str(exc), "RUN_DIR must be a directory written by trainproof's Recorder "
+                                  "(run.json, snapshots/, dataset/)", Exit.USAGE)
+    if isinstance(exc, VerdictTimeout):
+        return CliError(str(exc), "verifier workers vote asynchronously: are they running (`trainproof network "
+                                  "status`)? wait longer with --timeout", Exit.TIMEOUT)
+    raise TypeError(f"not an expected error: {exc!r}")
+
+
+def _gateway(exc: GatewayError, identity: str, role: str) -> CliError:
+    statuses = [d.status for d in exc.details if d.status is not None and d.status >= 400]
+    function = exc.message.split(" ", 1)[0].rstrip(":")
+    if statuses:
+        message = exc.chaincode_message
+        status = statuses[0]
+        if status == 404:
+            noun = "verifier list" if "verifier" in message else "models"
+            return CliError(message, f"see what the ledger has with `trainproof {noun}`", Exit.NOT_FOUND)
+        if status in (401, 403):
+            if function in ADMIN_FUNCTIONS:
+                hint = f"{identity or 'this identity'} is a {role or 'non-admin'}; this needs an org admin, " \
+                       "e.g. --identity org1-admin"
+            elif function == "SubmitModel":
+                hint = "submit as a client identity, e.g. --identity org1-user1"
+            else:
+                hint = "act as another identity with --identity"
+            return CliError(message, hint, Exit.DENIED)
+        if status == 409:
+            return CliError(message, "the ledger's current state forbids this; nothing was changed", Exit.REFUSED)
+        if status < 500:
+            return CliError(message, "the contract refused the input (rules: chaincode/contract/README.md)",
+                            Exit.REFUSED)
+        if _CHAINCODE_DOWN.search(message):  # the peer could not reach the chaincode server
+            return CliError("the contract does not answer: the peers cannot reach the chaincode server", NETWORK_HINT,
+                            Exit.UNAVAILABLE)
+        return CliError(message, "the peer could not run the contract; see its log in $TRAINPROOF_HOME/logs",
+                        Exit.FAILED)
+    if isinstance(exc, CommitError):
+        return CliError(str(exc), "nothing was changed; run the command again", Exit.FAILED)
+    if isinstance(exc, CommitStatusError):
+        return CliError(exc.message, "the transaction may still commit: look before retrying "
+                                     "(`trainproof models`, `trainproof status`)", Exit.UNAVAILABLE)
+    codes = sorted({m.group(1) for d in exc.details if (m := _TRANSPORT.search(d.message))})
+    if isinstance(exc, SubmitError) or codes:
+        nodes = ", ".join(d.address for d in exc.details) or "no node"
+        return CliError(f"the network does not answer: {nodes}: {', '.join(codes) or exc.message}", NETWORK_HINT,
+                        Exit.UNAVAILABLE)
+    return CliError(str(exc), NETWORK_HINT, Exit.FAILED)

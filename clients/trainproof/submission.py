@@ -1,0 +1,218 @@
+"""Submitting a recorded run: upload its artifacts, then its birth certificate in one transaction.
+
+    store = ArtifactStore.from_state(role="submitter", org="org1")
+    submitted = submit_run("runs/digits", contract, store, parent_id=None, progress=cb)
+    state = wait_for_verdict(contract, submitted.model_id, timeout=600)
+
+Artifacts go first and the certificate last, so the ledger never names an object MinIO does
+not hold. Uploads are content-addressed: submitting the same run again sends no bytes, only a
+new certificate with a new ``model_id``. Used by ``trainproof submit``, the demo and the
+end-to-end tests; it imports neither torch nor the CLI.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from storage import DATASETS, SNAPSHOTS, ArtifactStore, ProgressFn
+from trainproof.gateway import CommitError, CommitStatusError, Contract, EvaluateError, GatewayError
+from trainproof.ml import certificate
+
+FINAL_STATUSES = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
+# SubmitModel reads the parent's state: a concurrent verdict on the parent invalidates it.
+_RETRY_CODES = {"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"}
+
+
+class SubmissionError(Exception):
+    """The run directory cannot be submitted as it is (missing files, changed since recording)."""
+
+
+class VerdictTimeout(TimeoutError):
+    """No verdict in time; ``state`` is the model's last state seen on the ledger."""
+
+    def __init__(self, model_id: str, timeout: float, state: dict[str, Any]) -> None:
+        super().__init__(f"no verdict for model {model_id} after {timeout:g}s (status {state.get('status')})")
+        self.model_id, self.timeout, self.state = model_id, timeout, state
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One artifact of the run: where it is, which bucket it goes to, what run.json says of it."""
+
+    label: str
+    path: Path
+    bucket: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What the ledger accepted."""
+
+    model_id: str
+    tx_id: str
+    state: dict[str, Any]
+    certificate: dict[str, Any]
+    artifact_bytes: int  # dataset + snapshots (already stored ones count too, though nothing was sent for them)
+
+
+def read_run(run_dir: str | Path) -> tuple[dict[str, Any], list[LocalFile]]:
+    """``run.json`` and the artifacts it names, checked for presence and size before any upload."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SubmissionError(f"{run_dir} is not a directory")
+    path = run_dir / certificate.RUN_FILE
+    if not path.is_file():
+        raise SubmissionError(f"{run_dir} has no {certificate.RUN_FILE}: it is not a finished recorded run "
+                              "(Recorder.finish() writes it)")
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+        entries = [("dataset", run["dataset"], DATASETS)]
+        entries += [(f"snapshot {s['index']}", s, SNAPSHOTS) for s in sorted(run["snapshots"], key=lambda s: s["index"])]
+        files = [LocalFile(label, run_dir / entry["file"], bucket, entry["sha256"], int(entry["size"]))
+                 for label, entry, bucket in entries]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SubmissionError(f"{path} is not a recorder's run.json ({type(exc).__name__}: {exc})") from None
+    if len(files) < 3:
+        raise SubmissionError(f"{path} lists {len(files) - 1} snapshot(s); a run has at least two (one interval)")
+    for f in files:
+        if not f.path.is_file():
+            raise SubmissionError(f"{f.label} is missing: {f.path} does not exist")
+        if f.path.stat().st_size != f.size:
+            raise SubmissionError(f"{f.label} changed since it was recorded: {f.path} has {f.path.stat().st_size} "
+                                  f"bytes, run.json says {f.size}")
+    return run, files
+
+
+class _RunProgress:
+    """Turns per-file progress into one count per phase over the whole run (hash, upload)."""
+
+    def __init__(self, progress: ProgressFn, total: int) -> None:
+        self.progress, self.total = progress, total
+        self.base = 0
+
+    def file(self, phase: str, done: int, _file_total: int) -> None:
+        self.progress(phase, self.base + done, self.total)
+
+    def finished(self, size: int) -> None:
+        """A file is stored (sent now or already there): both phases move past it."""
+        self.base += size
+        for phase in ("hash", "upload"):
+            self.progress(phase, self.base, self.total)
+
+
+def upload_artifacts(files: list[LocalFile], store: ArtifactStore,
+                     progress: Optional[ProgressFn] = None) -> dict[str, str]:
+    """Store every artifact under its SHA-256; returns label → URI. Refuses bytes run.json does not name."""
+    meter = _RunProgress(progress, sum(f.size for f in files)) if progress else None
+    uris = {}
+    for f in files:
+        artifact = store.put_file(f.path, f.bucket, progress=meter.file if meter else None)
+        if artifact.sha256 != f.sha256:
+            raise SubmissionError(f"{f.label} changed since it was recorded: {f.path} has SHA-256 {artifact.sha256}, "
+                                  f"run.json says {f.sha256}")
+        uris[f.label] = artifact.uri
+        if meter:
+            meter.finished(f.size)
+    return uris
+
+
+def build_certificate(run: dict[str, Any], uris: dict[str, str], *, model_id: str, name: str | None = None,
+                      parent_id: str | None = None) -> dict[str, Any]:
+    """The SubmitModel argument: run.json without local fields, plus the id, the URIs and the parent."""
+    cert = certificate.for_submission(run)
+    cert["model_id"] = model_id
+    if name:
+        cert["name"] = name
+    if parent_id:
+        cert["parent_id"] = parent_id
+    cert["dataset"]["uri"] = uris["dataset"]
+    for snap in cert["snapshots"]:
+        snap["uri"] = uris[f"snapshot {snap['index']}"]
+    return cert
+
+
+def submit_certificate(contract: Contract, cert: dict[str, Any], attempts: int = 4) -> tuple[str, dict[str, Any]]:
+    """SubmitModel, resubmitted on a read conflict; returns (tx id, model state)."""
+    body = json.dumps(cert, sort_keys=True, allow_nan=False)
+    for attempt in range(1, attempts + 1):
+        submitted = contract.submit_async("SubmitModel", [body])
+        try:
+            status = submitted.get_status()
+        except CommitStatusError:
+            # Unknown outcome: the ledger says whether it landed (the id is ours alone).
+            state = get_state(contract, cert["model_id"])
+            if state is None:
+                raise
+            return submitted.tx_id, state
+        if status.successful:
+            return submitted.tx_id, json.loads(submitted.result)
+        if status.code not in _RETRY_CODES or attempt == attempts:
+            raise CommitError(f"SubmitModel {status.tx_id} committed as invalid: {status.code} "
+                              f"(block {status.block_number})", status.tx_id, status.code, status.block_number)
+        time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+def submit_run(run_dir: str | Path, contract: Contract, store: ArtifactStore, *, name: str | None = None,
+               parent_id: str | None = None, model_id: str | None = None,
+               progress: Optional[ProgressFn] = None) -> Submitted:
+    """Upload the run's dataset and snapshots, then submit its certificate; returns the model id and state."""
+    run, files = read_run(run_dir)
+    uris = upload_artifacts(files, store, progress)
+    cert = build_certificate(run, uris, model_id=model_id or str(uuid.uuid4()), name=name, parent_id=parent_id)
+    tx_id, state = submit_certificate(contract, cert)
+    return Submitted(cert["model_id"], tx_id, state, cert, sum(f.size for f in files))
+
+
+def model_state(contract: Contract, model_id: str) -> dict[str, Any]:
+    """The model's state without its certificate; EvaluateError (status 404) if there is no such model."""
+    state = json.loads(contract.evaluate("GetModel", [model_id]))
+    state.pop("certificate", None)
+    return state
+
+
+def get_state(contract: Contract, model_id: str) -> dict[str, Any] | None:
+    """As ``model_state``, but None if the ledger has no such model."""
+    try:
+        return model_state(contract, model_id)
+    except EvaluateError as exc:
+        if any(d.status == 404 for d in exc.details):
+            return None
+        raise
+
+
+def is_transient(exc: GatewayError) -> bool:
+    """A node or the chaincode server did not answer, as opposed to the contract refusing (4xx)."""
+    return not any(d.status is not None and 400 <= d.status < 500 for d in exc.details)
+
+
+def wait_for_verdict(contract: Contract, model_id: str, timeout: float = 600.0, poll: float = 2.0,
+                     on_update: Optional[Callable[[dict[str, Any]], None]] = None) -> dict[str, Any]:
+    """Poll GetModel until the status is final; raises VerdictTimeout with the last state seen.
+
+    A moment without an answer (a node or the chaincode server restarting) does not end the
+    wait; if nothing ever answers, the last error is raised at the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    state: dict[str, Any] | None = None
+    while True:
+        try:
+            state = model_state(contract, model_id)
+        except GatewayError as exc:
+            if not is_transient(exc) or (state is None and time.monotonic() >= deadline):
+                raise
+        else:
+            if on_update:
+                on_update(state)
+            if state["status"] in FINAL_STATUSES:
+                return state
+        left = deadline - time.monotonic()
+        if left <= 0 and state is not None:
+            raise VerdictTimeout(model_id, timeout, state)
+        time.sleep(max(0.0, min(poll, left)))

@@ -1,0 +1,4 @@
+"""``python -m demo``."""
+from demo.run import main
+
+main()

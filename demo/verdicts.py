@@ -1,0 +1,100 @@
+"""Waiting for the verifiers, and the demo's table of verdicts."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from trainproof.cli.commands.status import collect
+from trainproof.cli.output import duration, styled
+from trainproof.gateway import Contract, GatewayError
+from trainproof.submission import FINAL_STATUSES, VerdictTimeout, is_transient, model_state
+
+
+@dataclass
+class Submission:
+    """One model of the demo: what was trained, and what the ledger knows of it."""
+
+    label: str
+    run_dir: Path
+    run: dict[str, Any]
+    model_id: str
+    parent: Submission | None = None
+    poisoned: list[int] = field(default_factory=list)
+    report: dict[str, Any] | None = None  # status.collect() once decided
+
+    @property
+    def state(self) -> dict[str, Any]:
+        assert self.report is not None
+        return self.report["model"]
+
+
+def wait_all(contract: Contract, subs: list[Submission], timeout: float, console: Console) -> None:
+    """Poll until every model has a final status; fills each ``report``."""
+    deadline = time.monotonic() + timeout
+    pending = {s.model_id: s for s in subs}
+    with console.status("waiting for verdicts") as spinner:
+        while pending:
+            try:
+                states = {mid: model_state(contract, mid) for mid in pending}
+            except GatewayError as exc:
+                if not is_transient(exc) or time.monotonic() > deadline:
+                    raise
+                spinner.update("the ledger does not answer for a moment (a node restarting?); asking again")
+                time.sleep(3)
+                continue
+            for mid, state in states.items():
+                if state["status"] in FINAL_STATUSES:
+                    sub = pending.pop(mid)
+                    sub.report = collect(lambda fn, *a: json.loads(contract.evaluate(fn, list(a))), mid)
+                    console.print(f"  {sub.label}: {styled(state['status'])}")
+            waiting = ", ".join(f"{s.label} {states[m]['status']}" for m, s in pending.items())
+            spinner.update(f"waiting for verdicts: {waiting}")
+            if pending and time.monotonic() > deadline:
+                first = next(iter(pending.values()))
+                raise VerdictTimeout(first.model_id, timeout, states[first.model_id])
+            if pending:
+                time.sleep(1.5)
+
+
+def table(subs: list[Submission]) -> Table:
+    t = Table(title="verdicts", title_justify="left")
+    for column in ("model", "parent", "intervals checked", "verdict", "reason", "time to verdict"):
+        t.add_column(column, overflow="fold")
+    for sub in subs:
+        state = sub.state
+        checked = ", ".join(str(i["interval"]) for i in sub.report["intervals"])
+        t.add_row(f"{sub.label} [dim]{sub.model_id[:8]}[/]", sub.parent.label if sub.parent else "–",
+                  f"{checked} of 0–{state['intervals'] - 1}", styled(state["status"]), _reason(state),
+                  duration(state["updated_at"] - state["submitted_at"]))
+    return t
+
+
+def _reason(state: dict[str, Any], limit: int = 110) -> str:
+    """The ledger's reason, naming the rejected interval, cut short (`trainproof status` has it all)."""
+    reason = state["reason"] or ""
+    rejected = state.get("rejected_intervals")
+    if state["status"] == "REJECTED" and rejected and "interval" not in reason:
+        reason = f"interval {', '.join(map(str, rejected))}: {reason}"
+    if len(reason) <= limit:
+        return reason
+    return reason[:limit].rsplit(" ", 1)[0] + " … (see trainproof status)"
+
+
+def selection_note(sub: Submission) -> str:
+    """For the backdoored model: what was poisoned against what the contract chose to check."""
+    chosen = ", ".join(f"{i['interval']} ({'/'.join(i['reasons'])})" for i in sub.report["intervals"])
+    hit = sorted({i["interval"] for i in sub.report["intervals"]} & set(sub.poisoned))
+    return (f"{sub.label}: poisoned intervals {_span(sub.poisoned)}; selected {chosen}; "
+            f"poisoned and selected: {', '.join(map(str, hit)) or 'none'}")
+
+
+def _span(numbers: list[int]) -> str:
+    if numbers and numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 2:
+        return f"{numbers[0]}–{numbers[-1]}"
+    return ", ".join(map(str, numbers))

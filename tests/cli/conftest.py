@@ -1,0 +1,99 @@
+"""Fixtures for the CLI tests: the commands run in-process (click's CliRunner) on the live network.
+
+One tiny recorded run (3 intervals of 5 steps) is trained per session and submitted once; the
+tests read that model back through every command. "Network down" is a copy of the profile
+whose peers and orderers point at closed ports, so the real network is never touched.
+"""
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+from trainproof.cli import output
+from trainproof.cli.main import cli
+from trainproof.profile import network_home
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UNKNOWN_MODEL = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wide_consoles():
+    """Wide enough that tables never fold an id across lines."""
+    output.console.width = output.err_console.width = 250
+
+
+@pytest.fixture(scope="session")
+def invoke() -> Callable[..., Result]:
+    """invoke(*args, env=None) → click Result; fails on any traceback (unexpected exception).
+
+    The user's own identity settings are hidden, so the default identity is org1-user1.
+    """
+    def _invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        env = {"TRAINPROOF_IDENTITY": None, "TRAINPROOF_CONFIG": "/nonexistent/config.toml", **(env or {})}
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"trainproof {' '.join(args)} raised {result.exception!r}") from result.exception
+        return result
+    return _invoke
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(result.stdout)
+
+
+def expect_error(result: Result, code: int, text: str = "") -> None:
+    """One line of error and one of hint on stderr, nothing on stdout, the given exit code."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and text in lines[0], lines
+    assert len(lines) <= 2 and all(line.startswith(("error: ", "hint: ")) for line in lines), lines
+    assert result.stdout == ""
+
+
+def expect_json_error(result: Result, code: int, text: str = "") -> dict:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    error = as_json(result)
+    assert error["exit_code"] == code and text in error["error"] and "hint" in error, error
+    return error
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    from trainproof.ml.demo_training import train_digits
+
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    train_digits(run_dir, intervals=3, steps_per_interval=5, seed=7, name="cli-test")
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def model_id(invoke, tiny_run) -> str:
+    """The tiny run, submitted once for the whole session."""
+    result = invoke("submit", str(tiny_run), "--json")
+    assert result.exit_code == 0, result.output
+    return as_json(result)["model_id"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the socket is
+
+
+@pytest.fixture(scope="session")
+def down_env(tmp_path_factory) -> dict[str, str]:
+    """TRAINPROOF_HOME with the real profile, except that no node answers at its addresses."""
+    home = tmp_path_factory.mktemp("down-home")
+    profile = json.loads((network_home() / "profile.json").read_text())
+    for node in profile["peers"] + profile["orderers"]:
+        node["address"] = f"127.0.0.1:{_closed_port()}"
+        node["operations"] = f"https://127.0.0.1:{_closed_port()}"
+    (home / "profile.json").write_text(json.dumps(profile))
+    return {"TRAINPROOF_HOME": str(home)}
