@@ -50,7 +50,7 @@ if [ ! -d "$CRYPTO_DIR" ]; then
   cryptogen generate --config="$CONFIG_SRC/crypto-config.yaml" --output="$CRYPTO_DIR.tmp" >/dev/null
   mv "$CRYPTO_DIR.tmp" "$CRYPTO_DIR"
 fi
-for org in "${ORGS[@]}"; do issue_verifiers "$org" 3; done
+for org in "${ORGS[@]}"; do issue_verifiers "$org" "$VERIFIERS_PER_ORG"; done
 make_chaincode_tls "$CC/tls"
 
 # ---- 3. node configuration, rendered from the templates ------------------------------------
@@ -240,7 +240,7 @@ identities = {}
 for org, mspid in (("org1", "Org1MSP"), ("org2", "Org2MSP")):
     domain = org + ".trainproof.test"
     users = [("admin", "Admin", "admin"), ("user1", "User1", "client")]
-    users += [("verifier%d" % i, "verifier%d" % i, "verifier") for i in (1, 2, 3)]
+    users += [("verifier%d" % i, "verifier%d" % i, "verifier") for i in range(1, $VERIFIERS_PER_ORG + 1)]
     for short, user, role in users:
         msp = "%s/peerOrganizations/%s/users/%s@%s/msp" % (crypto, domain, user, domain)
         identities["%s-%s" % (org, short)] = {

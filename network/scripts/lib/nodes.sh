@@ -13,6 +13,7 @@ CC_ADDRESS=127.0.0.1:17999           # the chaincode server (chaincode-as-a-serv
 ORDERERS=(orderer1 orderer2 orderer3)
 PEERS=(peer0.org1 peer0.org2)
 ORGS=(org1 org2)
+VERIFIERS_PER_ORG=5                  # verifier1..5@orgN: 10 verifiers, so 10 %-steps of malice can be measured
 # node -> gRPC port / operations (health, metrics) port / peer chaincode-listener port
 declare -gA NODE_PORT=([orderer1]=17050 [orderer2]=17051 [orderer3]=17052 [peer0.org1]=17151 [peer0.org2]=17251)
 declare -gA NODE_OPS_PORT=([orderer1]=17060 [orderer2]=17061 [orderer3]=17062 [peer0.org1]=17153 [peer0.org2]=17253)
@@ -48,7 +49,7 @@ node_data() { echo "$TRAINPROOF_HOME/ledgers/$1"; }                   # ledger, 
 user_msp() { echo "$(org_dir "$1")/users/$2@$(org_domain "$1")/msp"; }  # org1 Admin -> .../msp
 
 # peer_env ORG [USER]: point the peer CLI at ORG's peer, acting as USER (default Admin; also
-# User1, verifier1..verifier3). Exports FABRIC_CFG_PATH and CORE_PEER_*.
+# User1, verifier1..verifierN). Exports FABRIC_CFG_PATH and CORE_PEER_*.
 peer_env() {
   local org=$1 user=${2:-Admin} p="peer0.$1"
   [ -n "${NODE_PORT[$p]:-}" ] || { echo "peer_env: unknown org '$org' (org1|org2)" >&2; return 1; }

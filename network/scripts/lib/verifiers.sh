@@ -2,7 +2,7 @@
 # The verification service of the local network: the dispatcher (events → tasks) and one Celery
 # worker per verifier identity. Sourced by up/down/status after env.sh. Definitions only.
 
-VERIFIER_NAMES=(org1-verifier1 org1-verifier2 org1-verifier3 org2-verifier1 org2-verifier2 org2-verifier3)
+VERIFIER_NAMES=($(for org in "${ORGS[@]}"; do for i in $(seq 1 "$VERIFIERS_PER_ORG"); do echo "$org-verifier$i"; done; done))
 worker_process() { echo "worker-$1"; }
 
 verifiers_start() {
