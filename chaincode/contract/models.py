@@ -145,14 +145,6 @@ def submit(stub: Stub) -> dict[str, Any]:
     stub.put_state(keys.key(keys.BY_NAME, cert["name"], model_id), keys.INDEX_VALUE)
     if parent_id is not None:
         stub.put_state(keys.child(parent_id, model_id), keys.INDEX_VALUE)
-    events.emit(stub, events.MODEL_SUBMITTED, {
-        "model_id": model_id,
-        "name": cert["name"],
-        "version": cert["version"],
-        "parent_id": parent_id,
-        "submitter": submitter,
-        "intervals": len(cert["scores"]),
-        "certificate_sha256": digest,
-        "status": SUBMITTED,
-    })
+    event_fields = ("model_id", "name", "version", "parent_id", "submitter", "intervals", "certificate_sha256", "status")
+    events.emit(stub, events.MODEL_SUBMITTED, {k: state[k] for k in event_fields})
     return state

@@ -27,9 +27,6 @@ from chaincode.shim.stub import (
     Stub,
 )
 
-# Plain range queries start after composite keys, as the Go shim does.
-EMPTY_KEY_SUBSTITUTE = "\x01"
-
 Contract = Callable[[Stub], bytes]
 
 
@@ -189,14 +186,6 @@ class MemoryStub(Stub):
     def del_state(self, key: str) -> None:
         self._check_write(key)
         self.writes[key] = None
-
-    def get_state_by_range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
-        return self._composite_range(start or EMPTY_KEY_SUBSTITUTE, end)
-
-    def get_state_by_range_with_pagination(
-        self, start: str, end: str, page_size: int, bookmark: str
-    ) -> tuple[list[tuple[str, bytes]], str]:
-        return self._composite_range_page(start or EMPTY_KEY_SUBSTITUTE, end, page_size, bookmark)
 
     def get_history_for_key(self, key: str) -> Iterator[KeyModification]:
         self._check_key(key)

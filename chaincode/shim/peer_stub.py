@@ -11,8 +11,6 @@ from chaincode.shim.protocol import ProposalInfo
 from chaincode.shim.stub import ChaincodeError, Creator, KeyModification, Stub
 
 Msg = shim_pb2.ChaincodeMessage
-# Keys starting with 0x00 are composite; plain range queries start after them, as the Go shim does.
-EMPTY_KEY_SUBSTITUTE = "\x01"
 
 Request = Callable[[int, bytes], bytes]
 
@@ -44,14 +42,6 @@ class PeerStub(Stub):
 
     def del_state(self, key: str) -> None:
         self._request(Msg.DEL_STATE, shim_pb2.DelState(key=key).SerializeToString())
-
-    def get_state_by_range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
-        return self._composite_range(start or EMPTY_KEY_SUBSTITUTE, end)
-
-    def get_state_by_range_with_pagination(
-        self, start: str, end: str, page_size: int, bookmark: str
-    ) -> tuple[list[tuple[str, bytes]], str]:
-        return self._composite_range_page(start or EMPTY_KEY_SUBSTITUTE, end, page_size, bookmark)
 
     def get_history_for_key(self, key: str) -> Iterator[KeyModification]:
         payload = shim_pb2.GetHistoryForKey(key=key).SerializeToString()

@@ -13,6 +13,8 @@ from typing import Iterator
 COMPOSITE_KEY_NAMESPACE = "\x00"
 MIN_UNICODE_RUNE = "\x00"
 MAX_UNICODE_RUNE = "\U0010ffff"
+# Keys starting with 0x00 are composite; plain range queries start after them, as the Go shim does.
+EMPTY_KEY_SUBSTITUTE = "\x01"
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,15 @@ class Stub(abc.ABC):
     @abc.abstractmethod
     def del_state(self, key: str) -> None: ...
 
-    @abc.abstractmethod
     def get_state_by_range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
         """Keys in [start, end) in order; '' means unbounded. Composite keys are excluded."""
+        return self._composite_range(start or EMPTY_KEY_SUBSTITUTE, end)
 
-    @abc.abstractmethod
     def get_state_by_range_with_pagination(
         self, start: str, end: str, page_size: int, bookmark: str
     ) -> tuple[list[tuple[str, bytes]], str]:
         """One page of a range query and the bookmark of the next page ('' when done)."""
+        return self._composite_range_page(start or EMPTY_KEY_SUBSTITUTE, end, page_size, bookmark)
 
     @abc.abstractmethod
     def get_history_for_key(self, key: str) -> Iterator[KeyModification]:
