@@ -39,7 +39,7 @@ class Dispatcher:
         self.listener = profile.connect(assigners[0]).get_network(profile.channel)
         self.checkpointer = FileCheckpointer(profile.home / "dispatcher" / "checkpoint.json")
         self.expire_every = expire_every
-        self._assigned: dict[str, float] = {}  # model_id -> latest deadline, for expiry
+        self._assigned: dict[str, tuple[float, str]] = {}  # model_id -> (latest deadline, submitter MSP)
 
     def run(self, stop: threading.Event) -> None:
         start = None if self.checkpointer.block_number is not None else 0
@@ -56,14 +56,19 @@ class Dispatcher:
         model_id = payload.get("model_id", "")
         if name == "ModelSubmitted":
             self._assign(model_id, payload["submitter"]["mspid"])
+        submitter_msp = (payload.get("submitter") or {}).get("mspid", "")
         for assignment in payload.get("assignments", []) or []:
-            self._enqueue(model_id, assignment)
+            self._enqueue(model_id, assignment, submitter_msp)
         if name == "ModelVerdict":
             self._assigned.pop(model_id, None)
             log.info("model %s: %s (%s)", model_id, payload.get("status"), payload.get("reason", ""))
 
+    def _independent(self, submitter_msp: str) -> Ledger | None:
+        """A ledger client of another org than the submitter's: the contract requires one."""
+        return next((lg for msp, lg in self._ledgers.items() if msp != submitter_msp), None)
+
     def _assign(self, model_id: str, submitter_msp: str) -> None:
-        ledger = next((lg for msp, lg in self._ledgers.items() if msp != submitter_msp), None)
+        ledger = self._independent(submitter_msp)
         if ledger is None:
             log.info("model %s: no assigner here outside %s; another org's dispatcher assigns it", model_id, submitter_msp)
             return
@@ -79,9 +84,10 @@ class Dispatcher:
                 log.warning("AssignVerifiers for %s failed (%s); retry %d", model_id, message, attempt + 1)
                 time.sleep(1 + attempt)
 
-    def _enqueue(self, model_id: str, assignment: dict[str, Any]) -> None:
+    def _enqueue(self, model_id: str, assignment: dict[str, Any], submitter_msp: str) -> None:
         interval = int(assignment["interval"])
-        self._assigned[model_id] = max(self._assigned.get(model_id, 0.0), float(assignment.get("deadline", 0)))
+        deadline = max(self._assigned.get(model_id, (0.0, ""))[0], float(assignment.get("deadline", 0)))
+        self._assigned[model_id] = (deadline, submitter_msp)
         for verifier in assignment["verifiers"]:
             verify_interval.apply_async(
                 kwargs={"model_id": model_id, "interval": interval, "verifier": verifier},
@@ -92,11 +98,11 @@ class Dispatcher:
                  ", ".join(assignment.get("reasons", [])))
 
     def _expire_loop(self, stop: threading.Event) -> None:
-        ledger = next(iter(self._ledgers.values()))
         while not stop.wait(self.expire_every):
             now = time.time()
-            for model_id, deadline in list(self._assigned.items()):
-                if deadline and deadline < now:
+            for model_id, (deadline, submitter_msp) in list(self._assigned.items()):
+                ledger = self._independent(submitter_msp)
+                if deadline and deadline < now and ledger is not None:
                     try:
                         ledger.expire(model_id)
                         log.info("model %s: overdue assignment expired", model_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from storage import EVIDENCE, ArtifactStore, IntegrityError, ObjectNotFound
+from storage import EVIDENCE, ArtifactStore, StorageError, StorageUnavailable
 from trainproof.ml.metrics import score_run
 from trainproof.ml.registry import SpecError
 from trainproof.ml.replay import replay_interval
@@ -77,7 +77,10 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
         result = replay_interval(paths[interval], paths[interval + 1], certificate, dataset, on_step=on_step,
                                  out_path=out)
         seconds = time.monotonic() - started
-    except (IntegrityError, ObjectNotFound, SnapshotError, SpecError) as exc:
+    except StorageUnavailable:
+        raise  # MinIO is down: retry later, the submission may be fine
+    except (StorageError, SnapshotError, SpecError) as exc:
+        # Bad address, missing or tampered object, unknown architecture: the submitter's fault.
         return Finding("REJECT", f"unusable submission: {exc}")
     evidence = store.put_file(result.replayed_path, EVIDENCE)
     Path(result.replayed_path).unlink(missing_ok=True)

@@ -65,6 +65,10 @@ def check_consistency(cert: dict[str, Any]) -> None:
             raise ChaincodeError(
                 f"manifest: snapshot at position {position} has index {snap['index']}; indices must be contiguous from 0"
             )
+    for what, entry in [("dataset", cert["dataset"])] + [(f"snapshot {s['index']}", s) for s in snaps]:
+        if not entry["uri"].endswith("/sha256/" + entry["sha256"]):
+            raise ChaincodeError(f"manifest: {what}'s uri {entry['uri'][:200]!r} must address its content: "
+                                 f"end in /sha256/<its sha256> (e.g. s3://<bucket>/sha256/{entry['sha256']})")
     if snaps[0]["step"] != 0:
         raise ChaincodeError(f"manifest: snapshot 0 is at step {snaps[0]['step']}; it must be the initial state, step 0")
     last = len(snaps) - 1

@@ -131,7 +131,7 @@ def model_payload(
             "name": "mnist-train",
             "sha256": sha("dataset"),
             "size": 47_040_016,
-            "uri": f"s3://trainproof-datasets/{sha('dataset')}",
+            "uri": f"s3://datasets/sha256/{sha('dataset')}",
             "preprocessing": ["to_tensor", {"op": "normalize", "params": {"mean": [0.1307], "std": [0.3081]}}],
         },
         "environment": {
@@ -146,7 +146,7 @@ def model_payload(
         },
         "snapshots": [
             {"index": i, "step": i * steps_per_interval, "sha256": sha(f"{model_id}/snap{i}"), "size": 410_000,
-             "uri": f"s3://trainproof-snapshots/{sha(f'{model_id}/snap{i}')}"}
+             "uri": f"s3://snapshots/sha256/{sha(f'{model_id}/snap{i}')}"}
             for i in range(intervals + 1)
         ],
         "scores": [

@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import FIRST_COMPLETED, TimeoutError as FutureTimeout
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -140,24 +141,28 @@ class Network:
 
     def __init__(self, gateway: Gateway, name: str) -> None:
         self.gateway, self.name = gateway, name
-        self._listener: CommitListener | None = None
+        self._listeners: list[CommitListener] = []
         self._lock = threading.Lock()
 
     def get_contract(self, chaincode: str) -> Contract:
         return Contract(self, chaincode)
 
-    def block_source(self) -> BlockSource:
+    def _peers_own_org_first(self) -> list[Endpoint]:
         gw = self.gateway
-        own = [p for p in gw.peers if p.mspid == gw.identity.mspid]
-        others = [p for p in gw.peers if p.mspid != gw.identity.mspid]
-        return BlockSource(own + others, gw._channels, self.name, gw.identity, gw.sign)
+        return sorted(gw.peers, key=lambda p: p.mspid != gw.identity.mspid)
 
-    def commit_listener(self) -> CommitListener:
+    def block_source(self, peers: list[Endpoint] | None = None) -> BlockSource:
+        gw = self.gateway
+        return BlockSource(peers or self._peers_own_org_first(), gw._channels, self.name, gw.identity, gw.sign)
+
+    def commit_listeners(self) -> list[CommitListener]:
+        """One filtered-block stream per peer, so a submit can wait until every peer has committed."""
         with self._lock:
-            if self._listener is None:
-                self._listener = CommitListener(self.block_source())
-        self._listener.start(self.gateway.timeouts.commit_status)
-        return self._listener
+            if not self._listeners:
+                self._listeners = [CommitListener(self.block_source([p])) for p in self._peers_own_org_first()]
+        for listener in self._listeners:
+            listener.start(self.gateway.timeouts.commit_status)
+        return self._listeners
 
     def chaincode_events(self, chaincode: str, start_block: int | None = None,
                          checkpointer: InMemoryCheckpointer | None = None) -> ChaincodeEventStream:
@@ -165,8 +170,8 @@ class Network:
         return ChaincodeEventStream(self, chaincode, start_block, checkpointer)
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
+        for listener in self._listeners:
+            listener.close()
 
 
 class ChaincodeEventStream:
@@ -309,31 +314,46 @@ class Transaction:
     def submit(self, signature: bytes | None = None) -> SubmittedTransaction:
         gw = self.proposal.contract.gateway
         sig = signature if signature is not None else gw.sign(self.bytes)
-        listener = self.proposal.contract.network.commit_listener()
-        future = listener.expect(self.tx_id)
+        listeners = self.proposal.contract.network.commit_listeners()
+        futures = [listener.expect(self.tx_id) for listener in listeners]
         try:
             gw.broadcast(common_pb2.Envelope(payload=self.bytes, signature=sig), self.tx_id)
         except SubmitError:
-            listener.forget(self.tx_id)
+            for listener in listeners:
+                listener.forget(self.tx_id)
             raise
-        return SubmittedTransaction(self.tx_id, self.result, future, listener, gw.timeouts.commit_status)
+        return SubmittedTransaction(self.tx_id, self.result, futures, gw.timeouts.commit_status)
 
 
 class SubmittedTransaction:
     """Ordered; ``get_status()`` waits for the commit."""
 
-    def __init__(self, tx_id: str, result: bytes, future, listener: CommitListener, timeout: float) -> None:
+    # After the first peer reports the commit, how long to wait for the others to catch up.
+    CATCH_UP_SECONDS = 10.0
+
+    def __init__(self, tx_id: str, result: bytes, futures: list, timeout: float) -> None:
         self.tx_id, self.result = tx_id, result
-        self._future, self._listener, self._timeout = future, listener, timeout
+        self._futures, self._timeout = futures, timeout
 
     def get_status(self, timeout: float | None = None) -> Status:
+        """The commit status, once the own org's peer has it and (within a grace period) every
+        peer has it too: a query sent right after a submit then sees the new state on any peer."""
+        limit = timeout if timeout is not None else self._timeout
         try:
-            return self._future.result(timeout if timeout is not None else self._timeout)
+            done, _ = futures_wait(self._futures, timeout=limit, return_when=FIRST_COMPLETED)
+            if not done:
+                raise FutureTimeout
+            status = next(iter(done)).result()
         except FutureTimeout:
             raise CommitStatusError(
-                f"commit status of {self.tx_id} unknown after {timeout or self._timeout:.0f}s: "
+                f"commit status of {self.tx_id} unknown after {limit:.0f}s: "
                 "it may still commit; query the ledger before resubmitting", tx_id=self.tx_id,
             ) from None
+        _, lagging = futures_wait(self._futures, timeout=self.CATCH_UP_SECONDS)
+        if lagging:
+            log.warning("%d peer(s) had not committed %s %.0fs after the first", len(lagging), self.tx_id[:12],
+                        self.CATCH_UP_SECONDS)
+        return status
 
 
 def connect(identity: Identity, signer: Signer | None, peers: list[Endpoint], orderers: list[Endpoint],

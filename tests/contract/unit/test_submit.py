@@ -129,6 +129,8 @@ CONSISTENCY_FAILURES = [
     (_mutate("scores.3.interval", 4), "intervals must be contiguous"),
     (_mutate("layer_hashes.chain", lambda p: p["layer_hashes"]["chain"][:-1]), "2 chain hashes for 2 layers"),
     (_mutate("layer_hashes.layers.1", "fc1"), "layer names must be unique"),
+    (_mutate("snapshots.3.uri", "s3://snapshots/sha256/" + "a" * 64), "snapshot 3's uri"),
+    (_mutate("dataset.uri", "https://example.org/digits.npz"), "dataset's uri"),
 ]
 
 
