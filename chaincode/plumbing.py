@@ -5,12 +5,10 @@ the business logic: ``Ping``, ``PutValue`` (emits ``ValuePut``), ``GetValue``, `
 """
 from __future__ import annotations
 
-import hashlib
 import json
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
+from chaincode.contract.identity import caller
 from chaincode.shim.stub import ChaincodeError, Stub
 
 PREFIX = "plumbing~"
@@ -47,10 +45,8 @@ def get_value(stub: Stub) -> bytes:
 
 
 def who_am_i(stub: Stub) -> bytes:
-    creator = stub.get_creator()
-    cert = x509.load_pem_x509_certificate(creator.cert_pem)
-    fingerprint = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
-    return json.dumps({"mspid": creator.mspid, "fingerprint": fingerprint, "subject": cert.subject.rfc4514_string()}).encode()
+    who = caller(stub)
+    return json.dumps({"mspid": who.mspid, "fingerprint": who.fingerprint, "common_name": who.common_name}).encode()
 
 
 TRANSACTIONS = {"Ping": ping, "PutValue": put_value, "GetValue": get_value, "WhoAmI": who_am_i}

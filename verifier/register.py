@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from trainproof.profile import Profile
-from verifier.settings import fingerprint
+from trainproof.gateway.identity import fingerprint
 
 
 def register_all(profile: Profile) -> list[str]:

@@ -5,16 +5,14 @@ profile such as ``org1-verifier1``) and consumes only that identity's queue.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
+from trainproof.gateway.identity import fingerprint
 from trainproof.profile import Profile
 
 log = logging.getLogger("verifier")
@@ -22,11 +20,6 @@ log = logging.getLogger("verifier")
 ADVERSARY_ENV = "TRAINPROOF_EXPERIMENT_ADVERSARY"
 ADVERSARY_MODES = ("ordered", "chaotic")
 REDIS_DEFAULT = "redis://127.0.0.1:17379/0"
-
-
-def fingerprint(cert_pem: bytes) -> str:
-    """The contract's verifier id: SHA-256 of the certificate's DER bytes."""
-    return hashlib.sha256(x509.load_pem_x509_certificate(cert_pem).public_bytes(Encoding.DER)).hexdigest()
 
 
 def queue_for(verifier_fingerprint: str) -> str:

@@ -1,14 +1,13 @@
 """Certificates as the contract names them: SHA-256 of the DER bytes (the "fingerprint")."""
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from trainproof.cli.output import CliError, Exit
+from trainproof.gateway.identity import fingerprint
 from trainproof.profile import Profile
 
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
@@ -22,10 +21,6 @@ def load_pem(path: Path) -> bytes:
         raise CliError(f"{path} is not a readable PEM certificate ({exc})", "pass an identity name of the profile "
                        "or a certificate file", Exit.USAGE) from None
     return pem
-
-
-def fingerprint(pem: bytes) -> str:
-    return hashlib.sha256(x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)).hexdigest()
 
 
 def certificate_of(profile: Profile, value: str) -> tuple[bytes, str]:

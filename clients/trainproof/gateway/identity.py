@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from fabric_protos.msp import identities_pb2
@@ -18,6 +19,11 @@ Signer = Callable[[bytes], bytes]  # SHA-256 digest in, DER signature out
 
 # Order of the P-256 group; Fabric refuses signatures with S above half of it.
 _P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def fingerprint(cert_pem: bytes) -> str:
+    """SHA-256 of the certificate's DER bytes: how the contract names an identity."""
+    return hashlib.sha256(x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 @dataclass(frozen=True)
