@@ -13,11 +13,16 @@ the four metrics, and each detector flags intervals:
 * trend k: ``select_outliers`` on the metric's series alone (local robust trend, local
   spread, zero / low-tail / ratio rules);
 * trend+dens k: the same on Absolute Change plus the update density Σ|d| / |d|₂ (from
-  the claimed L2 score), what the contract uses.
+  the L2 score);
+* +shift k: all of the above plus the input-shift rule (where the first layer's update
+  lands, per input feature: ``metrics.input_profiles``);
+* shift+low k: only the rules that measured precise here: zero, input-shift, low-tail.
 
 Printed:
 precision / recall / F1 per metric and detector beside the paper's Table II, recall per
-kind of bad interval, and clean accuracy and attack success rate (the poisoning works).
+kind of bad interval, how many false positives are the interval right after a bad one
+(momentum carries a poisoned interval's update into the next), and clean accuracy and
+attack success rate (the poisoning works).
 """
 from __future__ import annotations
 
@@ -59,7 +64,7 @@ def one_run(job: dict) -> dict:
 
     from trainproof.ml.certificate import snapshot_paths
     from trainproof.ml.demo_training import train_digits
-    from trainproof.ml.metrics import score_run
+    from trainproof.ml.metrics import input_profiles, score_run
 
     torch.set_num_threads(1)
     tmp = tempfile.mkdtemp(prefix="tp-detect-")
@@ -69,14 +74,15 @@ def one_run(job: dict) -> dict:
                            poison_intervals=bad.get("poison", []), skip_intervals=bad.get("skip", []),
                            shorten_intervals=bad.get("short", []), seed=job["seed"], scheduler=job["scheduler"],
                            poison_fraction=job["poison_fraction"])
-        scores = score_run(snapshot_paths(tmp, run))
+        paths = snapshot_paths(tmp, run)
+        scores, profiles = score_run(paths), input_profiles(paths)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     truth = [0] * job["intervals"]
     for label in ("poison", "skip", "short"):
         for i in bad.get(label, []):
             truth[i] = 1
-    return {**job, "scores": scores, "truth": truth, "metrics": run["metrics"]}
+    return {**job, "scores": scores, "profiles": profiles, "truth": truth, "metrics": run["metrics"]}
 
 
 def simulate(runs: int, intervals: int, steps: int, seed: int, workers: int, poison_fraction: float) -> list[dict]:
@@ -110,10 +116,11 @@ def _global_mad(series: list[float], k: float = 3.0) -> set[int]:
     return {i for i, s in enumerate(series) if abs(s - centre) > k * scale}
 
 
-def _selected(series: list[float], k: float = 3.0, l2: list[float] | None = None) -> set[int]:
+def _selected(series: list[float], k: float = 3.0, l2: list[float] | None = None,
+              profiles: list[list[float]] | None = None, rules: tuple[str, ...] | None = None) -> set[int]:
     from trainproof.ml.outliers import select_outliers
 
-    return {e["interval"] for e in select_outliers(series, k, l2)}
+    return {e["interval"] for e in select_outliers(series, k, l2, profiles=profiles) if rules is None or e["rule"] in rules}
 
 
 def _series(run: dict, metric: str) -> list[float]:
@@ -125,26 +132,37 @@ def _with_density(k: float) -> Callable[[dict, str], set[int]]:
     return lambda run, m: _selected(_series(run, m), k, _series(run, "l2")) if m == "absolute" else set()
 
 
+def _with_shift(k: float, rules: tuple[str, ...] | None = None) -> Callable[[dict, str], set[int]]:
+    """select_outliers with the input profiles too; ``rules`` keeps only those rules' flags."""
+    return lambda run, m: _selected(_series(run, m), k, _series(run, "l2"), run["profiles"], rules) if m == "absolute" else set()
+
+
+PRECISE = ("zero", "input-shift", "low-tail")
 DETECTORS: dict[str, Callable[[dict, str], set[int]]] = {
     "mean+2sd": lambda run, m: _global_mean_sd(_series(run, m)),
     "median+3MAD": lambda run, m: _global_mad(_series(run, m)),
     "trend k=3": lambda run, m: _selected(_series(run, m), 3.0),
     "trend+dens k=3": _with_density(3.0),
-    "trend+dens k=3.5": _with_density(3.5),
     "trend+dens k=4": _with_density(4.0),
+    "+shift k=3": _with_shift(3.0),
+    "shift+low k=3": _with_shift(3.0, PRECISE),
+    "shift+low k=3.5": _with_shift(3.5, PRECISE),
+    "shift+low k=4": _with_shift(4.0, PRECISE),
 }
-ABSOLUTE_ONLY = {"trend+dens k=3", "trend+dens k=3.5", "trend+dens k=4"}
+ABSOLUTE_ONLY = {"trend+dens k=3", "trend+dens k=4", "+shift k=3", "shift+low k=3", "shift+low k=3.5", "shift+low k=4"}
 
 
-def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: str) -> tuple[float, float, float, dict]:
-    """Micro-averaged precision, recall, F1 over all intervals of all runs, and recall per kind."""
-    tp = fp = fn = 0
+def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: str) -> tuple[float, float, float, dict, float]:
+    """Micro-averaged precision, recall, F1 over all intervals of all runs, recall per kind,
+    and the share of false positives that directly follow a bad interval."""
+    tp = fp = fn = after_bad = 0
     hit: dict[str, list[int]] = {}
     for run in results:
         flagged = detector(run, metric)
         for i, bad in enumerate(run["truth"]):
             tp += bad and i in flagged
             fp += (not bad) and i in flagged
+            after_bad += (not bad) and i in flagged and i > 0 and run["truth"][i - 1]
             fn += bad and i not in flagged
             if bad:
                 label = "skip" if i in run["bad"].get("skip", []) else "short" if i in run["bad"].get("short", []) else run["kind"]
@@ -154,18 +172,20 @@ def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: 
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f, {k: v[0] / v[1] for k, v in hit.items()}
+    return p, r, f, {k: v[0] / v[1] for k, v in hit.items()}, after_bad / fp if fp else 0.0
 
 
 def report(results: list[dict]) -> None:
-    print(f"{'metric':<9} {'detector':<16} {'P':>5} {'R':>5} {'F1':>5}   paper P/R/F1     recall: " + " ".join(f"{k:>6}" for k in KINDS[1:]))
+    print(f"{'metric':<9} {'detector':<16} {'P':>5} {'R':>5} {'F1':>5}   paper P/R/F1     recall: " + " ".join(f"{k:>6}" for k in KINDS[1:])
+          + "   FP after bad")
     for metric in METRICS:
         for name, detector in DETECTORS.items():
             if name in ABSOLUTE_ONLY and metric != "absolute":
                 continue
-            p, r, f, per = prf(results, detector, metric)
+            p, r, f, per, spill = prf(results, detector, metric)
             paper = "{:.2f}/{:.2f}/{:.2f}".format(*PAPER[metric])
-            print(f"{metric:<9} {name:<16} {p:5.2f} {r:5.2f} {f:5.2f}   {paper:<16} " + " ".join(f"{per.get(k, float('nan')):6.2f}" for k in KINDS[1:]))
+            print(f"{metric:<9} {name:<16} {p:5.2f} {r:5.2f} {f:5.2f}   {paper:<16} " + " ".join(f"{per.get(k, float('nan')):6.2f}" for k in KINDS[1:])
+                  + f"   {spill:6.0%}")
     for kind in KINDS:
         sel = [r["metrics"] for r in results if r["kind"] == kind]
         if sel:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from trainproof.ml.metrics import score_pair, score_run
+from trainproof.ml.metrics import input_profile, score_pair, score_run
 from trainproof.ml.snapshot import SnapshotError
 
 pytestmark = pytest.mark.ml
@@ -89,3 +89,21 @@ def test_snapshot_scores_use_parameters_only(mlp_run):
     assert set(scores[0]["layers"]) == {"fc1", "fc2", "fc3"}
     for claimed, s in zip(run["scores"], scores):
         assert claimed["absolute"] == s["absolute"]
+
+
+def test_input_profile_matches_reference_for_dense_and_conv(tmp_path, monkeypatch):
+    """Σ over outputs of |Δw| per input of the first 2-D+ tensor, in float64, whatever the chunking."""
+    monkeypatch.setattr("trainproof.ml.metrics.PROFILE_ROWS", 7)  # several chunks
+    g = torch.Generator().manual_seed(3)
+    for first in (torch.randn(50, 64, generator=g), torch.randn(20, 3, 3, 3, generator=g)):
+        a = {"a.bias": torch.randn(5, generator=g), "b.weight": first, "c.weight": torch.randn(10, 50, generator=g)}
+        b = {k: v + 1e-3 * torch.randn(v.shape, generator=g) for k, v in a.items()}
+        pa, pb = _files(tmp_path, a, b)
+        d = (b["b.weight"].double() - a["b.weight"].double()).reshape(first.shape[0], -1)
+        assert input_profile(pa, pb) == pytest.approx(d.abs().sum(0).tolist(), rel=1e-12)
+
+
+def test_input_profile_needs_a_matrix(tmp_path):
+    pa, pb = _files(tmp_path, {"w": torch.ones(5)}, {"w": torch.zeros(5)})
+    with pytest.raises(SnapshotError, match="two or more dimensions"):
+        input_profile(pa, pb)

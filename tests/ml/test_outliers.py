@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from trainproof.ml.outliers import local_residuals, select_outliers, theil_sen
+from trainproof.ml.outliers import local_residuals, select_outliers, shift_rule, theil_sen
 
 pytestmark = pytest.mark.ml
 
@@ -91,3 +91,54 @@ def test_output_is_deterministic_and_ordered():
 def test_bad_input_is_refused(bad):
     with pytest.raises(ValueError):
         select_outliers(bad)
+
+
+def honest_profiles(n: int = 40, width: int = 16) -> list[list[float]]:
+    """Updates spread over the inputs the same way every interval, with some wobble; input 0 never moves."""
+    return [[0.0] + [(1 + c % 5) * (1 + 0.1 * math.sin(1.3 * i + c)) * 100 * (i + 1) ** -0.7 for c in range(1, width)]
+            for i in range(n)]
+
+
+def test_input_shift_flags_an_update_landing_on_quiet_inputs():
+    s, profiles = decaying(), honest_profiles()
+    assert select_outliers(s, profiles=profiles) == []
+    profiles[17] = list(profiles[17])
+    profiles[17][0] = 0.05 * sum(profiles[17])  # 5 % of the update on an input honest data never moves
+    profiles[29] = [v * (3.0 if c in (3, 4) else 1.0) for c, v in enumerate(profiles[29])]
+    got = {e["interval"]: e["rule"] for e in select_outliers(s, profiles=profiles)}
+    assert got == {17: "input-shift", 29: "input-shift"}
+    assert [e["interval"] for e in shift_rule(profiles, 4.0)] == [17, 29]
+
+
+def test_input_shift_ignores_size_and_the_first_interval():
+    s, profiles = decaying(), honest_profiles()
+    profiles[10] = [4.0 * v for v in profiles[10]]  # same shares, bigger update: not this rule's business
+    profiles[0] = [1.0] * 16  # interval 0 is left to the audit
+    assert shift_rule(profiles, 4.0) == []
+
+
+@pytest.mark.parametrize("profiles, message", [
+    ([[1.0, 2.0]] * 39, "39 input profiles for 40 intervals"),
+    ([[1.0, 2.0]] * 39 + [[1.0]], "same, non-zero length"),
+    ([[1.0, 2.0]] * 39 + [[1.0, float("nan")]], "input profile 39"),
+])
+def test_bad_profiles_are_refused(profiles, message):
+    with pytest.raises(ValueError, match=message):
+        select_outliers(decaying(), profiles=profiles)
+
+
+def test_real_poisoned_intervals_are_flagged_by_input_shift(tmp_path):
+    """On real training: a backdoor in intervals 9 and 21 shows in where the update lands."""
+    from trainproof.ml.certificate import snapshot_paths
+    from trainproof.ml.demo_training import train_digits
+    from trainproof.ml.metrics import input_profiles, score_run
+
+    run = train_digits(tmp_path, hidden=[64], intervals=30, steps_per_interval=10, seed=11, poison_intervals=[9, 21])
+    paths = snapshot_paths(tmp_path, run)
+    scores = [s["absolute"] for s in score_run(paths)]
+    flagged = {e["interval"] for e in select_outliers(scores, profiles=input_profiles(paths)) if e["rule"] == "input-shift"}
+    assert {9, 21} <= flagged
+    clean_dir = tmp_path / "clean"
+    clean = train_digits(clean_dir, hidden=[64], intervals=30, steps_per_interval=10, seed=11)
+    clean_paths = snapshot_paths(clean_dir, clean)
+    assert shift_rule(input_profiles(clean_paths), 4.0) == []

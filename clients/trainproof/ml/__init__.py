@@ -26,9 +26,11 @@ API
     ``registry.build_model(spec)``, ``build_optimizer``, ``build_scheduler``: recipes → objects.
     ``loop.train_step(training, x, y)``: the canonical step a verifier replays.
     ``metrics.score_pair(path_a, path_b) -> dict`` (absolute, l2, percent, cosine, parameters,
-    layers: {layer: {…}}) and ``metrics.score_run(paths) -> list[dict]`` (with "interval").
-    ``outliers.select_outliers(scores, k=3.0, l2=None) -> list[dict]`` ({"interval", "rule", "z", …});
-    pass the claimed L2 scores as ``l2`` to add the update-density evidence.
+    layers: {layer: {…}}) and ``metrics.score_run(paths) -> list[dict]`` (with "interval");
+    ``metrics.input_profiles(paths) -> list[list[float]]`` (first layer's |Δw| per input).
+    ``outliers.select_outliers(scores, k=3.0, l2=None, profiles=None) -> list[dict]``
+    ({"interval", "rule", "z", …}); pass the L2 scores as ``l2`` to add the update-density
+    evidence and the input profiles as ``profiles`` to add the input-shift rule.
     ``replay.replay_interval(start_path, end_path, certificate, dataset_path, *, on_step=None,
     out_path=None, tolerance=DEFAULT_TOLERANCE, device=None) -> ReplayResult`` (exact,
     accepted, rel_error, distances, replayed_sha256, replayed_path, reason).
@@ -55,6 +57,7 @@ _LAZY = {
     "load_verified": "trainproof.ml.snapshot",
     "score_pair": "trainproof.ml.metrics",
     "score_run": "trainproof.ml.metrics",
+    "input_profiles": "trainproof.ml.metrics",
     "select_outliers": "trainproof.ml.outliers",
     "replay_interval": "trainproof.ml.replay",
     "ReplayResult": "trainproof.ml.replay",

@@ -6,7 +6,8 @@
     cosine   = 1 − Σw1·w2 / (|w1|·|w2|)          (eq. 4)
 
 over all parameters (``param/*`` tensors of a snapshot; every float tensor of a plain
-safetensors file) and per layer.
+safetensors file) and per layer. ``input_profile`` adds where the update lands: the
+first weight matrix's change summed per input feature (see ``outliers.shift_rule``).
 
 One streaming pass: both files are memory-mapped and a compiled kernel (numba) walks
 fixed 64 Ki-element blocks in parallel, accumulating six float64 sums per block, which
@@ -139,6 +140,42 @@ def score_pair(path_a: str | os.PathLike, path_b: str | os.PathLike) -> dict[str
     return result
 
 
+PROFILE_ROWS = 1 << 12  # rows of the first weight matrix per chunk: bounded memory
+
+
+def input_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[float]:
+    """Σ over outputs of |Δw| for each input of the first weight tensor with two or more dims.
+
+    Why: data poisoning changes what the batches contain, and the first layer's update
+    per input feature is where that shows (a backdoor trigger lights pixels that honest
+    data rarely does), while the interval's total size hides in training noise. For a
+    conv layer the "inputs" are (channel, kernel position) pairs. float64, chunked by rows.
+    """
+    ha, hb = read_header(path_a), read_header(path_b)
+    names = weight_names(ha)
+    if names != weight_names(hb):
+        raise SnapshotError(f"{path_a} and {path_b} do not hold the same set of weights")
+    first = next((n for n in names if len(ha.tensors[n].shape) >= 2), None)
+    if first is None:
+        raise SnapshotError(f"{path_a}: no weight tensor with two or more dimensions to profile")
+    ia, ib = ha.tensors[first], hb.tensors[first]
+    if (ia.dtype, ia.shape) != (ib.dtype, ib.shape):
+        raise SnapshotError(f"tensor {first!r} is {ia.dtype}{list(ia.shape)} in one file, {ib.dtype}{list(ib.shape)} in the other")
+    rows = ia.shape[0]
+    a = _as_float(open_arrays(path_a, ha)[first], ia.dtype).reshape(rows, -1)
+    b = _as_float(open_arrays(path_b, hb)[first], ib.dtype).reshape(rows, -1)
+    total = np.zeros(a.shape[1])
+    for lo in range(0, rows, PROFILE_ROWS):
+        hi = lo + PROFILE_ROWS
+        total += np.abs(b[lo:hi].astype(np.float64) - a[lo:hi].astype(np.float64)).sum(axis=0)
+    return total.tolist()
+
+
 def score_run(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
     """Scores of every interval of a run: entry i goes from ``paths[i]`` to ``paths[i+1]``."""
     return [{"interval": i, **score_pair(paths[i], paths[i + 1])} for i in range(len(paths) - 1)]
+
+
+def input_profiles(paths: list[str | os.PathLike]) -> list[list[float]]:
+    """``input_profile`` of every interval of a run."""
+    return [input_profile(paths[i], paths[i + 1]) for i in range(len(paths) - 1)]

@@ -1,9 +1,9 @@
-"""Select the training intervals whose weight-change score is out of line.
+"""Select the training intervals whose weight change is out of line.
 
-Pure Python on purpose: the Fabric chaincode imports this module to choose which
-intervals verifiers must re-execute, so every endorsing peer has to reach the same
-answer. Only IEEE-754 arithmetic, ``math.log``/``math.exp`` and sorting are used, no
-numpy or torch, and every result is ordered by interval index.
+Pure Python on purpose (only IEEE-754 arithmetic, ``math.log``/``math.exp``, ``fsum`` and
+sorting; no numpy or torch): the same answer on every machine, and cheap enough for a
+contract to run. The contract keeps its own simpler rule today
+(``chaincode/contract/selection.py``). Every result is ordered by interval index.
 
 Why not one global threshold: update size follows the learning-rate schedule and the
 loss curve (warm-up, peak, decay), so ``median + k·MAD`` over the raw series flags the
@@ -11,6 +11,10 @@ honest early intervals and misses a poisoned late one. The rules here:
 
 * ``zero``          a skipped interval has exactly zero change (the two snapshots hold
                     the same weights);
+* ``input-shift``   where the update lands: the first layer's change per input feature,
+                    as shares, against the run's median shares (χ² distance, robust z of
+                    its log). Poisoned batches change what the data contains, and that
+                    moves weights honest data leaves alone;
 * ``detrended-mad`` log(score) against a robust local trend (Theil–Sen line through the
                     neighbours, the interval itself and flagged ones left out), in units
                     of the local MAD of residuals: z > k. With the claimed L2 scores, the
@@ -19,16 +23,16 @@ honest early intervals and misses a poisoned late one. The rules here:
                     jumps (group starts);
 * ``low-tail``      z < -k on the size alone: a shortened (lazy) interval.
 
-``select_outliers`` applies all of them and reports each flagged interval once, under
-the first rule in the order above that fired. Measured on digits (bench.detection):
-see the issue notes for precision/recall against Navarro et al.'s Table II.
+``select_outliers`` applies them and reports each flagged interval once, under the first
+rule in the order above that fired. Measured on digits (``make bench-detection``): see
+the issue notes for precision/recall against Navarro et al.'s Table II.
 """
 from __future__ import annotations
 
 import math
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample × this ≈ its standard deviation
-RULES = ("zero", "detrended-mad", "ratio", "low-tail")
+RULES = ("zero", "input-shift", "detrended-mad", "ratio", "low-tail")
 
 
 def median(values: list[float]) -> float:
@@ -195,15 +199,71 @@ def ratio_rule(scores: list[float], k: float = 3.0, window: int = 3) -> list[dic
     return flagged
 
 
+CHI2_FLOOR = 1e-12  # share of an input that honest training never moves
+
+
+def profile_shift(profiles: list[list[float]]) -> dict[int, float]:
+    """χ² distance of each judged interval's input shares from the run's median shares.
+
+    An interval's profile is normalised to shares (the size is the other rules' job);
+    the reference is the per-input median over the judged intervals with any change, so
+    a few bad intervals cannot move it. An input whose median share is 0 (a pixel that
+    is always blank, say) and that suddenly moves counts against the floor: strongly.
+    """
+    shares: dict[int, list[float]] = {}
+    for i, p in enumerate(profiles):
+        total = math.fsum(p)
+        if i >= FIRST_JUDGED and total > 0.0:
+            shares[i] = [v / total for v in p]
+    if len(shares) < 3:
+        return {}
+    width = len(profiles[0])
+    ref = [median([s[c] for s in shares.values()]) for c in range(width)]
+    norm = math.fsum(ref)
+    ref = [r / norm for r in ref] if norm > 0.0 else [1.0 / width] * width
+    return {i: math.fsum((s[c] - ref[c]) ** 2 / max(ref[c], CHI2_FLOOR) for c in range(width)) for i, s in shares.items()}
+
+
+def shift_rule(profiles: list[list[float]], k: float) -> list[dict]:
+    """Intervals whose log χ² shift is more than ``k`` robust sds above the run's usual."""
+    shift = {i: v for i, v in profile_shift(profiles).items() if v > 0.0}
+    if len(shift) < 3:
+        return []
+    logs = {i: math.log(v) for i, v in shift.items()}
+    centre, scale = robust_scale(list(logs.values()))
+    flagged = []
+    for i in sorted(logs):
+        z = (logs[i] - centre) / scale
+        if z > k:
+            flagged.append({"interval": i, "rule": "input-shift", "value": shift[i], "z": z})
+    return flagged
+
+
+def _check_profiles(profiles: list[list[float]], n: int) -> None:
+    if len(profiles) != n:
+        raise ValueError(f"{len(profiles)} input profiles for {n} intervals")
+    widths = {len(p) for p in profiles}
+    if len(widths) > 1 or 0 in widths:
+        raise ValueError(f"input profiles must all have the same, non-zero length; got lengths {sorted(widths)}")
+    for i, p in enumerate(profiles):
+        try:
+            _check(list(p), 1.0)
+        except ValueError as e:
+            raise ValueError(f"input profile {i}: {e}") from None
+
+
 def select_outliers(scores: list[float], k: float = 3.0, l2: list[float] | None = None,
-                    ratio_k: float | None = None) -> list[dict]:
+                    ratio_k: float | None = None, profiles: list[list[float]] | None = None,
+                    shift_k: float | None = None) -> list[dict]:
     """Flag intervals to re-execute; one dict per flagged interval, ordered by interval.
 
     ``scores[i]`` is the Absolute Change of interval i (snapshot i to i+1); ``l2``, the
-    claimed L2 scores, adds the update-density evidence (recommended: see
-    ``detrended_rules``). ``ratio_k`` is the ratio rule's threshold (default ``k + 1``:
-    jumps are noisier than residuals). Each result is ``{"interval", "rule", "z", …}``
-    with ``"value"`` (zero, ratio) or ``"residual"`` (detrended rules).
+    claimed L2 scores, adds the update-density evidence (see ``detrended_rules``);
+    ``profiles``, from ``metrics.input_profiles``, adds the input-shift rule (recommended:
+    it is what finds poisoning, see ``shift_rule``). ``ratio_k`` and ``shift_k`` are those
+    rules' thresholds (default ``k + 1``: both are noisier than the size residuals). Each
+    result is ``{"interval", "rule", "z", …}`` with ``"value"`` (zero, ratio,
+    input-shift) or ``"residual"`` (detrended rules).
     """
     scores = list(scores)
     _check(scores, k)
@@ -212,8 +272,12 @@ def select_outliers(scores: list[float], k: float = 3.0, l2: list[float] | None 
         _check(l2, k)
         if len(l2) != len(scores):
             raise ValueError(f"{len(l2)} l2 scores for {len(scores)} intervals")
+    rules = [zero_rule(scores), detrended_rules(scores, k, l2), ratio_rule(scores, k + 1.0 if ratio_k is None else ratio_k)]
+    if profiles is not None:
+        profiles = [list(p) for p in profiles]
+        _check_profiles(profiles, len(scores))
+        rules.append(shift_rule(profiles, k + 1.0 if shift_k is None else shift_k))
     chosen: dict[int, dict] = {}
-    rules = (zero_rule(scores), detrended_rules(scores, k, l2), ratio_rule(scores, k + 1.0 if ratio_k is None else ratio_k))
     for found in rules:
         for entry in found:
             previous = chosen.get(entry["interval"])
