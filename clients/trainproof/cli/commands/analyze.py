@@ -1,0 +1,80 @@
+"""``trainproof analyze``: score a recorded run's intervals and flag the out-of-line ones, offline."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from trainproof.cli.options import common_options, pass_session
+from trainproof.cli.output import CliError, Exit, console, emit_json, err_console
+from trainproof.cli.session import Session
+from trainproof.ml.metrics import input_profile, score_pair
+from trainproof.ml.outliers import select_outliers
+from trainproof.ml.snapshot import sha256_files
+from trainproof.submission import read_run
+
+METRICS = ("absolute", "l2", "percent", "cosine")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-k", "k", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True,
+              help="Outlier threshold, in robust standard deviations.")
+@common_options
+@pass_session
+def analyze(session: Session, run_dir: Path, k: float) -> None:
+    """Score every interval of a recorded run and flag the ones out of line.
+
+    Reads RUN_DIR only (no network): the four weight-change metrics per interval, where
+    the first layer's update lands, and the intervals the outlier rules flag (zero change,
+    input shift, size against the trend, jumps, too little change). A submitter can look
+    before `submit`; an auditor can run it on downloaded snapshots. The ledger's own
+    selection is the contract's (absolute change and zero change, plus a random audit).
+    """
+    run, files = read_run(run_dir)
+    snapshots = [f for f in files if f.label.startswith("snapshot")]
+    for f, digest in zip(snapshots, sha256_files([f.path for f in snapshots])):
+        if digest != f.sha256:
+            raise CliError(f"{f.label} changed since it was recorded: {f.path} has SHA-256 {digest}, run.json says {f.sha256}",
+                           "re-record the run rather than edit it", Exit.INTEGRITY)
+    scores, profiles = _score(run_dir, [f.path for f in snapshots], quiet=session.as_json)
+    flagged = select_outliers([s["absolute"] for s in scores], k, [s["l2"] for s in scores], profiles=profiles)
+    result = {"run_dir": str(run_dir), "name": run.get("name"), "k": k, "intervals": scores, "flagged": flagged}
+    if session.as_json:
+        emit_json(result)
+        return
+    _print(result)
+
+
+def _score(run_dir: Path, paths: list[Path], quiet: bool) -> tuple[list[dict[str, Any]], list[list[float]]]:
+    """The metrics and input profile of each interval, with a progress bar on stderr."""
+    scores, profiles = [], []
+    with nullcontext() if quiet else err_console.status(f"scoring {run_dir}") as status:
+        for i in range(len(paths) - 1):
+            if status is not None:
+                status.update(f"scoring interval {i + 1} of {len(paths) - 1}")
+            pair = score_pair(paths[i], paths[i + 1])
+            scores.append({"interval": i, **{m: pair[m] for m in METRICS}})
+            profiles.append(input_profile(paths[i], paths[i + 1]))
+    return scores, profiles
+
+
+def _print(result: dict[str, Any]) -> None:
+    flagged = {e["interval"]: e for e in result["flagged"]}
+    table = Table(title=f"{result['name'] or result['run_dir']}: interval i is snapshot i → i+1", title_justify="left")
+    for column in ("#", "abs. change", "L2", "percent", "cosine", "flagged by", "z"):
+        table.add_column(column, justify="left" if column == "flagged by" else "right")
+    for s in result["intervals"]:
+        hit = flagged.get(s["interval"])
+        table.add_row(str(s["interval"]), *(_number(s[m]) for m in METRICS),
+                      hit["rule"] if hit else "", f"{hit['z']:.1f}" if hit and "z" in hit else "")
+    console.print(table)
+    n = len(result["flagged"])
+    console.print(f"{n} of {len(result['intervals'])} intervals flagged at k={result['k']:g}")
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
