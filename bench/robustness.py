@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from bench.workers import WorkerSwap, log_file, verifier_identities, worker_mode, worker_pid
+from trainproof.ml.certificate import SCORE_KEYS
 
 SUBMITTERS = ("org1-user1", "org2-user1")
 FINAL = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
@@ -76,6 +77,7 @@ class ModelSpec:
     submitter: str = ""
     run_dir: str = ""
     scores: list[float] = field(default_factory=list)   # claimed Absolute Change per interval
+    shifts: list[float] = field(default_factory=list)   # claimed input shift per interval
     attack_success_rate: Optional[float] = None
     accuracy: Optional[float] = None
     name: str = ""
@@ -118,8 +120,8 @@ def train_models(specs: list[ModelSpec], work: Path, intervals: int, steps: int,
     started = time.monotonic()
     for spec in specs:
         run_dir = work / spec.label
-        recipe = {"kind": spec.kind, "poisoned": spec.poisoned, "seed": spec.seed, "intervals": intervals,
-                  "steps": steps, "poison_fraction": poison_fraction if spec.poisoned else 0.0}
+        recipe = {"scores": list(SCORE_KEYS), "kind": spec.kind, "poisoned": spec.poisoned, "seed": spec.seed,
+                  "intervals": intervals, "steps": steps, "poison_fraction": poison_fraction if spec.poisoned else 0.0}
         recipe_file = work / f"{spec.label}.recipe.json"
         run_file = run_dir / "run.json"
         if not (run_file.exists() and recipe_file.exists() and json.loads(recipe_file.read_text()) == recipe):
@@ -134,6 +136,7 @@ def train_models(specs: list[ModelSpec], work: Path, intervals: int, steps: int,
         run = json.loads(run_file.read_text())
         spec.run_dir = str(run_dir)
         spec.scores = [float(s["absolute"]) for s in run["scores"]]
+        spec.shifts = [float(s["input_shift"]) for s in run["scores"]]
         spec.accuracy = run.get("metrics", {}).get("accuracy")
         spec.attack_success_rate = run.get("metrics", {}).get("attack_success_rate")
     return time.monotonic() - started
@@ -183,18 +186,19 @@ def p_malicious_majority(pool: int, bad: int, size: int) -> float:
     return sum(math.comb(bad, j) * math.comb(pool - bad, size - j) for j in range(need, size + 1)) / total
 
 
-def selections(scores: list[float], cfg: dict) -> tuple[set[int], list[int], int]:
-    """The contract's deterministic picks (zero change + detrended outliers), the rest, the audit size."""
+def selections(scores: list[float], shifts: list[float], cfg: dict) -> tuple[set[int], list[int], int]:
+    """The contract's deterministic picks (zero change, detrended and input-shift outliers), the rest, the audit size."""
     from chaincode.contract import selection
 
-    fixed = {h["interval"] for h in selection.zero_changes(scores) + selection.detrended_outliers(scores, cfg["k"])}
+    hits = selection.zero_changes(scores) + selection.detrended_outliers(scores, cfg["k"])
+    fixed = {h["interval"] for h in hits + selection.input_shift_outliers(shifts, cfg["shift_k"])}
     rest = [i for i in range(len(scores)) if i not in fixed]
     return fixed, rest, min(len(rest), selection.audit_size(len(scores), cfg["audit_fraction"]))
 
 
 def expected_correct(spec: ModelSpec, cfg: dict, pool: int, bad: int, mode: Optional[str]) -> tuple[float, float]:
     """(P(judged correctly), P(a poisoned interval is selected)) over all audit samples and sub-quorums."""
-    fixed, rest, k = selections(spec.scores, cfg)
+    fixed, rest, k = selections(spec.scores, spec.shifts, cfg)
     q = p_malicious_majority(pool, bad, cfg["sub_quorum_size"]) if mode else 0.0
     poisoned = set(spec.poisoned)
     total = hit = correct = 0.0

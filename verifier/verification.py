@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storage import EVIDENCE, ArtifactStore, StorageError, StorageUnavailable
-from trainproof.ml.metrics import score_run
+from trainproof.ml.certificate import SCORE_KEYS
+from trainproof.ml.metrics import interval_scores
 from trainproof.ml.registry import SpecError
 from trainproof.ml.replay import replay_interval
 from trainproof.ml.snapshot import SnapshotError
 from verifier.artifacts import ArtifactCache
 
 log = logging.getLogger("verifier")
-METRICS = ("absolute", "l2", "percent", "cosine")
 SCORE_TOLERANCE = 1e-6  # relative; scores are float64 sums over the same bytes
 
 
@@ -54,7 +54,7 @@ def compare_scores(claimed: list[dict], recomputed: list[dict]) -> str:
     if len(claimed) != len(recomputed):
         return f"claimed {len(claimed)} interval scores, the snapshots give {len(recomputed)}"
     for mine, theirs in zip(recomputed, claimed):
-        for metric in METRICS:
+        for metric in SCORE_KEYS:
             a, b = float(mine[metric]), float(theirs[metric])
             if not math.isclose(a, b, rel_tol=SCORE_TOLERANCE, abs_tol=1e-12):
                 return f"claimed {metric} of interval {mine['interval']} is {b:.6g}, the snapshots give {a:.6g}"
@@ -68,7 +68,7 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
         return Finding("REJECT", f"interval {interval} does not exist in the manifest")
     try:
         paths = [cache.fetch(s["uri"], s["sha256"]) for s in snapshots]
-        mismatch = compare_scores(certificate["scores"], score_run(paths))
+        mismatch = compare_scores(certificate["scores"], interval_scores(paths))
         if mismatch:
             return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
         dataset = cache.fetch(certificate["dataset"]["uri"], certificate["dataset"]["sha256"])

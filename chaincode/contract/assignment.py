@@ -17,6 +17,7 @@ from chaincode.contract.models import (
     ASSIGNED,
     SUBMITTED,
     claimed_absolute_change,
+    claimed_input_shift,
     load_certificate,
     require_state,
     update_status,
@@ -88,8 +89,9 @@ def assign(stub: Stub) -> dict[str, Any]:
             f"{size}; register more verifiers or lower sub_quorum_size", 409
         )
     drawn = seed(ASSIGN_DOMAIN, stub.tx_id, who.fingerprint)
-    scores = claimed_absolute_change(load_certificate(stub, mid)["certificate"])
-    selected = selection.select(scores, cfg["k"], cfg["audit_fraction"], HashStream(drawn, "audit"))
+    certificate = load_certificate(stub, mid)["certificate"]
+    selected = selection.select(claimed_absolute_change(certificate), cfg["k"], cfg["audit_fraction"],
+                                HashStream(drawn, "audit"), claimed_input_shift(certificate), cfg["shift_k"])
     deadline = stub.tx_timestamp + cfg["deadline_seconds"]
     submitter_msp = state["submitter"]["mspid"]
     records = []

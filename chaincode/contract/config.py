@@ -15,6 +15,7 @@ from chaincode.shim.stub import ChaincodeError, Stub
 
 DEFAULTS: dict[str, Any] = {
     "k": 3.0,  # outlier threshold: median + k·MAD of the detrended log residuals
+    "shift_k": 4.0,  # input-shift threshold: robust sds of log input shift above the run's median
     "audit_fraction": 0.2,  # random audit sample, as a fraction of all intervals (at least one)
     "sub_quorum_size": 3,  # verifiers per selected interval (odd)
     "deadline_seconds": 86400,  # time, in transaction time, to vote before ExpireAssignment may act
@@ -35,6 +36,7 @@ def _integer(value: Any) -> bool:
 # Each setting: (check, rule as shown in refusals, normalisation).
 RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "k": (lambda v: _number(v) and 0 < v <= 100, "a number in (0, 100]", float),
+    "shift_k": (lambda v: _number(v) and 0 < v <= 100, "a number in (0, 100]", float),
     "audit_fraction": (lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]", float),
     "sub_quorum_size": (lambda v: _integer(v) and 1 <= v <= 51 and v % 2 == 1, "an odd integer in [1, 51]", int),
     "deadline_seconds": (lambda v: _integer(v) and 1 <= v <= 31_536_000, "an integer in [1, 31536000]", int),

@@ -46,6 +46,10 @@ def claimed_absolute_change(certificate: dict[str, Any]) -> list[float]:
     return [s["absolute"] for s in certificate["scores"]]
 
 
+def claimed_input_shift(certificate: dict[str, Any]) -> list[float]:
+    return [s["input_shift"] for s in certificate["scores"]]
+
+
 def update_status(stub: Stub, state: dict[str, Any], status: str, **changes: Any) -> dict[str, Any]:
     """Write a new state record; keep the status index in step."""
     new = {**state, **changes, "status": status, "updated_tx": stub.tx_id, "updated_at": stub.tx_timestamp}

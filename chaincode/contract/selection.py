@@ -1,11 +1,14 @@
 """Which intervals to re-execute: the claimed Absolute-Change series' outliers, zero changes,
-and a random audit sample.
+input-shift outliers, and a random audit sample.
 
 Outliers (rule ``detrended-mad``): training updates shrink roughly as a power of the interval
 index, so fit log(score) against log(interval + 1) by least squares and flag intervals whose
 residual exceeds median + k·MAD of all residuals (MAD unscaled, as the issue states). Intervals
 with a claimed change of exactly zero (rule ``zero``) are always selected: no change means no
-training. Only positive scores enter the fit (log needs them); fewer than three leave nothing to
+training. Rule ``input-shift``: the claimed input shift (how far the first layer's update moved
+away from the run's usual inputs, a χ² distance) is an outlier when log(shift) is more than
+``shift_k`` robust standard deviations (MAD·1.4826) above the run's median; that is what finds
+poisoned data, which hides in the size series' noise (bench-detection). Only positive scores enter the fit (log needs them); fewer than three leave nothing to
 detrend against, so no outliers are flagged and the audit sample does the work.
 
 Pure Python, no numpy, fsum for sums: the same bytes on every endorsing peer.
@@ -21,10 +24,12 @@ from chaincode.contract.prng import HashStream
 
 DETRENDED = "detrended-mad"
 ZERO = "zero"
+INPUT_SHIFT = "input-shift"
 AUDIT = "audit"
 # A near-perfect power law has residuals at rounding noise; without a floor, MAD ~1e-16 would flag
 # half of them. 1e-6 in log units is a 0.0001 % change.
 MAD_FLOOR = 1e-6
+MAD_TO_SIGMA = 1.4826
 
 
 def detrended_outliers(scores: list[float], k: float) -> list[dict[str, Any]]:
@@ -48,6 +53,21 @@ def detrended_outliers(scores: list[float], k: float) -> list[dict[str, Any]]:
     ]
 
 
+def input_shift_outliers(shifts: list[float], k: float) -> list[dict[str, Any]]:
+    """Intervals whose log input shift is more than k robust sds above the run's median."""
+    points = [(i, math.log(v)) for i, v in enumerate(shifts) if v > 0]
+    if len(points) < 3:
+        return []
+    logs = [y for _, y in points]
+    center = median(logs)
+    scale = max(median(abs(y - center) for y in logs) * MAD_TO_SIGMA, MAD_FLOOR)
+    return [
+        {"interval": i, "rule": INPUT_SHIFT, "z": (y - center) / scale, "threshold": k}
+        for i, y in points
+        if (y - center) / scale > k
+    ]
+
+
 def zero_changes(scores: list[float]) -> list[dict[str, Any]]:
     return [{"interval": i, "rule": ZERO} for i, s in enumerate(scores) if s == 0]
 
@@ -57,18 +77,22 @@ def audit_size(n_intervals: int, fraction: float) -> int:
     return max(1, math.ceil(round(fraction * n_intervals, 9)))
 
 
-def select(scores: list[float], k: float, audit_fraction: float, stream: HashStream) -> list[dict[str, Any]]:
+def select(scores: list[float], k: float, audit_fraction: float, stream: HashStream,
+           shifts: list[float] | None = None, shift_k: float = 4.0) -> list[dict[str, Any]]:
     """Selected intervals in order, each with the rules that selected it (and outlier details).
 
     The audit sample is drawn from the intervals the deterministic rules did not already pick,
     so it always adds coverage the submitter could not predict from its own claims.
     """
     picked: dict[int, dict[str, Any]] = {}
-    for hit in zero_changes(scores) + detrended_outliers(scores, k):
+    shift_hits = input_shift_outliers(shifts, shift_k) if shifts is not None else []
+    for hit in zero_changes(scores) + detrended_outliers(scores, k) + shift_hits:
         entry = picked.setdefault(hit["interval"], {"interval": hit["interval"], "reasons": []})
         entry["reasons"].append(hit["rule"])
         if hit["rule"] == DETRENDED:
             entry["residual"], entry["threshold"] = hit["residual"], hit["threshold"]
+        if hit["rule"] == INPUT_SHIFT:
+            entry["shift_z"], entry["shift_threshold"] = hit["z"], hit["threshold"]
     rest = [i for i in range(len(scores)) if i not in picked]
     for i in stream.sample(rest, min(len(rest), audit_size(len(scores), audit_fraction))):
         picked[i] = {"interval": i, "reasons": [AUDIT]}

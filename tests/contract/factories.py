@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -150,7 +151,8 @@ def model_payload(
             for i in range(intervals + 1)
         ],
         "scores": [
-            {"interval": i, "absolute": s, "l2": s / 30, "percent": s / 1000, "cosine": 0.001}
+            {"interval": i, "absolute": s, "l2": s / 30, "percent": s / 1000, "cosine": 0.001,
+             "input_shift": 0.0 if i == 0 else 0.05 * (1 + 0.1 * math.sin(2.9 * i))}
             for i, s in enumerate(scores)
         ],
         "layer_hashes": {"layers": layers, "chain": chain},

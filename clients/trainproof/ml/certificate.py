@@ -18,6 +18,8 @@ from typing import Any
 
 LOCAL_FIELDS = ("file",)
 RUN_FILE = "run.json"
+# What the certificate claims per interval (metrics.interval_scores computes them).
+SCORE_KEYS = ("absolute", "l2", "percent", "cosine", "input_shift")
 
 
 def package_versions() -> dict[str, str]:

@@ -179,3 +179,16 @@ def score_run(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
 def input_profiles(paths: list[str | os.PathLike]) -> list[list[float]]:
     """``input_profile`` of every interval of a run."""
     return [input_profile(paths[i], paths[i + 1]) for i in range(len(paths) - 1)]
+
+
+def interval_scores(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
+    """The per-interval scores a birth certificate claims (``certificate.SCORE_KEYS``), recomputable by anyone.
+
+    ``input_shift`` is ``outliers.profile_shift`` of the input profiles (0 where it does not
+    judge: interval 0, zero-change intervals, runs of fewer than three judged intervals).
+    """
+    from trainproof.ml.outliers import profile_shift
+
+    shift = profile_shift(input_profiles(paths))
+    return [{"interval": s["interval"], **{m: s[m] for m in METRICS}, "input_shift": shift.get(s["interval"], 0.0)}
+            for s in score_run(paths)]

@@ -30,7 +30,6 @@ from trainproof.ml.data import ORDER_ALGORITHM, BatchStream, Dataset, save_datas
 from trainproof.ml.fingerprint import fingerprint
 from trainproof.ml.snapshot import write_snapshot
 
-METRIC_KEYS = ("absolute", "l2", "percent", "cosine")
 
 
 class RecorderError(RuntimeError):
@@ -120,12 +119,12 @@ class Recorder:
     def finish(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
         """Score every interval, hash the final layers, write ``run.json``; returns it."""
         from trainproof.ml.hashchain import layer_chain
-        from trainproof.ml.metrics import score_run
+        from trainproof.ml.metrics import interval_scores
 
         if self.steps_done != self.total_steps:
             raise RecorderError(f"finish() after {self.steps_done} of {self.total_steps} steps")
         paths = [self.run_dir / s["file"] for s in self.snapshots]
-        scores = [{"interval": s["interval"], **{k: s[k] for k in METRIC_KEYS}} for s in score_run(paths)]
+        scores = interval_scores(paths)
         run = {
             "name": self.name,
             "version": self.version,

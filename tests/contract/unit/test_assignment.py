@@ -43,6 +43,16 @@ def test_assignment_selects_outliers_zeros_and_an_audit_sample_with_odd_sub_quor
     assert state["status"] == "ASSIGNED" and state["selected"] == sorted(reasons)
 
 
+def test_an_input_shift_outlier_is_selected_with_its_z(net: Net):
+    payload = model_payload(intervals=20)
+    payload["scores"][11]["input_shift"] = 3.0  # the update moved onto unusual inputs; its size looks normal
+    net.call(Cast.client1, "SubmitModel", payload)
+    out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])
+    entry = {s["interval"]: s for s in out["selected"]}[11]
+    assert entry["reasons"] == ["input-shift"] and entry["shift_z"] > entry["shift_threshold"] == 4.0
+    assert out["config"]["shift_k"] == 4.0
+
+
 def test_submitters_org_fills_the_sub_quorum_only_when_other_orgs_are_too_few(net: Net, submitted):
     net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 5})
     out = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])

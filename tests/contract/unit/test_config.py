@@ -12,7 +12,8 @@ pytestmark = pytest.mark.unit
 def test_defaults_when_nothing_was_set(bare_net: Net):
     view = bare_net.call(Cast.client1, "GetConfig")
     assert view["values"] == DEFAULTS == {"k": 3.0, "audit_fraction": 0.2, "sub_quorum_size": 3,
-                                          "deadline_seconds": 86400, "max_reassignments": 2}
+                                          "deadline_seconds": 86400, "max_reassignments": 2,
+                                          "shift_k": 4.0}
     assert view["updated"] is None
 
 

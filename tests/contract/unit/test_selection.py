@@ -80,3 +80,30 @@ def test_selection_is_deterministic_and_depends_on_the_stream():
 def test_everything_flagged_leaves_no_room_for_an_audit():
     assert selection.select([0.0, 0.0], 3.0, 0.5, stream()) == [
         {"interval": 0, "reasons": ["zero"]}, {"interval": 1, "reasons": ["zero"]}]
+
+
+def honest_shifts(n: int) -> list[float]:
+    return [0.0] + [0.05 * (1 + 0.2 * math.sin(2.9 * i)) for i in range(1, n)]
+
+
+def test_input_shift_outliers_are_robust_z_of_the_log():
+    shifts = honest_shifts(30)
+    assert selection.input_shift_outliers(shifts, 4.0) == []
+    shifts[7], shifts[8] = 0.5, 0.2  # a poisoned interval and the one momentum carries it into
+    hits = selection.input_shift_outliers(shifts, 4.0)
+    assert [h["interval"] for h in hits] == [7, 8] and all(h["z"] > h["threshold"] == 4.0 for h in hits)
+    assert [h["interval"] for h in selection.input_shift_outliers(shifts, 20.0)] == []
+
+
+def test_input_shift_needs_three_positive_values():
+    assert selection.input_shift_outliers([0.0, 0.1, 9.0], 4.0) == []
+
+
+def test_select_merges_input_shift_with_the_other_rules():
+    scores, shifts = noisy(30), honest_shifts(30)
+    scores[20] = 0.0
+    shifts[20] = 0.0
+    shifts[9] = 1.0
+    picked = {e["interval"]: e for e in selection.select(scores, 3.0, 0.1, stream(), shifts, 4.0)}
+    assert picked[9]["reasons"] == ["input-shift"] and picked[20]["reasons"] == ["zero"]
+    assert {e["interval"] for e in selection.select(scores, 3.0, 0.1, stream(), None)} >= {20}

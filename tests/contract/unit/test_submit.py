@@ -85,11 +85,13 @@ SCHEMA_FAILURES = [
     (_mutate("recipe.seeds", delete=True), "'seeds' is a required property"),
     (_mutate("snapshots.3.sha256", delete=True), "at /snapshots/3: 'sha256' is a required property"),
     (_mutate("environment.git_commit", delete=True), "'git_commit' is a required property"),
+    (_mutate("scores.4.input_shift", delete=True), "at /scores/4: 'input_shift' is a required property"),
     # wrong types
     (_mutate("recipe.batch_size", "64"), "at /recipe/batch_size"),
     (_mutate("recipe.batch_size", 64.0), "at /recipe/batch_size"),
     (_mutate("recipe.total_steps", True), "at /recipe/total_steps"),
     (_mutate("scores.2.absolute", "big"), "at /scores/2/absolute"),
+    (_mutate("scores.2.input_shift", -0.5), "at /scores/2/input_shift"),
     (_mutate("snapshots", {}), "at /snapshots"),
     (_mutate("metrics.accuracy", "high"), "at /metrics/accuracy"),
     (_mutate("recipe.architecture.params", [1]), "at /recipe/architecture/params"),

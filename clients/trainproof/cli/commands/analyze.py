@@ -11,12 +11,10 @@ from rich.table import Table
 from trainproof.cli.options import common_options, pass_session
 from trainproof.cli.output import CliError, Exit, console, emit_json, err_console
 from trainproof.cli.session import Session
-from trainproof.ml.metrics import input_profile, score_pair
-from trainproof.ml.outliers import select_outliers
+from trainproof.ml.certificate import SCORE_KEYS
+from trainproof.ml.outliers import profile_shift, select_outliers
 from trainproof.ml.snapshot import sha256_files
 from trainproof.submission import read_run
-
-METRICS = ("absolute", "l2", "percent", "cosine")
 
 
 @click.command()
@@ -50,7 +48,9 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
 
 
 def _score(run_dir: Path, paths: list[Path], quiet: bool) -> tuple[list[dict[str, Any]], list[list[float]]]:
-    """The metrics and input profile of each interval, with a progress bar on stderr."""
+    """Each interval's certificate scores (``SCORE_KEYS``) and input profile; progress on stderr."""
+    from trainproof.ml.metrics import METRICS, input_profile, score_pair  # numba: only when analysing
+
     scores, profiles = [], []
     with nullcontext() if quiet else err_console.status(f"scoring {run_dir}") as status:
         for i in range(len(paths) - 1):
@@ -59,17 +59,20 @@ def _score(run_dir: Path, paths: list[Path], quiet: bool) -> tuple[list[dict[str
             pair = score_pair(paths[i], paths[i + 1])
             scores.append({"interval": i, **{m: pair[m] for m in METRICS}})
             profiles.append(input_profile(paths[i], paths[i + 1]))
+    shift = profile_shift(profiles)
+    for s in scores:
+        s["input_shift"] = shift.get(s["interval"], 0.0)
     return scores, profiles
 
 
 def _print(result: dict[str, Any]) -> None:
     flagged = {e["interval"]: e for e in result["flagged"]}
     table = Table(title=f"{result['name'] or result['run_dir']}: interval i is snapshot i → i+1", title_justify="left")
-    for column in ("#", "abs. change", "L2", "percent", "cosine", "flagged by", "z"):
+    for column in ("#", "abs. change", "L2", "percent", "cosine", "input shift", "flagged by", "z"):
         table.add_column(column, justify="left" if column == "flagged by" else "right")
     for s in result["intervals"]:
         hit = flagged.get(s["interval"])
-        table.add_row(str(s["interval"]), *(_number(s[m]) for m in METRICS),
+        table.add_row(str(s["interval"]), *(_number(s[m]) for m in SCORE_KEYS),
                       hit["rule"] if hit else "", f"{hit['z']:.1f}" if hit and "z" in hit else "")
     console.print(table)
     n = len(result["flagged"])

@@ -10,6 +10,7 @@ from rich.table import Table
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
 from trainproof.cli.output import console, emit_json, short, size, styled, when
 from trainproof.cli.session import Session
+from trainproof.ml.certificate import SCORE_KEYS
 
 
 @click.command()
@@ -55,12 +56,12 @@ def show(session: Session, model_id: str) -> None:
     })
     _section("metrics", {k: f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in cert["metrics"].items()})
     table = Table(title="snapshots and interval scores (interval i: snapshot i → i+1)", title_justify="left")
-    for column in ("#", "step", "sha256", "size", "abs. change", "L2", "percent", "cosine"):
+    for column in ("#", "step", "sha256", "size", "abs. change", "L2", "percent", "cosine", "input shift"):
         table.add_column(column, justify="right" if column not in ("sha256",) else "left")
     scores = {s["interval"]: s for s in cert["scores"]}
     for snap in cert["snapshots"]:
         s = scores.get(snap["index"])
-        metrics = [f"{s[k]:.4g}" for k in ("absolute", "l2", "percent", "cosine")] if s else [""] * 4
+        metrics = [f"{s[k]:.4g}" for k in SCORE_KEYS] if s else [""] * len(SCORE_KEYS)
         table.add_row(str(snap["index"]), str(snap["step"]), short(snap["sha256"], 16), size(snap["size"]), *metrics)
     console.print(table)
     chain = cert["layer_hashes"]

@@ -83,6 +83,11 @@ def why_selected(entry: dict[str, Any]) -> str:
             words.append(f"outlier: unusually large weight change{detail}")
         elif reason == "zero":
             words.append("outlier: weights did not change")
+        elif reason == "input-shift":
+            detail = ""
+            if entry.get("shift_z") is not None and entry.get("shift_threshold") is not None:
+                detail = f" (z {entry['shift_z']:.3g} > {entry['shift_threshold']:.3g})"
+            words.append(f"outlier: the update landed on unusual inputs{detail}")
         elif reason == "audit":
             words.append("random audit sample")
         else:
