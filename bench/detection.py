@@ -1,6 +1,6 @@
 """Navarro et al.'s weight-analysis accuracy experiment on scikit-learn's digits.
 
-    python -m bench.detection [--runs 48] [--intervals 30] [--seed 0] [--workers 2]
+    python -m bench.detection [--runs 100] [--intervals 30] [--seed 3] [--workers 2]
     python -m bench.detection --calibrate     # replay tolerance vs a single poisoned batch
 
 Each run trains a feed-forward net (hidden layers varied) with the Recorder for T
@@ -16,7 +16,11 @@ the four metrics, and each detector flags intervals:
   the L2 score);
 * +shift k: all of the above plus the input-shift rule (where the first layer's update
   lands, per input feature: ``metrics.input_profiles``);
-* shift+low k: only the rules that measured precise here: zero, input-shift, low-tail.
+* shift+low k: only the rules that measured precise here: zero, input-shift, low-tail;
+* +spill k: shift+low, less input-shift flags that momentum from a flagged predecessor
+  explains (``outliers.spillover_filter`` on ``metrics.own_profiles``);
+* +own k: +spill plus the own-shift rule (the input shift of the update with the carried
+  momentum removed) — what ``trainproof analyze`` runs for SGD with momentum.
 
 Printed:
 precision / recall / F1 per metric and detector beside the paper's Table II, recall per
@@ -64,7 +68,7 @@ def one_run(job: dict) -> dict:
 
     from trainproof.ml.certificate import snapshot_paths
     from trainproof.ml.demo_training import train_digits
-    from trainproof.ml.metrics import input_profiles, score_run
+    from trainproof.ml.metrics import input_profiles, own_profiles, score_run
 
     torch.set_num_threads(1)
     tmp = tempfile.mkdtemp(prefix="tp-detect-")
@@ -75,14 +79,14 @@ def one_run(job: dict) -> dict:
                            shorten_intervals=bad.get("short", []), seed=job["seed"], scheduler=job["scheduler"],
                            poison_fraction=job["poison_fraction"])
         paths = snapshot_paths(tmp, run)
-        scores, profiles = score_run(paths), input_profiles(paths)
+        scores, profiles, own = score_run(paths), input_profiles(paths), own_profiles(paths)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     truth = [0] * job["intervals"]
     for label in ("poison", "skip", "short"):
         for i in bad.get(label, []):
             truth[i] = 1
-    return {**job, "scores": scores, "profiles": profiles, "truth": truth, "metrics": run["metrics"]}
+    return {**job, "scores": scores, "profiles": profiles, "own": own, "truth": truth, "metrics": run["metrics"]}
 
 
 def simulate(runs: int, intervals: int, steps: int, seed: int, workers: int, poison_fraction: float) -> list[dict]:
@@ -117,10 +121,15 @@ def _global_mad(series: list[float], k: float = 3.0) -> set[int]:
 
 
 def _selected(series: list[float], k: float = 3.0, l2: list[float] | None = None,
-              profiles: list[list[float]] | None = None, rules: tuple[str, ...] | None = None) -> set[int]:
-    from trainproof.ml.outliers import select_outliers
+              profiles: list[list[float]] | None = None, rules: tuple[str, ...] | None = None,
+              own: list[list[float]] | None = None) -> set[int]:
+    from trainproof.ml.outliers import select_outliers, spillover_filter
 
-    return {e["interval"] for e in select_outliers(series, k, l2, profiles=profiles) if rules is None or e["rule"] in rules}
+    with_own = own if rules is None or "own-shift" in rules else None
+    found = [e for e in select_outliers(series, k, l2, profiles=profiles, own=with_own) if rules is None or e["rule"] in rules]
+    if own is not None:  # after the rule filter: a dropped flag's predecessor must be in this detector's output
+        found = spillover_filter(found, profiles, own)
+    return {e["interval"] for e in found}
 
 
 def _series(run: dict, metric: str) -> list[float]:
@@ -132,12 +141,15 @@ def _with_density(k: float) -> Callable[[dict, str], set[int]]:
     return lambda run, m: _selected(_series(run, m), k, _series(run, "l2")) if m == "absolute" else set()
 
 
-def _with_shift(k: float, rules: tuple[str, ...] | None = None) -> Callable[[dict, str], set[int]]:
-    """select_outliers with the input profiles too; ``rules`` keeps only those rules' flags."""
-    return lambda run, m: _selected(_series(run, m), k, _series(run, "l2"), run["profiles"], rules) if m == "absolute" else set()
+def _with_shift(k: float, rules: tuple[str, ...] | None = None, spill: bool = False) -> Callable[[dict, str], set[int]]:
+    """select_outliers with the input profiles too; ``rules`` keeps only those rules' flags;
+    ``spill`` drops momentum spillover."""
+    return lambda run, m: (_selected(_series(run, m), k, _series(run, "l2"), run["profiles"], rules, run["own"] if spill else None)
+                           if m == "absolute" else set())
 
 
 PRECISE = ("zero", "input-shift", "low-tail")
+PRECISE_OWN = PRECISE + ("own-shift",)
 DETECTORS: dict[str, Callable[[dict, str], set[int]]] = {
     "mean+2sd": lambda run, m: _global_mean_sd(_series(run, m)),
     "median+3MAD": lambda run, m: _global_mad(_series(run, m)),
@@ -148,8 +160,13 @@ DETECTORS: dict[str, Callable[[dict, str], set[int]]] = {
     "shift+low k=3": _with_shift(3.0, PRECISE),
     "shift+low k=3.5": _with_shift(3.5, PRECISE),
     "shift+low k=4": _with_shift(4.0, PRECISE),
+    "+spill k=3": _with_shift(3.0, PRECISE, spill=True),
+    "+spill k=3.5": _with_shift(3.5, PRECISE, spill=True),
+    "+own k=3": _with_shift(3.0, PRECISE_OWN, spill=True),
+    "+own k=3.5": _with_shift(3.5, PRECISE_OWN, spill=True),
 }
-ABSOLUTE_ONLY = {"trend+dens k=3", "trend+dens k=4", "+shift k=3", "shift+low k=3", "shift+low k=3.5", "shift+low k=4"}
+ABSOLUTE_ONLY = {"trend+dens k=3", "trend+dens k=4", "+shift k=3", "shift+low k=3", "shift+low k=3.5", "shift+low k=4",
+                 "+spill k=3", "+spill k=3.5", "+own k=3", "+own k=3.5"}
 
 
 def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: str) -> tuple[float, float, float, dict, float]:
@@ -252,11 +269,12 @@ def _calibrate(seed: int, arch: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=50, help="training runs (cycling clean/single/group/skip/short)")
+    ap.add_argument("--runs", type=int, default=100, help="training runs (cycling clean/single/group/skip/short)")
     ap.add_argument("--intervals", type=int, default=30)
     ap.add_argument("--steps", type=int, default=10, help="optimizer steps per interval")
     ap.add_argument("--poison-fraction", type=float, default=0.25, help="share of each batch poisoned in a bad interval")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=3,
+                    help="3: never used while designing the rules (seeds 0 and 2 were; their figures are optimistic)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--calibrate", action="store_true", help="measure the replay tolerance instead")
     args = ap.parse_args()

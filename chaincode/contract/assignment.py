@@ -59,6 +59,21 @@ def authorize(stub: Stub, who: Identity, state: dict[str, Any], pool: list[dict[
     return {**who.ref(), "role": "verifier" if is_verifier else "admin"}
 
 
+def check_clock(stub: Stub, skew: int) -> None:
+    """Refuse a transaction stamped more than ``skew`` seconds from this peer's clock.
+
+    Why: deadlines are in transaction time, which the client sets. Without this an assigner
+    could stamp ExpireAssignment past every deadline (or AssignVerifiers in the past) and push
+    a fresh model to INCONCLUSIVE in seconds. Every org's peer must endorse, so one honest
+    peer's refusal blocks it; the check only refuses, so accepted results stay deterministic.
+    """
+    offset = stub.tx_timestamp - stub.peer_time()
+    if abs(offset) > skew:
+        raise ChaincodeError(
+            f"clock: transaction time {stub.tx_timestamp:.3f} is {offset:+.1f} s from this peer's clock; "
+            f"{stub.function} accepts at most ±{skew} s (clock_skew_seconds): sync the sender's clock and retry", 409)
+
+
 def pick(stream: HashStream, pool: list[dict[str, Any]], size: int, submitter_msp: str) -> list[str] | None:
     """``size`` fingerprints from ``pool``, other orgs than the submitter's first; None if too few."""
     others = [v["fingerprint"] for v in pool if v["mspid"] != submitter_msp]
@@ -82,6 +97,7 @@ def assign(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError(f"once per model: model {mid} is already {state['status']}; "
                              "AssignVerifiers runs once (ExpireAssignment re-assigns)", 409)
     cfg = config.effective(stub)
+    check_clock(stub, cfg["clock_skew_seconds"])
     size = cfg["sub_quorum_size"]
     if len(pool) < size:
         raise ChaincodeError(
@@ -152,6 +168,7 @@ def expire(stub: Stub) -> dict[str, Any]:
     if state["status"] != ASSIGNED:
         raise ChaincodeError(f"state: model {mid} is {state['status']}; only an ASSIGNED model's assignments expire", 409)
     cfg = store.get(stub, keys.assignment(mid))["config"]
+    check_clock(stub, cfg.get("clock_skew_seconds", config.DEFAULTS["clock_skew_seconds"]))
     now = stub.tx_timestamp
     pending = [store.get(stub, keys.interval(mid, i)) for i in state["selected"] if decisions.load(stub, mid, i) is None]
     expired = [rec for rec in pending if rec["deadline"] <= now]

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "sub_quorum_size": 3,  # verifiers per selected interval (odd)
     "deadline_seconds": 86400,  # time, in transaction time, to vote before ExpireAssignment may act
     "max_reassignments": 2,  # re-assignments of an interval before it is INCONCLUSIVE
+    "clock_skew_seconds": 300,  # how far a deadline-setting tx's time may be from each endorsing peer's clock
 }
 
 
@@ -41,6 +42,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "sub_quorum_size": (lambda v: _integer(v) and 1 <= v <= 51 and v % 2 == 1, "an odd integer in [1, 51]", int),
     "deadline_seconds": (lambda v: _integer(v) and 1 <= v <= 31_536_000, "an integer in [1, 31536000]", int),
     "max_reassignments": (lambda v: _integer(v) and 0 <= v <= 10, "an integer in [0, 10]", int),
+    "clock_skew_seconds": (lambda v: _integer(v) and 1 <= v <= 86400, "an integer in [1, 86400]", int),
 }
 
 

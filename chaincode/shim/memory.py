@@ -54,7 +54,7 @@ class MemoryLedger:
     """Committed world state plus history; hands out one ``MemoryStub`` per transaction."""
 
     channel_id: str = "trainproof"
-    clock: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z; tests move it explicitly
+    clock: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z, the peer's clock; tests move it explicitly
     events: list[tuple[str, str, bytes]] = field(default_factory=list)  # (tx_id, name, payload)
     _state: dict[str, _Entry] = field(default_factory=dict)
     _keys: list[str] = field(default_factory=list)  # sorted, for range queries
@@ -170,6 +170,9 @@ class MemoryStub(Stub):
 
     def get_creator(self) -> Creator:
         return self._creator
+
+    def peer_time(self) -> float:
+        return self.ledger.clock
 
     def get_state(self, key: str) -> bytes | None:
         self._check_key(key)

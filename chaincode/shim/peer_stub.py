@@ -1,6 +1,8 @@
 """The Stub backed by the real peer: every ledger call is a request on the chaincode stream."""
 from __future__ import annotations
 
+import time
+
 from typing import Callable, Iterator
 
 from fabric_protos.ledger.queryresult import kv_query_result_pb2
@@ -30,6 +32,9 @@ class PeerStub(Stub):
 
     def get_creator(self) -> Creator:
         return self._creator
+
+    def peer_time(self) -> float:
+        return time.time()
 
     def get_state(self, key: str) -> bytes | None:
         value = self._request(Msg.GET_STATE, shim_pb2.GetState(key=key).SerializeToString())

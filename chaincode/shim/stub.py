@@ -57,6 +57,15 @@ class Stub(abc.ABC):
     def get_creator(self) -> Creator: ...
 
     @abc.abstractmethod
+    def peer_time(self) -> float:
+        """This endorsing peer's own clock (seconds since the epoch).
+
+        Only for refusals: peers' clocks differ, so a result must never depend on it, but a
+        check that refuses a transaction stamped far from it is safe (the client then lacks
+        matching endorsements and nothing commits).
+        """
+
+    @abc.abstractmethod
     def get_state(self, key: str) -> bytes | None:
         """Committed value of ``key`` (writes of this transaction are not visible), or None."""
 

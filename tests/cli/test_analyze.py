@@ -34,11 +34,13 @@ def test_json_lists_every_interval_and_flags_the_poisoned_ones(poisoned_run):
     assert all(s["absolute"] > 0 for s in out["intervals"])
     rules = {e["interval"]: e["rule"] for e in out["flagged"]}
     assert rules[9] == rules[21] == "input-shift"
+    assert 10 in out["momentum_spillover"] and 10 not in rules  # SGD momentum carried interval 9's shift on
 
 
 def test_table_names_the_rule(poisoned_run):
     result = invoke("analyze", str(poisoned_run[0]))
     assert result.exit_code == 0 and "input-shift" in result.stdout and "intervals flagged at k=3" in result.stdout
+    assert "momentum spillover, not flagged: interval(s) 10" in result.stdout
 
 
 def test_edited_snapshot_is_refused(poisoned_run, tmp_path):

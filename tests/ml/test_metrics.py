@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from trainproof.ml.metrics import input_profile, score_pair, score_run
+from trainproof.ml.metrics import input_profile, own_profile, score_pair, score_run
 from trainproof.ml.snapshot import SnapshotError
 
 pytestmark = pytest.mark.ml
@@ -107,3 +107,35 @@ def test_input_profile_needs_a_matrix(tmp_path):
     pa, pb = _files(tmp_path, {"w": torch.ones(5)}, {"w": torch.zeros(5)})
     with pytest.raises(SnapshotError, match="two or more dimensions"):
         input_profile(pa, pb)
+
+
+def test_own_profile_removes_exactly_what_momentum_carries_in(tmp_path):
+    """Reference: run the start snapshot's momentum forward with zero gradients for the
+    interval's steps (v ← μv, w ← w − lr·v) and take that displacement out of the update."""
+    from safetensors.numpy import load_file
+
+    from trainproof.ml.certificate import snapshot_paths
+    from trainproof.ml.demo_training import train_digits
+    from trainproof.ml.snapshot import read_header
+
+    run = train_digits(tmp_path, hidden=[16], intervals=3, steps_per_interval=10, seed=5)
+    paths = snapshot_paths(tmp_path, run)
+    start, end = load_file(str(paths[1])), load_file(str(paths[2]))
+    group = read_header(paths[1]).meta["optimizer"]["param_groups"][0]
+    v, carried = start["optim/0/momentum_buffer"].astype(np.float64), np.zeros(start["param/fc1.weight"].shape)
+    for _ in range(10):
+        v = group["momentum"] * v
+        carried -= group["lr"] * v
+    own = end["param/fc1.weight"].astype(np.float64) - start["param/fc1.weight"].astype(np.float64) - carried
+    assert own_profile(paths[1], paths[2]) == pytest.approx(np.abs(own).sum(0).tolist(), rel=1e-9)
+    plain = input_profile(paths[1], paths[2])
+    assert own_profile(paths[1], paths[2]) != pytest.approx(plain, rel=1e-3)  # the carry is not negligible
+    assert own_profile(paths[0], paths[1]) == input_profile(paths[0], paths[1])  # a fresh optimizer carries nothing in
+
+
+def test_own_profile_is_none_for_other_optimizers(cnn_run):
+    from trainproof.ml.certificate import snapshot_paths
+
+    run_dir, run = cnn_run  # Adam
+    paths = snapshot_paths(run_dir, run)
+    assert own_profile(paths[1], paths[2]) is None

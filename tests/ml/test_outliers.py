@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from trainproof.ml.outliers import local_residuals, select_outliers, shift_rule, theil_sen
+from trainproof.ml.outliers import local_residuals, select_outliers, shift_rule, spillover_filter, theil_sen
 
 pytestmark = pytest.mark.ml
 
@@ -142,3 +142,49 @@ def test_real_poisoned_intervals_are_flagged_by_input_shift(tmp_path):
     clean = train_digits(clean_dir, hidden=[64], intervals=30, steps_per_interval=10, seed=11)
     clean_paths = snapshot_paths(clean_dir, clean)
     assert shift_rule(input_profiles(clean_paths), 4.0) == []
+
+
+def test_spillover_is_dropped_only_after_a_flagged_interval_and_when_its_own_update_is_normal():
+    """The own profile (momentum removed) decides whether the interval after a flagged one is
+    shifted by itself; without a flagged predecessor nothing is dropped."""
+    profiles = honest_profiles()
+    shifted = [v * (3.0 if c in (3, 4) else 1.0) for c, v in enumerate(profiles[11])]
+    flags = [{"interval": 10, "rule": "input-shift"}, {"interval": 11, "rule": "input-shift"}]
+    own_normal = [list(p) for p in profiles]
+    own_shifted = [list(p) for p in profiles]
+    own_shifted[11] = shifted
+    assert [e["interval"] for e in spillover_filter(flags, profiles, own_normal)] == [10]
+    assert [e["interval"] for e in spillover_filter(flags, profiles, own_shifted)] == [10, 11]
+    assert [e["interval"] for e in spillover_filter(flags[1:], profiles, own_normal)] == [11]
+    size_flag = [{"interval": 10, "rule": "input-shift"}, {"interval": 11, "rule": "detrended-mad"}]
+    assert spillover_filter(size_flag, profiles, own_normal) == size_flag  # only input-shift flags are judged
+
+
+def test_own_shift_flags_a_shift_that_only_the_own_update_shows():
+    """The raw profile can blur a poisoned interval (honest momentum carried in); the own one does not."""
+    s, profiles = decaying(), honest_profiles()
+    own = [list(p) for p in profiles]
+    own[12] = [v * (3.0 if c in (3, 4) else 1.0) for c, v in enumerate(own[12])]
+    got = select_outliers(s, profiles=profiles, own=own)
+    assert [(e["interval"], e["rule"]) for e in got] == [(12, "own-shift")] and got[0]["z"] > 4.0
+    assert select_outliers(s, profiles=profiles, own=[list(p) for p in profiles]) == []
+
+
+def test_own_profiles_need_the_plain_ones():
+    with pytest.raises(ValueError, match="need the plain input profiles"):
+        select_outliers(decaying(), own=honest_profiles())
+
+
+def test_real_momentum_spillover_is_dropped_and_the_poisoned_intervals_kept(tmp_path):
+    """Real training, SGD with momentum 0.9: the interval right after each poisoned one is
+    flagged by the input shift alone, and the own profiles clear exactly those."""
+    from trainproof.ml.certificate import snapshot_paths
+    from trainproof.ml.demo_training import train_digits
+    from trainproof.ml.metrics import input_profiles, own_profiles, score_run
+
+    run = train_digits(tmp_path, hidden=[64], intervals=30, steps_per_interval=10, seed=13, poison_intervals=[5, 20])
+    paths = snapshot_paths(tmp_path, run)
+    scores, profiles = [s["absolute"] for s in score_run(paths)], input_profiles(paths)
+    plain = {e["interval"] for e in select_outliers(scores, profiles=profiles)}
+    assert plain == {5, 6, 20, 21}
+    assert {e["interval"] for e in select_outliers(scores, profiles=profiles, own=own_profiles(paths))} == {5, 20}

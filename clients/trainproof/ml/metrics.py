@@ -143,14 +143,8 @@ def score_pair(path_a: str | os.PathLike, path_b: str | os.PathLike) -> dict[str
 PROFILE_ROWS = 1 << 12  # rows of the first weight matrix per chunk: bounded memory
 
 
-def input_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[float]:
-    """Σ over outputs of |Δw| for each input of the first weight tensor with two or more dims.
-
-    Why: data poisoning changes what the batches contain, and the first layer's update
-    per input feature is where that shows (a backdoor trigger lights pixels that honest
-    data rarely does), while the interval's total size hides in training noise. For a
-    conv layer the "inputs" are (channel, kernel position) pairs. float64, chunked by rows.
-    """
+def _first_weight(path_a: str | os.PathLike, path_b: str | os.PathLike) -> tuple[str, Header, np.ndarray, np.ndarray]:
+    """(name, header of ``path_a``, a, b) of the first weight tensor with two or more dims, as (rows, inputs)."""
     ha, hb = read_header(path_a), read_header(path_b)
     names = weight_names(ha)
     if names != weight_names(hb):
@@ -164,11 +158,68 @@ def input_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[
     rows = ia.shape[0]
     a = _as_float(open_arrays(path_a, ha)[first], ia.dtype).reshape(rows, -1)
     b = _as_float(open_arrays(path_b, hb)[first], ib.dtype).reshape(rows, -1)
+    return first, ha, a, b
+
+
+def _column_sums(a: np.ndarray, b: np.ndarray, v: np.ndarray | None = None, factor: float = 0.0) -> list[float]:
+    """Σ over rows of |b − a + factor·v|, in float64, PROFILE_ROWS rows at a time."""
     total = np.zeros(a.shape[1])
-    for lo in range(0, rows, PROFILE_ROWS):
+    for lo in range(0, a.shape[0], PROFILE_ROWS):
         hi = lo + PROFILE_ROWS
-        total += np.abs(b[lo:hi].astype(np.float64) - a[lo:hi].astype(np.float64)).sum(axis=0)
+        d = b[lo:hi].astype(np.float64) - a[lo:hi].astype(np.float64)
+        if v is not None:
+            d += factor * v[lo:hi].astype(np.float64)
+        total += np.abs(d).sum(axis=0)
     return total.tolist()
+
+
+def input_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[float]:
+    """Σ over outputs of |Δw| for each input of the first weight tensor with two or more dims.
+
+    Why: data poisoning changes what the batches contain, and the first layer's update
+    per input feature is where that shows (a backdoor trigger lights pixels that honest
+    data rarely does), while the interval's total size hides in training noise. For a
+    conv layer the "inputs" are (channel, kernel position) pairs. float64, chunked by rows.
+    """
+    _, _, a, b = _first_weight(path_a, path_b)
+    return _column_sums(a, b)
+
+
+def own_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[float] | None:
+    """``input_profile`` of the interval's own update: less what SGD momentum carried in.
+
+    Why: with momentum μ, the last update before an interval keeps moving the weights for
+    about 1/(1 − μ) more steps, so the interval after a poisoned one shows the same input
+    shift without any poisoned batch (``outliers.spillover_filter`` uses this). With the
+    start snapshot's momentum buffer v₀ and learning rate lr, the carried displacement over
+    the interval's n steps is −lr·Σ_{t=1..n} μ^t·v₀ (one more factor μ with Nesterov); a
+    learning-rate change inside the interval is ignored. None when the optimizer is not SGD
+    with momentum, or its state does not map onto the profiled weight.
+    """
+    name, ha, a, b = _first_weight(path_a, path_b)
+    hb = read_header(path_b)
+    meta_a, meta_b = ha.meta or {}, hb.meta or {}
+    try:
+        groups = meta_a["optimizer"]["param_groups"]
+        pids = [pid for g in groups for pid in g["params"]]
+        slot = meta_a["parameters"].index(name.removeprefix("param/"))
+        group = next(g for g in groups if pids[slot] in g["params"])
+        mu, lr, steps = float(group["momentum"]), float(group["lr"]), int(meta_b["step"]) - int(meta_a["step"])
+        nesterov, maximize = bool(group.get("nesterov")), bool(group.get("maximize"))
+    except (KeyError, TypeError, ValueError, IndexError, StopIteration):
+        return None
+    if "betas" in group or not 0.0 < mu < 1.0 or steps < 1 or maximize:
+        return None
+    buffer = ha.tensors.get(f"optim/{pids[slot]}/momentum_buffer")
+    if buffer is None:
+        if meta_a["optimizer"].get("state_scalars") or any(k.startswith("optim/") for k in ha.tensors):
+            return None  # some state, but not this weight's buffer: the mapping is not ours
+        return _column_sums(a, b)  # a fresh optimizer carries nothing in
+    if tuple(buffer.shape) != tuple(ha.tensors[name].shape):
+        return None
+    v = _as_float(open_arrays(path_a, ha)[f"optim/{pids[slot]}/momentum_buffer"], buffer.dtype).reshape(a.shape)
+    factor = lr * mu * (1.0 - mu ** steps) / (1.0 - mu) * (mu if nesterov else 1.0)
+    return _column_sums(a, b, v, factor)
 
 
 def score_run(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
@@ -179,6 +230,12 @@ def score_run(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
 def input_profiles(paths: list[str | os.PathLike]) -> list[list[float]]:
     """``input_profile`` of every interval of a run."""
     return [input_profile(paths[i], paths[i + 1]) for i in range(len(paths) - 1)]
+
+
+def own_profiles(paths: list[str | os.PathLike]) -> list[list[float]] | None:
+    """``own_profile`` of every interval of a run; None if any interval has none."""
+    found = [own_profile(paths[i], paths[i + 1]) for i in range(len(paths) - 1)]
+    return None if any(p is None for p in found) else found  # type: ignore[return-value]
 
 
 def interval_scores(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:

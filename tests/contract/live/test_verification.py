@@ -32,17 +32,19 @@ How each path is made deterministic anyway:
    that finishes later finds the interval decided or the model closed, its vote is refused, and
    it stops. Every such test first asserts that no vote is on the ledger yet and says so
    plainly if the window ever closes too early (then raise ``SLOW_STEPS`` in conftest.py).
-4. Expiry needs a deadline that has passed. Fabric leaves the transaction time to the client
-   (ASSIGNMENT.md, "Limits"), so the test stamps its ExpireAssignment proposals just past each
-   deadline instead of changing the global deadline_seconds with SetConfig: a first version
-   did that (1 s, for half a second, restored in a finally) and a concurrent engineer's
-   robustness-experiment model was assigned in that half second and got the 1 s deadline too.
+4. Expiry needs a deadline that has passed. The transaction time is the client's, but every
+   endorsing peer refuses ExpireAssignment/AssignVerifiers stamped more than clock_skew_seconds
+   (300 s) from its own clock, so the test gives its model a SHORT_DEADLINE: SetConfig just
+   before the submission, restored as soon as the model is assigned (a second or two; a model
+   another process submits in that window also gets the short deadline, and at worst is
+   re-staffed after it), and stamps each expiry just past the current deadline, inside the skew.
    SetConfig itself is exercised with a change no selection can notice (a 10^-9 nudge of k).
 """
 from __future__ import annotations
 
 import hashlib
 import math
+import time
 from typing import Any
 
 import pytest
@@ -53,6 +55,7 @@ from tests.contract.factories import decaying_scores
 from tests.contract.live.conftest import SLOW_STEPS, UNKNOWN_MODEL, Live, fake_payload
 
 pytestmark = pytest.mark.contract
+SHORT_DEADLINE = 60  # s; (max_reassignments + 1) rounds of stamps must stay inside the peers' clock skew
 
 
 def evidence(reason: str, **distances: float) -> dict[str, Any]:
@@ -356,21 +359,27 @@ def test_settings_are_frozen_into_each_assignment(live):
 
 
 def test_expired_assignment_is_restaffed_then_inconclusive(live, runs, events):
-    """Expiry without changing the global deadline: Fabric leaves the transaction time to the
-    client (ASSIGNMENT.md, "Limits"), so the assigner sends ExpireAssignment stamped just past the
-    deadline. Nothing else on the network changes, and the dispatcher's own sweep, which compares
-    the deadlines (now a day or more ahead) with its clock, never competes. All rounds are done
-    within about a second of the assignment, well inside the replay window.
+    """Expiry round by round. Each endorsing peer refuses a deadline transaction stamped more than
+    clock_skew_seconds from its own clock, so the test assigns this model with a short deadline
+    (frozen into its assignment; the global setting is restored at once) and stamps each expiry
+    just past the current deadline, still within the skew of the peers' clocks. The dispatcher's
+    sweep, which uses its real clock, never competes: every round is done within seconds.
 
-    Note what this shows beyond expiry: any admin or active verifier of another org than the
-    submitter's can take a freshly assigned model to INCONCLUSIVE in max_reassignments + 1
-    transactions, before any honest vote lands (reported to the lead)."""
-    cert, assignment, round0 = slow_model(live, runs, "expire", "org1-user1", "org2-admin")
+    What this shows beyond expiry: an assigner can expire a round at most clock_skew_seconds
+    early; a stamp further ahead is refused by the peers."""
+    before = live.query("GetConfig")["values"]
+    try:
+        live.submit("org1-admin", "SetConfig", {"deadline_seconds": SHORT_DEADLINE})
+        cert, assignment, round0 = slow_model(live, runs, "expire", "org1-user1", "org2-admin")
+    finally:
+        live.submit("org1-admin", "SetConfig", {"deadline_seconds": before["deadline_seconds"]})
     mid, i = cert["model_id"], round0["interval"]
     cfg = assignment["config"]
-    limit, allowed = cfg["deadline_seconds"], cfg["max_reassignments"]
-    if allowed > 3:
-        pytest.skip(f"max_reassignments is {allowed} on this network: too many rounds for one test")
+    limit, allowed, skew = cfg["deadline_seconds"], cfg["max_reassignments"], cfg["clock_skew_seconds"]
+    assert limit == SHORT_DEADLINE
+    if (allowed + 1) * (limit + 1) >= skew:
+        pytest.skip(f"max_reassignments {allowed} and clock_skew_seconds {skew} on this network: "
+                    "the rounds' stamps would run past the peers' skew")
     assert round0["deadline"] == round0["assigned_at"] + limit
     assert_no_vote_yet(live, mid)
 
@@ -379,6 +388,8 @@ def test_expired_assignment_is_restaffed_then_inconclusive(live, runs, events):
     live.refuse("org2-admin", "ExpireAssignment", mid, status=409, match=f"earliest deadline {round0['deadline']}")
     live.refuse("org2-admin", "ExpireAssignment", mid, status=409, match="is past its deadline",
                 timestamp=round0["deadline"] - 0.5)
+    live.refuse("org2-admin", "ExpireAssignment", mid, status=409, match=f"at most ±{skew} s (clock_skew_seconds)",
+                timestamp=time.time() + skew + 60)
 
     # Each expiry replaces the members who did not vote (all of them): a new round, fresh faces first.
     rounds = [round0]
@@ -430,7 +441,7 @@ def test_expired_assignment_is_restaffed_then_inconclusive(live, runs, events):
     assert event.payload["outcomes"] == [{"interval": i, "outcome": "INCONCLUSIVE"}]
 
     live.refuse("org2-admin", "ExpireAssignment", mid, status=409, match="is INCONCLUSIVE",
-                timestamp=last["deadline"] + 10 * limit)
+                timestamp=last["deadline"] + 1)
     member = next(n for fp in last["verifiers"] + round0["verifiers"] if (n := live.name_of(fp)))
     live.refuse(member, "SubmitVote", mid, str(i), "ACCEPT", evidence("late"), status=409, match="closed")
     history = live.query("GetHistory", mid)["entries"]

@@ -13,7 +13,7 @@ def test_defaults_when_nothing_was_set(bare_net: Net):
     view = bare_net.call(Cast.client1, "GetConfig")
     assert view["values"] == DEFAULTS == {"k": 3.0, "audit_fraction": 0.2, "sub_quorum_size": 3,
                                           "deadline_seconds": 86400, "max_reassignments": 2,
-                                          "shift_k": 4.0}
+                                          "shift_k": 4.0, "clock_skew_seconds": 300}
     assert view["updated"] is None
 
 
@@ -39,6 +39,8 @@ def test_only_admins_set_config(bare_net: Net):
     ({"sub_quorum_size": 3.0}, "sub_quorum_size must be"),
     ({"deadline_seconds": 0}, "deadline_seconds must be"),
     ({"max_reassignments": -1}, "max_reassignments must be"),
+    ({"clock_skew_seconds": 0}, "clock_skew_seconds must be an integer in [1, 86400]"),
+    ({"clock_skew_seconds": 1.5}, "clock_skew_seconds must be"),
     ([1], "must be a JSON object"),
 ])
 def test_bad_settings_are_refused(bare_net: Net, change, rule):

@@ -152,3 +152,37 @@ def test_who_may_not_expire(net: Net, assigned, who, rule):
 
 def test_expiring_an_unassigned_model_is_refused(net: Net, submitted):
     net.refuse(Cast.admin2, "ExpireAssignment", submitted["model_id"], status=409, match="is SUBMITTED")
+
+
+# --- transaction time must agree with the endorsing peer's clock -----------------------------
+
+def test_expiry_stamped_past_the_deadline_ahead_of_the_peer_clock_is_refused(net: Net, assigned):
+    """The attack the check exists for: the sender sets the transaction time, so without it an
+    assigner could stamp each expiry past the deadline and reach INCONCLUSIVE in seconds."""
+    mid = assigned["model_id"]
+    before = net.call(Cast.client2, "GetAssignment", mid)
+    net.refuse(Cast.admin2, "ExpireAssignment", mid, status=409, match="clock: transaction time",
+               timestamp=net.ledger.clock + DAY + 1)
+    net.advance(DAY - 250)  # the peer's clock: 250 s before the deadline, within the default ±300 s
+    out = net.call(Cast.admin2, "ExpireAssignment", mid, timestamp=net.ledger.clock + 251)
+    assert out["status"] == "ASSIGNED" and all(a["round"] == 1 for a in out["assignments"])
+    assert before["intervals"] != net.call(Cast.client2, "GetAssignment", mid)["intervals"]
+
+
+def test_assignment_stamped_in_the_past_is_refused(net: Net, submitted):
+    """A past stamp would put the deadline behind the peers' clocks at once."""
+    mid = submitted["model_id"]
+    error = net.refuse(Cast.admin2, "AssignVerifiers", mid, status=409, match="(clock_skew_seconds)",
+                       timestamp=net.ledger.clock - DAY)
+    assert "-86400.0 s from this peer's clock" in error.message
+    net.call(Cast.admin2, "AssignVerifiers", mid, timestamp=net.ledger.clock - 299)
+
+
+def test_expiry_uses_the_skew_frozen_at_assignment(net: Net, submitted):
+    net.call(Cast.admin1, "SetConfig", {"clock_skew_seconds": 10})
+    mid = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])["model_id"]
+    net.call(Cast.admin1, "SetConfig", {"clock_skew_seconds": 3600})
+    net.advance(DAY - 11)
+    net.refuse(Cast.admin2, "ExpireAssignment", mid, status=409, match="at most ±10 s", timestamp=net.ledger.clock + 11)
+    net.advance(2)
+    assert net.call(Cast.admin2, "ExpireAssignment", mid, timestamp=net.ledger.clock + 9)["status"] == "ASSIGNED"

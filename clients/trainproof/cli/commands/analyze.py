@@ -28,7 +28,9 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
 
     Reads RUN_DIR only (no network): the four weight-change metrics per interval, where
     the first layer's update lands, and the intervals the outlier rules flag (zero change,
-    input shift, size against the trend, jumps, too little change). A submitter can look
+    input shift, size against the trend, jumps, too little change). With SGD and momentum,
+    an interval right after a flagged one whose shift is only the momentum carried in is
+    listed as spillover, not flagged. A submitter can look
     before `submit`; an auditor can run it on downloaded snapshots. The ledger's own
     selection is the contract's (absolute change and zero change, plus a random audit).
     """
@@ -38,20 +40,26 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
         if digest != f.sha256:
             raise CliError(f"{f.label} changed since it was recorded: {f.path} has SHA-256 {digest}, run.json says {f.sha256}",
                            "re-record the run rather than edit it", Exit.INTEGRITY)
-    scores, profiles = _score(run_dir, [f.path for f in snapshots], quiet=session.as_json)
-    flagged = select_outliers([s["absolute"] for s in scores], k, [s["l2"] for s in scores], profiles=profiles)
-    result = {"run_dir": str(run_dir), "name": run.get("name"), "k": k, "intervals": scores, "flagged": flagged}
+    scores, profiles, own = _score(run_dir, [f.path for f in snapshots], quiet=session.as_json)
+    sizes, l2 = [s["absolute"] for s in scores], [s["l2"] for s in scores]
+    flagged = select_outliers(sizes, k, l2, profiles=profiles, own=own)
+    plain = select_outliers(sizes, k, l2, profiles=profiles) if own is not None else flagged
+    spillover = sorted({e["interval"] for e in plain} - {e["interval"] for e in flagged})
+    result = {"run_dir": str(run_dir), "name": run.get("name"), "k": k, "intervals": scores, "flagged": flagged,
+              "momentum_spillover": spillover}
     if session.as_json:
         emit_json(result)
         return
     _print(result)
 
 
-def _score(run_dir: Path, paths: list[Path], quiet: bool) -> tuple[list[dict[str, Any]], list[list[float]]]:
-    """Each interval's certificate scores (``SCORE_KEYS``) and input profile; progress on stderr."""
-    from trainproof.ml.metrics import METRICS, input_profile, score_pair  # numba: only when analysing
+def _score(run_dir: Path, paths: list[Path], quiet: bool
+           ) -> tuple[list[dict[str, Any]], list[list[float]], list[list[float]] | None]:
+    """Each interval's certificate scores (``SCORE_KEYS``), input profile and own profile
+    (None unless SGD with momentum); progress on stderr."""
+    from trainproof.ml.metrics import METRICS, input_profile, own_profile, score_pair  # numba: only when analysing
 
-    scores, profiles = [], []
+    scores, profiles, own = [], [], []
     with nullcontext() if quiet else err_console.status(f"scoring {run_dir}") as status:
         for i in range(len(paths) - 1):
             if status is not None:
@@ -59,10 +67,11 @@ def _score(run_dir: Path, paths: list[Path], quiet: bool) -> tuple[list[dict[str
             pair = score_pair(paths[i], paths[i + 1])
             scores.append({"interval": i, **{m: pair[m] for m in METRICS}})
             profiles.append(input_profile(paths[i], paths[i + 1]))
+            own.append(own_profile(paths[i], paths[i + 1]))
     shift = profile_shift(profiles)
     for s in scores:
         s["input_shift"] = shift.get(s["interval"], 0.0)
-    return scores, profiles
+    return scores, profiles, None if any(p is None for p in own) else own
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -77,6 +86,9 @@ def _print(result: dict[str, Any]) -> None:
     console.print(table)
     n = len(result["flagged"])
     console.print(f"{n} of {len(result['intervals'])} intervals flagged at k={result['k']:g}")
+    if result["momentum_spillover"]:
+        console.print("momentum spillover, not flagged: interval(s) " + ", ".join(map(str, result["momentum_spillover"]))
+                      + " (shifted only by the momentum carried in from the flagged interval before)")
 
 
 def _number(value: float | None) -> str:
