@@ -9,7 +9,7 @@ if ! network/scripts/status.sh >/dev/null 2>&1; then
   network/scripts/up.sh || { log "network-up failed; see $TRAINPROOF_HOME/logs"; network/scripts/down.sh; exit 1; }
   started=1
 fi
-stop_network() { [ "$started" = 1 ] && network/scripts/down.sh; }
+stop_network() { if [ "$started" = 1 ]; then network/scripts/down.sh; fi; }
 trap stop_network EXIT
 
 "$VENV/bin/python" -m pytest -q "$@"
