@@ -319,11 +319,11 @@ def majority(votes: list[str], size: int) -> Optional[str]:
 
 def predicted_status(spec: ModelSpec, assignment: dict, names: dict[str, str], bad: dict[str, str]) -> str:
     """The verdict the contract must reach, given the sub-quorums drawn and who is malicious."""
-    from verifier.adversary import corrupt
+    from verifier.adversary import cast_verdict
 
     for rec in assignment.get("intervals", []):
         honest = "REJECT" if int(rec["interval"]) in spec.poisoned else "ACCEPT"
-        votes = [corrupt(honest, bad.get(names.get(fp, ""))) for fp in rec["verifiers"]]
+        votes = [cast_verdict(honest, bad.get(names.get(fp, ""))) for fp in rec["verifiers"]]
         if majority(votes, len(rec["verifiers"])) != "ACCEPT":
             return "REJECTED"
     return "VERIFIED"

@@ -2,11 +2,19 @@
 
 ordered: approves every interval it is given (covers for bad training).
 chaotic: inverts its honest verdict (also rejects valid intervals).
+
+The contract refuses a vote its own evidence contradicts, so a lie comes with forged
+evidence to match, as a real adversary's would: a false ACCEPT claims a bit-identical
+replay, a false REJECT a replay that differs.
 """
 from __future__ import annotations
 
+import hashlib
+from typing import Any
 
-def corrupt(verdict: str, mode: str | None) -> str:
+
+def cast_verdict(verdict: str, mode: str | None) -> str:
+    """The verdict an adversary of ``mode`` (None: honest) casts when its replay says ``verdict``."""
     if mode is None:
         return verdict
     if mode == "ordered":
@@ -14,3 +22,16 @@ def corrupt(verdict: str, mode: str | None) -> str:
     if mode == "chaotic":
         return "REJECT" if verdict == "ACCEPT" else "ACCEPT"
     raise ValueError(f"unknown adversary mode {mode!r}")
+
+
+def corrupt(verdict: str, evidence: dict[str, Any], mode: str | None, end_sha256: str) -> tuple[str, dict[str, Any]]:
+    """The verdict an adversary of ``mode`` casts instead of ``verdict``, and its evidence."""
+    lie = cast_verdict(verdict, mode)
+    if lie == verdict:
+        return verdict, evidence
+    if lie == "ACCEPT":
+        return lie, {**evidence, "replay_sha256": end_sha256, "scores_match": True,
+                     "distances": {name: 0.0 for name in evidence["distances"]},
+                     "reason": "replay matches the submitted snapshot exactly"}
+    forged = hashlib.sha256(b"forged replay of " + end_sha256.encode()).hexdigest()
+    return lie, {**evidence, "replay_sha256": forged, "reason": "replay differs from the submitted snapshot"}

@@ -75,8 +75,9 @@ def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[s
                 self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
         finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress)
-        verdict = corrupt(finding.verdict, identity.adversary)
-        res.ledger.vote(model_id, interval, verdict, finding.vote_evidence())
+        end = next((snap["sha256"] for snap in certificate["snapshots"] if snap["index"] == interval + 1), "")
+        verdict, evidence = corrupt(finding.verdict, finding.vote_evidence(), identity.adversary, end)
+        res.ledger.vote(model_id, interval, verdict, evidence)
     except TRANSIENT as exc:
         raise Transient(str(exc)) from exc
     except CommitError as exc:

@@ -16,10 +16,30 @@ from typing import Any
 from chaincode.contract import decisions, events, keys, schemas, store, verifiers
 from chaincode.contract.args import interval, json_object, model_id, texts
 from chaincode.contract.identity import caller
-from chaincode.contract.models import ASSIGNED, require_state
+from chaincode.contract.models import ASSIGNED, load_certificate, require_state
 from chaincode.shim.stub import ChaincodeError, Stub
 
 USAGE = "SubmitVote(model_id, interval, ACCEPT|REJECT, evidence_json)"
+NO_REPLAY = "0" * 64  # replay_sha256 of a vote cast without replaying (its reason says why)
+
+
+def check_consistent(verdict: str, evidence: dict[str, Any], end_sha256: str) -> None:
+    """Refuse a vote its own evidence contradicts.
+
+    Why: a verdict is only as good as the replay behind it, and a ledger that stored "REJECT:
+    my replay was bit-identical" would hold a claim nobody can act on. A lying verifier must
+    at least forge its evidence, which then stands on the ledger against the evidence
+    artifact it uploaded and against the other members' replays.
+    """
+    identical = evidence["replay_sha256"] == end_sha256
+    scores_ok = evidence.get("scores_match") is not False
+    if verdict == "REJECT" and identical and scores_ok:
+        raise ChaincodeError("evidence: a REJECT must show a difference, but its replay_sha256 is the submitted end "
+                             "snapshot's (a bit-identical replay) and the claimed scores match")
+    if verdict == "ACCEPT" and not scores_ok:
+        raise ChaincodeError("evidence: an ACCEPT cannot carry scores_match false (the claimed scores are wrong)")
+    if verdict == "ACCEPT" and evidence["replay_sha256"] == NO_REPLAY:
+        raise ChaincodeError(f"evidence: an ACCEPT needs a replay; replay_sha256 {NO_REPLAY[:8]}… means none was run")
 
 
 def submit_vote(stub: Stub) -> dict[str, Any]:
@@ -50,6 +70,8 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError(
             f"decided: interval {i} of model {mid} is already {decided['outcome']}; no votes after a decision", 409
         )
+    snapshots = {snap["index"]: snap for snap in load_certificate(stub, mid)["certificate"]["snapshots"]}
+    check_consistent(verdict, evidence, snapshots[i + 1]["sha256"])
 
     vote = {
         "model_id": mid,

@@ -241,6 +241,11 @@ def test_majority_accept_verifies_and_vote_rules(live, runs, events):
     live.refuse(a, "SubmitVote", mid, str(i), "ACCEPT", {"distances": {"l2": 0}}, status=400,
                 match="'replay_sha256' is a required property")
     live.refuse(a, "SubmitVote", UNKNOWN_MODEL, str(i), "ACCEPT", evidence("x"), status=404, match="unknown model")
+    end = next(snap["sha256"] for snap in cert["snapshots"] if snap["index"] == i + 1)
+    live.refuse(a, "SubmitVote", mid, str(i), "REJECT", {**evidence("x"), "replay_sha256": end}, status=400,
+                match="evidence: a REJECT must show a difference")
+    live.refuse(a, "SubmitVote", mid, str(i), "ACCEPT", {**evidence("x"), "scores_match": False}, status=400,
+                match="evidence: an ACCEPT cannot carry scores_match false")
     live.refuse("org2-admin", "ExpireAssignment", mid, status=409, match="is past its deadline")
     assert_no_vote_yet(live, mid)
 

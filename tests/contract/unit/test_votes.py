@@ -179,3 +179,33 @@ def test_sub_quorum_of_one(net: Net):
     for rec in out["intervals"]:
         result = vote(net, rec["verifiers"][0], payload["model_id"], rec["interval"])
     assert result["model"]["status"] == "VERIFIED"
+
+
+# --- a vote its own evidence contradicts is refused ------------------------------------------
+
+def end_sha(net: Net, mid: str, interval: int) -> str:
+    snapshots = net.call(Cast.client1, "GetModel", mid)["certificate"]["snapshots"]
+    return next(s["sha256"] for s in snapshots if s["index"] == interval + 1)
+
+
+@pytest.mark.parametrize("verdict, change, rule", [
+    ("REJECT", {"scores_match": True}, "a REJECT must show a difference"),
+    ("REJECT", {}, "a REJECT must show a difference"),  # scores_match absent: nothing says they differ
+    ("ACCEPT", {"scores_match": False}, "an ACCEPT cannot carry scores_match false"),
+    ("ACCEPT", {"replay_sha256": "0" * 64}, "an ACCEPT needs a replay"),
+])
+def test_vote_contradicted_by_its_evidence_is_refused(net: Net, assigned, verdict, change, rule):
+    mid, (i, quorum) = assigned["model_id"], sorted(assigned["quorums"].items())[0]
+    ev = {k: v for k, v in evidence().items() if k != "scores_match"}
+    ev = {**ev, "replay_sha256": end_sha(net, mid, i), **change}
+    net.refuse(BY_FP[quorum[0]], "SubmitVote", mid, str(i), verdict, ev, status=400, match=f"evidence: {rule}")
+
+
+def test_votes_consistent_with_their_evidence_are_taken(net: Net, assigned):
+    """A bit-identical replay may ACCEPT; REJECT is fine once the replay or the scores differ."""
+    mid, (i, quorum) = assigned["model_id"], sorted(assigned["quorums"].items())[0]
+    same = end_sha(net, mid, i)
+    vote(net, quorum[0], mid, i, "ACCEPT", {**evidence(), "replay_sha256": same})
+    vote(net, quorum[1], mid, i, "REJECT", {**evidence(), "replay_sha256": same, "scores_match": False})
+    out = vote(net, quorum[2], mid, i, "REJECT", {**evidence("replay differs"), "replay_sha256": "ab" * 32})
+    assert out["decision"]["outcome"] == "REJECTED"

@@ -1,0 +1,39 @@
+"""The robustness experiment's adversaries: their lies must get past the contract's evidence check."""
+from __future__ import annotations
+
+import pytest
+
+from chaincode.contract.votes import NO_REPLAY, check_consistent
+from chaincode.shim.stub import ChaincodeError
+from verifier.adversary import corrupt
+from verifier.verification import NO_REPLAY as VERIFIER_NO_REPLAY
+
+pytestmark = pytest.mark.unit
+END = "e" * 64
+HONEST = {
+    "exact accept": ("ACCEPT", {"distances": {"rel_error": 0.0}, "replay_sha256": END, "scores_match": True}),
+    "replay differs": ("REJECT", {"distances": {"rel_error": 0.3}, "replay_sha256": "d" * 64, "scores_match": True}),
+    "falsified scores": ("REJECT", {"distances": {"replayed": 0}, "replay_sha256": NO_REPLAY, "scores_match": False}),
+}
+
+
+@pytest.mark.parametrize("mode", [None, "ordered", "chaotic"])
+@pytest.mark.parametrize("finding", sorted(HONEST))
+def test_every_vote_cast_passes_the_contracts_evidence_check(mode, finding):
+    verdict, evidence = HONEST[finding]
+    check_consistent(verdict, evidence, END)  # the honest finding itself is consistent
+    cast, forged = corrupt(verdict, evidence, mode, END)
+    check_consistent(cast, forged, END)
+    expected = {None: verdict, "ordered": "ACCEPT", "chaotic": "REJECT" if verdict == "ACCEPT" else "ACCEPT"}[mode]
+    assert cast == expected
+    assert (forged is evidence) == (cast == verdict)  # evidence is forged only for a lie
+
+
+def test_a_lie_with_its_honest_evidence_would_be_refused():
+    verdict, evidence = HONEST["exact accept"]
+    with pytest.raises(ChaincodeError, match="a REJECT must show a difference"):
+        check_consistent("REJECT", evidence, END)
+
+
+def test_both_sides_mean_the_same_no_replay():
+    assert NO_REPLAY == VERIFIER_NO_REPLAY
