@@ -143,8 +143,9 @@ def score_pair(path_a: str | os.PathLike, path_b: str | os.PathLike) -> dict[str
 PROFILE_ROWS = 1 << 12  # rows of the first weight matrix per chunk: bounded memory
 
 
-def _first_weight(path_a: str | os.PathLike, path_b: str | os.PathLike) -> tuple[str, Header, np.ndarray, np.ndarray]:
-    """(name, header of ``path_a``, a, b) of the first weight tensor with two or more dims, as (rows, inputs)."""
+def _first_weight(path_a: str | os.PathLike, path_b: str | os.PathLike
+                  ) -> tuple[str, Header, Header, np.ndarray, np.ndarray]:
+    """(name, both headers, a, b) of the first weight tensor with two or more dims, as (rows, inputs)."""
     ha, hb = read_header(path_a), read_header(path_b)
     names = weight_names(ha)
     if names != weight_names(hb):
@@ -158,7 +159,7 @@ def _first_weight(path_a: str | os.PathLike, path_b: str | os.PathLike) -> tuple
     rows = ia.shape[0]
     a = _as_float(open_arrays(path_a, ha)[first], ia.dtype).reshape(rows, -1)
     b = _as_float(open_arrays(path_b, hb)[first], ib.dtype).reshape(rows, -1)
-    return first, ha, a, b
+    return first, ha, hb, a, b
 
 
 def _column_sums(a: np.ndarray, b: np.ndarray, v: np.ndarray | None = None, factor: float = 0.0) -> list[float]:
@@ -181,7 +182,7 @@ def input_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[
     data rarely does), while the interval's total size hides in training noise. For a
     conv layer the "inputs" are (channel, kernel position) pairs. float64, chunked by rows.
     """
-    _, _, a, b = _first_weight(path_a, path_b)
+    *_, a, b = _first_weight(path_a, path_b)
     return _column_sums(a, b)
 
 
@@ -196,8 +197,7 @@ def own_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[fl
     learning-rate change inside the interval is ignored. None when the optimizer is not SGD
     with momentum, or its state does not map onto the profiled weight.
     """
-    name, ha, a, b = _first_weight(path_a, path_b)
-    hb = read_header(path_b)
+    name, ha, hb, a, b = _first_weight(path_a, path_b)
     meta_a, meta_b = ha.meta or {}, hb.meta or {}
     try:
         groups = meta_a["optimizer"]["param_groups"]

@@ -32,7 +32,7 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
     an interval right after a flagged one whose shift is only the momentum carried in is
     listed as spillover, not flagged. A submitter can look
     before `submit`; an auditor can run it on downloaded snapshots. The ledger's own
-    selection is the contract's (absolute change and zero change, plus a random audit).
+    selection is the contract's (absolute change, zero change and input shift, plus a random audit).
     """
     run, files = read_run(run_dir)
     snapshots = [f for f in files if f.label.startswith("snapshot")]
