@@ -123,13 +123,18 @@ def _global_mad(series: list[float], k: float = 3.0) -> set[int]:
 def _selected(series: list[float], k: float = 3.0, l2: list[float] | None = None,
               profiles: list[list[float]] | None = None, rules: tuple[str, ...] | None = None,
               own: list[list[float]] | None = None) -> set[int]:
-    from trainproof.ml.outliers import select_outliers, spillover_filter
+    """select_outliers' flags (only ``rules``' if given); with ``own``, the own-shift rule
+    (if ``rules`` allows it) and then the spillover filter, applied to this detector's own
+    output so a dropped flag's predecessor is always flagged here."""
+    from trainproof.ml.outliers import own_shift_rule, select_outliers, spillover_filter
 
-    with_own = own if rules is None or "own-shift" in rules else None
-    found = [e for e in select_outliers(series, k, l2, profiles=profiles, own=with_own) if rules is None or e["rule"] in rules]
-    if own is not None:  # after the rule filter: a dropped flag's predecessor must be in this detector's output
-        found = spillover_filter(found, profiles, own)
-    return {e["interval"] for e in found}
+    found = {e["interval"]: e for e in select_outliers(series, k, l2, profiles=profiles) if rules is None or e["rule"] in rules}
+    if own is None:
+        return set(found)
+    if rules is None or "own-shift" in rules:
+        for e in own_shift_rule(profiles, own, k + 1.0):
+            found.setdefault(e["interval"], e)
+    return {e["interval"] for e in spillover_filter([found[i] for i in sorted(found)], profiles, own)}
 
 
 def _series(run: dict, metric: str) -> list[float]:
@@ -165,8 +170,7 @@ DETECTORS: dict[str, Callable[[dict, str], set[int]]] = {
     "+own k=3": _with_shift(3.0, PRECISE_OWN, spill=True),
     "+own k=3.5": _with_shift(3.5, PRECISE_OWN, spill=True),
 }
-ABSOLUTE_ONLY = {"trend+dens k=3", "trend+dens k=4", "+shift k=3", "shift+low k=3", "shift+low k=3.5", "shift+low k=4",
-                 "+spill k=3", "+spill k=3.5", "+own k=3", "+own k=3.5"}
+ABSOLUTE_ONLY = set(DETECTORS) - {"mean+2sd", "median+3MAD", "trend k=3"}  # the rest need the L2 series or profiles
 
 
 def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: str) -> tuple[float, float, float, dict, float]:
