@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
+# make network-up CONSENSUS=bft: 4 SmartBFT orderers instead of 3 Raft ones (fixed at the first up).
+ifdef CONSENSUS
+export TRAINPROOF_CONSENSUS := $(CONSENSUS)
+endif
 
 .PHONY: help install network-up network-down network-clean network-status test test-unit demo \
         bench bench-ledger bench-analysis bench-detection bench-deepring bench-storage bench-robustness
@@ -9,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 help:
 	@echo "make demo           set everything up and run the whole journey end to end"
 	@echo "make test           install, start the network, run every test, stop what it started"
-	@echo "make network-up | network-down | network-clean | network-status"
+	@echo "make network-up [CONSENSUS=raft|bft] | network-down | network-clean | network-status"
 	@echo "make bench          all benchmarks (bench-ledger, bench-analysis, bench-detection, bench-storage, ...)"
 
 install:
@@ -38,7 +42,7 @@ demo: network-up
 
 bench: bench-analysis bench-storage bench-ledger bench-detection bench-deepring
 
-bench-ledger: network-up
+bench-ledger: install
 	@$(PY) -m bench.ledger
 
 bench-analysis: install

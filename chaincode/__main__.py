@@ -12,7 +12,7 @@ from chaincode.shim.server import serve
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m chaincode", description=__doc__)
-    parser.add_argument("--address", default=os.environ.get("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:17999"))
+    parser.add_argument("--address", default=os.environ.get("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:17159"))
     parser.add_argument("--ccid", default=os.environ.get("CHAINCODE_ID"), required="CHAINCODE_ID" not in os.environ)
     parser.add_argument("--tls-key", type=Path)
     parser.add_argument("--tls-cert", type=Path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 from trainproof.gateway.identity import fingerprint
-from trainproof.profile import Profile
+from trainproof.profile import Profile, network_home
 
 log = logging.getLogger("verifier")
 
@@ -21,13 +21,19 @@ ADVERSARY_ENV = "TRAINPROOF_EXPERIMENT_ADVERSARY"
 ADVERSARY_MODES = ("ordered", "chaotic")
 REDIS_DEFAULT = "redis://127.0.0.1:17379/0"
 
-
 def queue_for(verifier_fingerprint: str) -> str:
     return f"verify.{verifier_fingerprint[:16]}"
 
 
 def broker_url() -> str:
-    return os.environ.get("TRAINPROOF_BROKER_URL", REDIS_DEFAULT)
+    """``$TRAINPROOF_BROKER_URL``, else the local network's (``redis/broker.url``, which carries
+    the services' password: Redis refuses anonymous clients). Without either, the local default
+    address, which then answers "authentication required": start the network or set the URL."""
+    url = os.environ.get("TRAINPROOF_BROKER_URL")
+    if url:
+        return url
+    path = network_home() / "redis" / "broker.url"
+    return path.read_text().strip() if path.is_file() else REDIS_DEFAULT
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ class Profile:
             for name, i in data["identities"].items()
         }
         return cls(home, data["channel"], data["chaincode"], [endpoint(p) for p in data["peers"]],
-                   [endpoint(o) for o in data["orderers"]], identities, data.get("services", {}))
+                   [endpoint(o) for o in data.get("orderers", [])], identities, data.get("services", {}))
 
     def identity_files(self, name: str) -> IdentityFiles:
         if name not in self.identities:
@@ -71,5 +71,6 @@ class Profile:
         return self.identities[name]
 
     def connect(self, identity: str, timeouts: Timeouts | None = None) -> Gateway:
+        """A gateway to every peer; the orderers are passed along but the peers' gateways reach them."""
         files = self.identity_files(identity)
         return connect(files.identity(), signer_from_key_file(files.key), self.peers, self.orderers, timeouts)

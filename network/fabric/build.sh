@@ -1,80 +1,70 @@
 #!/usr/bin/env bash
-# Builds Hyperledger Fabric v2.1.1's peer, orderer, configtxgen and cryptogen into $BIN_DIR,
-# from the Go module proxy only, at the dependency versions pinned in go.mod/go.sum beside
-# this script. Skips the build when every binary is already there.
+# Builds Hyperledger Fabric v3.1.5's peer, orderer, configtxgen, cryptogen and osnadmin into
+# $BIN_DIR from the release's source archive, checked against its pinned SHA-256 first.
+# Needs only Go (>= 1.24) and no network when the archive is at hand: the archive carries its
+# vendor/ tree, so the build runs with GOFLAGS=-mod=vendor GOPROXY=off.
 #
 #   network/fabric/build.sh           # build if missing
 #   network/fabric/build.sh --force   # rebuild
 #
-# How: this directory is a tiny Go module (tools.go imports the four commands) that requires
-# github.com/hyperledger/fabric v2.1.1+incompatible plus every dependency at a fixed version.
-# Fabric 2.1 itself has no go.mod (it used dep), so its module zip from the proxy is just the
-# source; our go.mod supplies the versions. `go build -mod=readonly` never re-resolves
-# anything, and go.sum pins every byte. patches/ holds upstream fixes applied on top (see there).
-# No osnadmin: the channel participation API arrived in
-# Fabric 2.3. See env.sh for why 2.1.1 and not 3.x.
+# Where the source comes from, first found wins:
+#   1. $TRAINPROOF_FABRIC_SRC                         a path to fabric-3.1.5.tar.gz
+#   2. ../shared/third_party/fabric-3.1.5.tar.gz      beside the clone
+#   3. the tag's source archive from GitHub            $FABRIC_SOURCE_URL (needs the internet)
+# A user with official 3.1.5 release binaries skips all this with TRAINPROOF_FABRIC_BIN=DIR
+# (env.sh then uses that directory and this script only checks the versions).
 source "$(dirname "$0")/../scripts/env.sh"
 
-TOOLS=(peer orderer configtxgen cryptogen)
-HERE="$REPO_ROOT/network/fabric"
+TOOLS=(peer orderer configtxgen cryptogen osnadmin)
 
-if [ "${1:-}" != "--force" ]; then
-  missing=0
-  for t in "${TOOLS[@]}"; do [ -x "$BIN_DIR/$t" ] || missing=1; done
-  if [ "$missing" = 0 ]; then
-    log "Fabric $FABRIC_VERSION binaries already built in $BIN_DIR"
-    exit 0
-  fi
+have_all() { local t; for t in "${TOOLS[@]}"; do [ -x "$1/$t" ] || return 1; done; }
+
+if [ -n "${TRAINPROOF_FABRIC_BIN:-}" ]; then
+  have_all "$TRAINPROOF_FABRIC_BIN" || die "TRAINPROOF_FABRIC_BIN=$TRAINPROOF_FABRIC_BIN lacks one of: ${TOOLS[*]}"
+  v=$("$TRAINPROOF_FABRIC_BIN/peer" version | sed -n 's/^ Version: v\{0,1\}//p')
+  [ "$v" = "$FABRIC_VERSION" ] || die "TRAINPROOF_FABRIC_BIN has peer $v; trainproof needs Fabric $FABRIC_VERSION"
+  exit 0
 fi
+if [ "${1:-}" != "--force" ] && have_all "$BIN_DIR"; then
+  log "Fabric $FABRIC_VERSION binaries already built in $BIN_DIR"
+  exit 0
+fi
+command -v go >/dev/null || die "Go is not installed: install Go 1.24+ (https://go.dev/dl), or set TRAINPROOF_FABRIC_BIN to a directory of official Fabric $FABRIC_VERSION binaries"
 
-command -v go >/dev/null || die "Go is not installed (any Go >= 1.21 works; it fetches $FABRIC_GO_TOOLCHAIN itself)"
-
-# The 2020 code is built by the Go release it was tested against era-wise; `go` downloads that
-# toolchain through the module proxy on first use (GOTOOLCHAIN), whatever `go` is installed.
-export GOTOOLCHAIN="$FABRIC_GO_TOOLCHAIN"
-export GOFLAGS="-mod=readonly -buildvcs=false -trimpath"
-export CGO_ENABLED="${CGO_ENABLED:-1}"
-
-start=$(date +%s)
-log "building Fabric $FABRIC_VERSION (${TOOLS[*]}) with $GOTOOLCHAIN into $BIN_DIR"
-log "  system go: $(GOTOOLCHAIN=local go version 2>/dev/null || echo none); GOPROXY=$(go env GOPROXY); GOMODCACHE=$(go env GOMODCACHE)"
-
-cd "$HERE"
-log "  step 1/2: go mod download (fabric module zip + $(grep -c ' h1:' go.sum) pinned checksums)"
-zip=$(go mod download -json github.com/hyperledger/fabric | sed -n 's/.*"Zip": "\(.*\)".*/\1/p')
-log "    fabric source: $zip"
-go mod download
-
-tmp="$BIN_DIR.tmp.$$"
-rm -rf "$tmp" && mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-LDFLAGS="-X github.com/hyperledger/fabric/common/metadata.Version=$FABRIC_VERSION"
-LDFLAGS+=" -X github.com/hyperledger/fabric/common/metadata.CommitSHA=v$FABRIC_VERSION+proxy"
-# Fixes Fabric 2.1.1 needs under a newer Go (patches/*.patch, upstream backports): each patch is
-# applied to copies of the files it touches, and `go build -overlay` compiles those copies in
-# place of the module cache's read-only originals.
-src=$(go list -m -f '{{.Dir}}' github.com/hyperledger/fabric)
-overlay=()
-for p in "$HERE"/patches/*.patch; do
-  [ -e "$p" ] || continue
-  log "  patch: $(basename "$p")"
-  for f in $(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$p"); do
-    [ -f "$tmp/src/$f" ] || { mkdir -p "$(dirname "$tmp/src/$f")"; cp "$src/$f" "$tmp/src/$f"; chmod u+w "$tmp/src/$f"; }
-    overlay+=("\"$src/$f\": \"$tmp/src/$f\"")
-  done
-  if command -v patch >/dev/null; then
-    patch -s -d "$tmp/src" -p1 < "$p" || die "patch $(basename "$p") does not apply"
-  else
-    (cd "$tmp/src" && git apply -p1 "$p") || die "patch $(basename "$p") does not apply (git apply)"
-  fi
+# ---- the source archive, checked against the pin ------------------------------------------
+archive=""
+for candidate in "${TRAINPROOF_FABRIC_SRC:-}" "$(dirname "$REPO_ROOT")/shared/third_party/fabric-$FABRIC_VERSION.tar.gz" \
+                 "$TRAINPROOF_CACHE/src/fabric-$FABRIC_VERSION.tar.gz"; do
+  [ -n "$candidate" ] && [ -f "$candidate" ] && { archive=$candidate; break; }
 done
-printf '{"Replace": {%s}}\n' "$(IFS=,; echo "${overlay[*]}")" > "$tmp/overlay.json"
+if [ -z "$archive" ]; then
+  archive="$TRAINPROOF_CACHE/src/fabric-$FABRIC_VERSION.tar.gz"
+  log "downloading the Fabric $FABRIC_VERSION source archive from $FABRIC_SOURCE_URL"
+  mkdir -p "$(dirname "$archive")"
+  curl -fL --retry 3 -o "$archive.part" "$FABRIC_SOURCE_URL" \
+    || die "could not download $FABRIC_SOURCE_URL: put the archive at \$TRAINPROOF_FABRIC_SRC instead"
+  mv "$archive.part" "$archive"
+fi
+actual=$(sha256sum "$archive" | cut -d' ' -f1)
+[ "$actual" = "$FABRIC_SOURCE_SHA256" ] \
+  || die "$archive has SHA-256 $actual, not the pinned $FABRIC_SOURCE_SHA256: not Fabric $FABRIC_VERSION's source; remove it or fix TRAINPROOF_FABRIC_SRC"
+log "building Fabric $FABRIC_VERSION (${TOOLS[*]}) from $archive (SHA-256 verified) into $BIN_DIR"
 
-pkgs=()
-for t in "${TOOLS[@]}"; do pkgs+=("github.com/hyperledger/fabric/cmd/$t"); done
-log "  step 2/2: go build ${pkgs[*]}"
-go build -overlay "$tmp/overlay.json" -ldflags "$LDFLAGS" -o "$tmp/" "${pkgs[@]}"
-
+# ---- build in a private directory, move into place only when everything built -------------
+start=$(date +%s)
+work=$(mktemp -d "$TRAINPROOF_CACHE/fabric-build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+tar -xzf "$archive" -C "$work"
+src="$work/fabric-$FABRIC_VERSION"
+# The GitHub tag archive (option 3) unpacks as fabric-3.1.5/ too.
+[ -d "$src/cmd/peer" ] || die "$archive does not unpack to fabric-$FABRIC_VERSION/cmd/peer"
+ldflags="-X github.com/hyperledger/fabric/common/metadata.Version=$FABRIC_VERSION"
+ldflags+=" -X github.com/hyperledger/fabric/common/metadata.CommitSHA=${FABRIC_COMMIT:0:7}"
+pkgs=(); for t in "${TOOLS[@]}"; do pkgs+=("./cmd/$t"); done
+mkdir -p "$work/bin"
+( cd "$src" && GOFLAGS="-mod=vendor -buildvcs=false" GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED="${CGO_ENABLED:-1}" \
+    go build -trimpath -ldflags "$ldflags" -o "$work/bin/" "${pkgs[@]}" ) \
+  || die "go build of Fabric $FABRIC_VERSION failed (messages above)"
 mkdir -p "$BIN_DIR"
-for t in "${TOOLS[@]}"; do mv -f "$tmp/$t" "$BIN_DIR/$t"; done
-log "built Fabric $FABRIC_VERSION in $(( $(date +%s) - start ))s: $("$BIN_DIR/peer" version | sed -n 's/^ Version: //p')"
+for t in "${TOOLS[@]}"; do mv -f "$work/bin/$t" "$BIN_DIR/$t"; done
+log "built Fabric $FABRIC_VERSION in $(( $(date +%s) - start ))s: peer $("$BIN_DIR/peer" version | sed -n 's/^ Version: //p')"

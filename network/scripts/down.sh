@@ -8,7 +8,7 @@ source "$REPO_ROOT/network/scripts/services/minio.sh"
 source "$REPO_ROOT/network/scripts/services/redis.sh"
 [ -d "$TRAINPROOF_HOME/pids" ] || { log "nothing to stop ($TRAINPROOF_HOME/pids does not exist)"; exit 0; }
 
-# The chaincode server first, then the peers (they hold connections to the orderers), then the
+# The chaincode servers first, then the peers (they hold connections to the orderers), then the
 # orderers; the members of each group in parallel; then MinIO and Redis.
 stop_group() {
   local n
@@ -20,7 +20,7 @@ stop_group() {
   wait
 }
 verifiers_stop
-stop_group chaincode
+stop_group $(for org in "${ORGS[@]}"; do echo "chaincode-$org"; done)
 stop_group "${PEERS[@]}"
 stop_group "${ORDERERS[@]}"
 minio_stop

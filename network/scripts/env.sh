@@ -5,20 +5,15 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export REPO_ROOT
 export TRAINPROOF_HOME="${TRAINPROOF_HOME:-$REPO_ROOT/.network}"
 export TRAINPROOF_CACHE="${TRAINPROOF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trainproof}"
-# Fabric v2.1.1, built from the Go module proxy by network/fabric/build.sh.
-# Not v3.1.5 (the design's target): this workplace's module proxy answers 403 for every
-# github.com/hyperledger/* version published after about June 2020 (fabric v2.2.0+, v3.x, the
-# v3.1.5 commit, fabric-protos-go/fabric-lib-go lists), so v2.1.1 (2020-06-01) is the newest
-# Fabric it serves. 2.1 has no Gateway service (client uses Endorser/Broadcast/Deliver), no
-# channel participation API/osnadmin (a system channel bootstraps the orderers), no BFT.
-export FABRIC_VERSION=2.1.1
-export FABRIC_MODULE="github.com/hyperledger/fabric@v2.1.1+incompatible"
-export FABRIC_GO_TOOLCHAIN=go1.21.13   # 2020 code; fetched through the proxy via GOTOOLCHAIN
-# The binaries' cache key: the version plus the exact dependency pins and source patches.
-FABRIC_PINS="$(cat "$REPO_ROOT"/network/fabric/{go.mod,go.sum,patches/*.patch} 2>/dev/null | sha256sum | cut -c1-12)"
-export FABRIC_BUILD_ID="v$FABRIC_VERSION-$FABRIC_PINS"
+# Fabric v3.1.5, built from its source archive by network/fabric/build.sh (pinned by SHA-256:
+# the `git archive --prefix=fabric-3.1.5/` of tag v3.1.5, with its vendor/ tree).
+export FABRIC_VERSION=3.1.5
+export FABRIC_COMMIT=86c1172bec37e6590c6b1ae6f847833df48d65fc
+export FABRIC_SOURCE_SHA256=b5c70d9b438587c7f069171c356d82f2dcd101014d2c6e9191cd4c1a17332c9b
+export FABRIC_SOURCE_URL="https://github.com/hyperledger/fabric/archive/refs/tags/v$FABRIC_VERSION.tar.gz"
 export MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
-export BIN_DIR="$TRAINPROOF_CACHE/bin/fabric-$FABRIC_BUILD_ID"
+# The binaries' cache key is the source archive's hash; TRAINPROOF_FABRIC_BIN points at release binaries instead.
+export BIN_DIR="${TRAINPROOF_FABRIC_BIN:-$TRAINPROOF_CACHE/bin/fabric-v$FABRIC_VERSION-${FABRIC_SOURCE_SHA256:0:12}}"
 export MINIO_BIN_DIR="$TRAINPROOF_CACHE/bin/minio-$MINIO_VERSION"
 REQ_HASH="$(cat "$REPO_ROOT/requirements.txt" | sha256sum | cut -c1-16)"
 export VENV_DEPS="$TRAINPROOF_CACHE/venv-$REQ_HASH"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything trainproof runs on, once per machine: Fabric and MinIO built from the
-# Go module proxy at pinned versions, Redis from Debian, and the Python environment.
+# Installs everything trainproof runs on, once per machine: Fabric 3.1.5 built from its pinned
+# source archive (network/fabric/build.sh), MinIO built from the Go module proxy at a pinned
+# version, Redis from Debian, and the Python environment.
 # Each step is skipped when its cached result already exists.
 source "$(dirname "$0")/env.sh"
 mkdir -p "$TRAINPROOF_CACHE"
@@ -9,8 +10,7 @@ exec 9>"$TRAINPROOF_CACHE/install.lock"
 flock 9
 
 install_fabric() {
-  # Fabric v2.1.1 from the Go module proxy at pinned dependency versions (network/fabric/).
-  # Skips itself when $BIN_DIR already has peer, orderer, configtxgen and cryptogen.
+  # Skips itself when $BIN_DIR already has peer, orderer, configtxgen, cryptogen and osnadmin.
   "$REPO_ROOT/network/fabric/build.sh"
 }
 

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Starts the local trainproof Fabric network as native processes on 127.0.0.1 and waits until it
+# Starts the local trainproof Fabric network as native processes (on 127.0.0.1 unless
+# $TRAINPROOF_HOME/topology.env lays it out otherwise; see lib/nodes.sh) and waits until it
 # answers. Safe to run at any time:
-#   - first run: builds what is missing, generates crypto and channel artifacts, starts every
-#     process, creates channel `trainproof`, joins both peers, sets anchor peers, and deploys the
-#     chaincode `trainproof` (chaincode as a service);
+#   - first run: builds what is missing, generates crypto and the channel's genesis block, starts
+#     every process, joins each orderer to channel `trainproof` (osnadmin, channel participation
+#     API) and each peer (peer channel join), and deploys the chaincode `trainproof` (chaincode
+#     as a service, one server per org);
 #   - on a stopped network (down.sh): restarts the processes on the kept ledgers;
 #   - on a running network: restarts only what is not running (a killed orderer, say), changes
 #     nothing else, exits 0.
-# Topology (see lib/nodes.sh): OrdererOrg with 3 Raft orderers, Org1 and Org2 with one peer each.
+# Topology (see lib/nodes.sh): OrdererOrg with 3 Raft orderers (or 4 SmartBFT orderers with
+# TRAINPROOF_CONSENSUS=bft), Org1 and Org2 with one peer each.
+# TRAINPROOF_LEDGER_ONLY=1 starts the ledger alone (orderers, peers, chaincode): no MinIO, Redis
+# or verifiers.
 # All state lives in $TRAINPROOF_HOME (default <repo>/.network); $TRAINPROOF_HOME/profile.json
 # tells clients where everything is.
 source "$(dirname "$0")/env.sh"
@@ -19,13 +24,14 @@ source "$REPO_ROOT/network/scripts/services/redis.sh"
 # Node processes must not inherit a caller's peer CLI settings (peer_env) or Fabric overrides.
 for v in $(compgen -e | grep -E '^(CORE|ORDERER|CONFIGTX)_' || true); do unset "$v"; done
 unset FABRIC_CFG_PATH
-export FABRIC_LOGGING_SPEC="${TRAINPROOF_FABRIC_LOGGING:-grpc=error:info}"
+# Info for the ledger (blocks committed, channel and consensus events); per-call lines (every gRPC
+# call, endorsement and gateway step) only at warning: at hundreds of tx/s they cost real CPU.
+export FABRIC_LOGGING_SPEC="${TRAINPROOF_FABRIC_LOGGING:-grpc=error:comm.grpc.server,endorser,gateway=warning:info}"
 
 CONFIG_SRC="$REPO_ROOT/network/config"
 CONFIG="$TRAINPROOF_HOME/config"        # configtx.yaml (relative paths point at ../crypto)
 BLOCKS="$TRAINPROOF_HOME/blocks"        # genesis block, channel tx/block, anchor peer updates
 CC="$TRAINPROOF_HOME/chaincode"         # chaincode TLS material, package, package id
-have_chaincode_server() { [ -f "$REPO_ROOT/chaincode/__main__.py" ]; }
 mkdir -p "$TRAINPROOF_HOME"/{pids,logs} "$CONFIG" "$BLOCKS" "$CC"
 
 # retry SECONDS WHAT CMD...: for steps that fail briefly after a start (no Raft leader yet, peer
@@ -43,80 +49,83 @@ as_admin() { local org=$1; shift; ( peer_env "$org" Admin; "$@" ); }   # run a p
 # ---- 1. binaries ---------------------------------------------------------------------------
 "$REPO_ROOT/network/scripts/install.sh" all
 
-# ---- 2. crypto material (first run only) ---------------------------------------------------
+# ---- 2. consensus, crypto material (first run only) -----------------------------------------
+if [ -f "$CONSENSUS_FILE" ] && [ -n "${TRAINPROOF_CONSENSUS:-}" ] && [ "$TRAINPROOF_CONSENSUS" != "$CONSENSUS" ]; then
+  die "this network ($TRAINPROOF_HOME) was created with $CONSENSUS ordering, not $TRAINPROOF_CONSENSUS: make network-clean first, or use another TRAINPROOF_HOME"
+fi
+[ -f "$CONSENSUS_FILE" ] || echo "$CONSENSUS" > "$CONSENSUS_FILE"
+# render TEMPLATE OUT [NODE]: the template with @HOST:N@/@PORT:N@ (every node's address) and,
+# for NODE, its own @NAME@ placeholders filled in; the file is rewritten only when it changes.
+render() {
+  local tpl=$1 out=$2 node=${3:-} tmp n args=()
+  for n in "${!NODE_PORT[@]}"; do args+=(-e "s|@HOST:$n@|${NODE_HOST[$n]}|g" -e "s|@PORT:$n@|${NODE_PORT[$n]}|g"); done
+  if [ -n "$node" ]; then
+    mkdir -p "$(node_data "$node")"
+    args+=(-e "s|@NODE@|$node|g" -e "s|@HOST@|${NODE_HOST[$node]}|g" -e "s|@PORT@|${NODE_PORT[$node]}|g"
+           -e "s|@OPS_PORT@|${NODE_OPS_PORT[$node]}|g" -e "s|@ADMIN_PORT@|${NODE_ADMIN_PORT[$node]:-}|g"
+           -e "s|@CC_PORT@|${NODE_CC_PORT[$node]:-}|g" -e "s|@NODE_DIR@|$(node_crypto "$node")|g"
+           -e "s|@DATA_DIR@|$(node_data "$node")|g" -e "s|@MSPID@|$(org_msp "$(peer_org "$node")")|g")
+  fi
+  mkdir -p "$(dirname "$out")"
+  tmp=$(sed "${args[@]}" -e "s|@REPO_ROOT@|$REPO_ROOT|g" "$tpl")
+  [ -f "$out" ] && [ "$(cat "$out")" = "$tmp" ] || printf '%s\n' "$tmp" > "$out"
+}
 if [ ! -d "$CRYPTO_DIR" ]; then
   log "generating crypto material (cryptogen, NodeOUs) in $CRYPTO_DIR"
   rm -rf "$CRYPTO_DIR.tmp"
-  cryptogen generate --config="$CONFIG_SRC/crypto-config.yaml" --output="$CRYPTO_DIR.tmp" >/dev/null
+  render "$CONFIG_SRC/crypto-config.yaml" "$CONFIG/crypto-config.yaml"
+  cryptogen generate --config="$CONFIG/crypto-config.yaml" --output="$CRYPTO_DIR.tmp" >/dev/null
   mv "$CRYPTO_DIR.tmp" "$CRYPTO_DIR"
 fi
 for org in "${ORGS[@]}"; do issue_verifiers "$org" "$VERIFIERS_PER_ORG"; done
 make_chaincode_tls "$CC/tls"
+for org in "${ORGS[@]}"; do make_chaincode_server_tls "$CC/tls" "$org" "${NODE_HOST[peer0.$org]}"; done
 
 # ---- 3. node configuration, rendered from the templates ------------------------------------
-render() {  # render NODE TEMPLATE OUT: the template with its @NAME@ placeholders filled in for NODE
-  local node=$1 tpl=$2 out=$3 tmp
-  mkdir -p "$(dirname "$out")" "$(node_data "$node")"
-  tmp=$(sed -e "s|@NODE@|$node|g" -e "s|@PORT@|${NODE_PORT[$node]}|g" -e "s|@OPS_PORT@|${NODE_OPS_PORT[$node]}|g" \
-            -e "s|@CC_PORT@|${NODE_CC_PORT[$node]:-}|g" -e "s|@NODE_DIR@|$(node_crypto "$node")|g" \
-            -e "s|@DATA_DIR@|$(node_data "$node")|g" -e "s|@GENESIS@|$BLOCKS/genesis.block|g" \
-            -e "s|@MSPID@|$(org_msp "$(peer_org "$node")")|g" -e "s|@REPO_ROOT@|$REPO_ROOT|g" "$tpl")
-  [ -f "$out" ] && [ "$(cat "$out")" = "$tmp" ] || printf '%s\n' "$tmp" > "$out"
-}
-for o in "${ORDERERS[@]}"; do render "$o" "$CONFIG_SRC/orderer.yaml" "$(node_cfg "$o")/orderer.yaml"; done
-for p in "${PEERS[@]}"; do render "$p" "$CONFIG_SRC/core.yaml" "$(node_cfg "$p")/core.yaml"; done
-cmp -s "$CONFIG_SRC/configtx.yaml" "$CONFIG/configtx.yaml" || cp "$CONFIG_SRC/configtx.yaml" "$CONFIG/configtx.yaml"
+for o in "${ORDERERS[@]}"; do render "$CONFIG_SRC/orderer.yaml" "$(node_cfg "$o")/orderer.yaml" "$o"; done
+for p in "${PEERS[@]}"; do render "$CONFIG_SRC/core.yaml" "$(node_cfg "$p")/core.yaml" "$p"; done
+render "$CONFIG_SRC/configtx.yaml" "$CONFIG/configtx.yaml"
 
-# ---- 4. system channel genesis block and channel artifacts (first run only) ----------------
-if [ ! -f "$BLOCKS/genesis.block" ]; then
-  log "creating the system channel genesis block and the '$CHANNEL' channel transactions"
-  export FABRIC_CFG_PATH="$CONFIG"
-  configtxgen -profile TrainproofOrdererGenesis -channelID system-channel \
-    -outputBlock "$BLOCKS/genesis.block.tmp" 2>>"$TRAINPROOF_HOME/logs/configtxgen.log"
-  configtxgen -profile TrainproofChannel -channelID "$CHANNEL" \
-    -outputCreateChannelTx "$BLOCKS/$CHANNEL.tx" 2>>"$TRAINPROOF_HOME/logs/configtxgen.log"
-  for org in "${ORGS[@]}"; do
-    configtxgen -profile TrainproofChannel -channelID "$CHANNEL" -asOrg "$(org_msp "$org")" \
-      -outputAnchorPeersUpdate "$BLOCKS/anchors-$org.tx" 2>>"$TRAINPROOF_HOME/logs/configtxgen.log"
-  done
-  unset FABRIC_CFG_PATH
-  mv "$BLOCKS/genesis.block.tmp" "$BLOCKS/genesis.block"
+# ---- 4. the channel's genesis block (first run only) ---------------------------------------
+if [ ! -f "$BLOCKS/$CHANNEL.block" ]; then
+  profile_name=$([ "$CONSENSUS" = bft ] && echo TrainproofBFT || echo TrainproofRaft)
+  log "creating the genesis block of channel '$CHANNEL' ($profile_name)"
+  FABRIC_CFG_PATH="$CONFIG" configtxgen -profile "$profile_name" -channelID "$CHANNEL" \
+    -outputBlock "$BLOCKS/$CHANNEL.block.tmp" 2>>"$TRAINPROOF_HOME/logs/configtxgen.log" \
+    || { tail -n 5 "$TRAINPROOF_HOME/logs/configtxgen.log" >&2; die "configtxgen failed"; }
+  mv "$BLOCKS/$CHANNEL.block.tmp" "$BLOCKS/$CHANNEL.block"
 fi
 
-# ---- 5. orderers, then peers ---------------------------------------------------------------
+# ---- 5. orderers (joined to the channel), then peers (joined) -------------------------------
 start_node() {
   local name=$1; shift
   if is_running "$name"; then return; fi
-  log "starting $name on 127.0.0.1:${NODE_PORT[$name]} (operations ${NODE_OPS_PORT[$name]}; log logs/$name.log)"
-  ( export FABRIC_CFG_PATH="$(node_cfg "$name")"; start_process "$name" "$@" )
+  log "starting $name on $(node_address "$name") (operations ${NODE_OPS_PORT[$name]}; log logs/$name.log)"
+  ( export FABRIC_CFG_PATH="$(node_cfg "$name")" START_NETNS="${NODE_NETNS[$name]:-}"; start_process "$name" "$@" )
 }
-for o in "${ORDERERS[@]}"; do start_node "$o" "$BIN_DIR/orderer"; done
 wait_healthy() {  # a node that exits during start-up fails at once, with its last log lines
   local name=$1
   alive_and_healthy() { is_running "$name" || { tail -n 15 "$TRAINPROOF_HOME/logs/$name.log" >&2; die "$name exited; see $TRAINPROOF_HOME/logs/$name.log"; }; healthy "$name"; }
   wait_for "$name" 60 alive_and_healthy || die "$name is not healthy after 60s; see $TRAINPROOF_HOME/logs/$name.log"
 }
+for o in "${ORDERERS[@]}"; do start_node "$o" "$BIN_DIR/orderer"; done
 for o in "${ORDERERS[@]}"; do wait_healthy "$o"; done
+# Channel participation API: an orderer that does not serve the channel yet joins it with the
+# genesis block (idempotent: a listed channel is left alone).
+orderer_joined() { osnadmin channel list -c "$CHANNEL" $(osnadmin_args "$1") 2>/dev/null | grep '"name": *"'"$CHANNEL"'"' >/dev/null; }
+orderer_join() { orderer_joined "$1" || osnadmin channel join --channelID "$CHANNEL" --config-block "$BLOCKS/$CHANNEL.block" $(osnadmin_args "$1"); }
+for o in "${ORDERERS[@]}"; do
+  if ! orderer_joined "$o"; then
+    log "joining $o to '$CHANNEL' (osnadmin)"
+    retry 30 "osnadmin channel join ($o)" orderer_join "$o"
+  fi
+done
+# Healthy is not ready: the orderers accept transactions only once consensus has a leader.
+wait_for "$CONSENSUS leader" 60 consensus_leader "$CHANNEL" >/dev/null \
+  || die "no $CONSENSUS leader for $CHANNEL after 60s; see $TRAINPROOF_HOME/logs/orderer*.log"
+log "orderers are up ($CONSENSUS leader: $(consensus_leader "$CHANNEL"))"
 for p in "${PEERS[@]}"; do start_node "$p" "$BIN_DIR/peer" node start; done
 for p in "${PEERS[@]}"; do wait_healthy "$p"; done
-# Healthy is not ready: the orderers accept transactions only once Raft has elected a leader.
-for ch in system-channel $([ -f "$BLOCKS/$CHANNEL.block" ] && echo "$CHANNEL"); do
-  wait_for "raft" 60 raft_leader "$ch" >/dev/null || die "no Raft leader for $ch after 60s; see $TRAINPROOF_HOME/logs/orderer*.log"
-done
-log "orderers and peers are up (Raft leader: $(raft_leader system-channel))"
-
-# ---- 6. channel: create, join, anchor peers (first run only) -------------------------------
-if [ ! -f "$BLOCKS/$CHANNEL.block" ]; then
-  log "creating channel '$CHANNEL'"
-  create_or_fetch() {  # a retry after a create that did reach the orderer must fetch instead
-    as_admin org1 peer channel create -c "$CHANNEL" -f "$BLOCKS/$CHANNEL.tx" \
-        --outputBlock "$BLOCKS/$CHANNEL.block.tmp" $(orderer_args) \
-      || as_admin org1 peer channel fetch 0 "$BLOCKS/$CHANNEL.block.tmp" -c "$CHANNEL" $(orderer_args)
-  }
-  retry 60 "peer channel create" create_or_fetch
-  mv "$BLOCKS/$CHANNEL.block.tmp" "$BLOCKS/$CHANNEL.block"
-  wait_for "raft" 60 raft_leader "$CHANNEL" >/dev/null || die "no Raft leader for $CHANNEL after 60s"
-fi
 # Every step below checks the real state first, inside the retry loop, so that a retry after an
 # attempt that did land (but reported a timeout) is a no-op rather than an error.
 joined() { as_admin "$1" peer channel list 2>/dev/null | grep -x "$CHANNEL" >/dev/null; }
@@ -127,23 +136,19 @@ for org in "${ORGS[@]}"; do
     retry 30 "peer channel join (peer0.$org)" join_channel "$org"
   fi
 done
-for org in "${ORGS[@]}"; do
-  if [ ! -f "$BLOCKS/anchors-$org.done" ]; then
-    log "setting the anchor peer of $(org_msp "$org")"
-    retry 60 "anchor peer update ($org)" \
-      as_admin "$org" peer channel update -c "$CHANNEL" -f "$BLOCKS/anchors-$org.tx" $(orderer_args)
-    touch "$BLOCKS/anchors-$org.done"
-  fi
-done
 
 # ---- 7. chaincode as a service: package, install, server, approve, commit -----------------
-# The package holds only connection.json (where the chaincode server listens, and the PEM TLS
-# material the peers use to reach it); it is built byte-for-byte reproducibly, so its package
-# ID (label:sha256 of the file) is stable for this state directory.
-if [ ! -f "$CC/$CC_NAME.tar.gz" ]; then
-  log "packaging chaincode $CC_LABEL (type ccaas, server $CC_ADDRESS)"
-  pkg=$(mktemp -d)
-  python3 - "$CC/tls" "$CC_ADDRESS" > "$pkg/connection.json" <<'EOF'
+# Each org runs its own chaincode server beside its peer. Its package holds only connection.json
+# (where that server listens, and the PEM TLS material the peer uses to reach it), built
+# byte-for-byte reproducibly, so its package ID (label:sha256 of the file) is stable for this
+# state directory. The orgs' package IDs differ; the definition they approve is the same.
+package_chaincode() {  # package_chaincode ORG: $CC/ORG/trainproof.tar.gz
+  local org=$1 out="$CC/$1" pkg address
+  address=$(cc_address "$org")
+  [ -f "$out/$CC_NAME.tar.gz" ] && return 0
+  log "packaging chaincode ${CC_NAME}_$org (type ccaas, server $address)"
+  mkdir -p "$out"; pkg=$(mktemp -d)
+  python3 - "$CC/tls" "$address" > "$pkg/connection.json" <<'EOF'
 import json, sys
 from pathlib import Path
 tls, address = Path(sys.argv[1]), sys.argv[2]
@@ -155,44 +160,46 @@ print(json.dumps({
     "client_cert": (tls / "client.crt").read_text(),
 }, indent=2))
 EOF
-  printf '{"type":"ccaas","label":"%s"}\n' "$CC_LABEL" > "$pkg/metadata.json"
+  printf '{"type":"ccaas","label":"%s_%s"}\n' "$CC_NAME" "$org" > "$pkg/metadata.json"
   chmod 644 "$pkg/connection.json" "$pkg/metadata.json"
   tarz() { tar --mtime=@0 --sort=name --owner=0 --group=0 --numeric-owner --format=gnu -C "$pkg" -cf - "$@" | gzip -n -9; }
   tarz connection.json > "$pkg/code.tar.gz"
   chmod 644 "$pkg/code.tar.gz"
-  tarz code.tar.gz metadata.json > "$CC/$CC_NAME.tar.gz.tmp"
-  cp "$pkg/connection.json" "$CC/connection.json"
+  tarz code.tar.gz metadata.json > "$out/$CC_NAME.tar.gz.tmp"
   rm -rf "$pkg"
-  mv "$CC/$CC_NAME.tar.gz.tmp" "$CC/$CC_NAME.tar.gz"
-fi
-PACKAGE_ID="$CC_LABEL:$(sha256sum "$CC/$CC_NAME.tar.gz" | cut -d' ' -f1)"
-[ "$(cat "$CC/package_id" 2>/dev/null)" = "$PACKAGE_ID" ] || echo "$PACKAGE_ID" > "$CC/package_id"
-
-installed() { as_admin "$1" peer lifecycle chaincode queryinstalled 2>/dev/null | grep -F "Package ID: $PACKAGE_ID," >/dev/null; }
-install_cc() { installed "$1" || as_admin "$1" peer lifecycle chaincode install "$CC/$CC_NAME.tar.gz"; }
+  mv "$out/$CC_NAME.tar.gz.tmp" "$out/$CC_NAME.tar.gz"
+}
+package_id() { echo "${CC_NAME}_$1:$(sha256sum "$CC/$1/$CC_NAME.tar.gz" | cut -d' ' -f1)"; }
+installed() { as_admin "$1" peer lifecycle chaincode queryinstalled 2>/dev/null | grep -F "Package ID: $(package_id "$1")," >/dev/null; }
+install_cc() { installed "$1" || as_admin "$1" peer lifecycle chaincode install "$CC/$1/$CC_NAME.tar.gz"; }
 for org in "${ORGS[@]}"; do
+  package_chaincode "$org"
   if ! installed "$org"; then
-    log "installing $PACKAGE_ID on peer0.$org"
+    log "installing $(package_id "$org") on peer0.$org"
     retry 60 "chaincode install (peer0.$org)" install_cc "$org"
   fi
 done
 
-# The chaincode server (Python, chaincode/) runs before the definition is committed: on commit
-# each peer connects to it right away (and again on the first invoke if that failed).
-if have_chaincode_server; then
-  if ! is_running chaincode; then
-    log "starting the chaincode server on $CC_ADDRESS (log logs/chaincode.log)"
-    ( cd "$REPO_ROOT" && start_process chaincode "$VENV/bin/python" -m chaincode --address "$CC_ADDRESS" \
-        --ccid "$PACKAGE_ID" --tls-key "$CC/tls/server.key" --tls-cert "$CC/tls/server.crt" \
-        --tls-client-ca "$CC/tls/ca.crt" )
+# The chaincode servers (Python, chaincode/) run before the definition is committed: on commit
+# each peer connects to its org's server right away (and again on the first invoke if that failed).
+for org in "${ORGS[@]}"; do
+  proc="chaincode-$org" address=$(cc_address "$org")
+  if ! is_running "$proc"; then
+    log "starting $org's chaincode server on $address (log logs/$proc.log)"
+    ( cd "$REPO_ROOT" && export START_NETNS="${NODE_NETNS[peer0.$org]:-}" \
+        && start_process "$proc" "$VENV/bin/python" -m chaincode --address "$address" \
+             --ccid "$(package_id "$org")" --tls-key "$CC/tls/$org/server.key" --tls-cert "$CC/tls/$org/server.crt" \
+             --tls-client-ca "$CC/tls/ca.crt" )
   fi
-  chaincode_listening() {
-    is_running chaincode || { tail -n 15 "$TRAINPROOF_HOME/logs/chaincode.log" >&2; die "the chaincode server exited"; }
-    port_open "$CC_ADDRESS"
-  }
-  wait_for chaincode 60 chaincode_listening \
-    || die "the chaincode server does not listen on $CC_ADDRESS; see $TRAINPROOF_HOME/logs/chaincode.log"
-fi
+done
+chaincode_listening() {
+  is_running "chaincode-$1" || { tail -n 15 "$TRAINPROOF_HOME/logs/chaincode-$1.log" >&2; die "$1's chaincode server exited"; }
+  port_open "$(cc_address "$1")"
+}
+for org in "${ORGS[@]}"; do
+  wait_for "chaincode-$org" 60 chaincode_listening "$org" \
+    || die "$org's chaincode server does not listen on $(cc_address "$org"); see $TRAINPROOF_HOME/logs/chaincode-$org.log"
+done
 
 committed() {
   as_admin org1 peer lifecycle chaincode querycommitted -C "$CHANNEL" -n "$CC_NAME" 2>/dev/null \
@@ -206,19 +213,19 @@ if ! committed; then
   }
   approve() {
     approved "$1" || as_admin "$1" peer lifecycle chaincode approveformyorg "${definition[@]}" \
-      --package-id "$PACKAGE_ID" $(orderer_args)
+      --package-id "$(package_id "$1")" $(orderer_args)
   }
   for org in "${ORGS[@]}"; do
     if ! approved "$org"; then
       log "approving $CC_NAME v$CC_VERSION seq $CC_SEQUENCE for $(org_msp "$org")"
-      # Right after channel creation this can fail for a moment ("no Raft leader"): retry.
+      # Right after joining this can fail for a moment (no leader yet): retry.
       retry 60 "approveformyorg ($(org_msp "$org"))" approve "$org"
     fi
   done
   log "committing $CC_NAME on '$CHANNEL' (endorsed by both orgs' peers)"
   peers=()
   for p in "${PEERS[@]}"; do
-    peers+=(--peerAddresses "127.0.0.1:${NODE_PORT[$p]}" --tlsRootCertFiles "$(org_tlsca "$(peer_org "$p")")")
+    peers+=(--peerAddresses "$(node_address "$p")" --tlsRootCertFiles "$(org_tlsca "$(peer_org "$p")")")
   done
   commit() { committed || as_admin org1 peer lifecycle chaincode commit "${definition[@]}" "${peers[@]}" $(orderer_args); }
   retry 60 "chaincode commit" commit
@@ -231,11 +238,11 @@ import json, sys, os
 home, crypto = "$TRAINPROOF_HOME", "$CRYPTO_DIR"
 def node(name, address, tls_ca, host, mspid, ops):
     return {"name": name, "address": address, "tls_ca": tls_ca, "server_name": host, "mspid": mspid,
-            "operations": "https://127.0.0.1:%d" % ops}
-peers = [$(for p in "${PEERS[@]}"; do printf 'node("%s", "127.0.0.1:%s", "%s", "%s", "%s", %s), ' \
-  "$p" "${NODE_PORT[$p]}" "$(node_tlsca "$p")" "$(node_host "$p")" "$(org_msp "$(peer_org "$p")")" "${NODE_OPS_PORT[$p]}"; done)]
-orderers = [$(for o in "${ORDERERS[@]}"; do printf 'node("%s", "127.0.0.1:%s", "%s", "%s", "OrdererMSP", %s), ' \
-  "$o" "${NODE_PORT[$o]}" "$ORDERER_TLSCA" "$(node_host "$o")" "${NODE_OPS_PORT[$o]}"; done)]
+            "operations": "https://%s" % ops}
+peers = [$(for p in "${PEERS[@]}"; do printf 'node("%s", "%s", "%s", "%s", "%s", "%s"), ' \
+  "$p" "$(node_address "$p")" "$(node_tlsca "$p")" "$(node_host "$p")" "$(org_msp "$(peer_org "$p")")" "${NODE_HOST[$p]}:${NODE_OPS_PORT[$p]}"; done)]
+orderers = [$(for o in "${ORDERERS[@]}"; do printf 'node("%s", "%s", "%s", "%s", "OrdererMSP", "%s"), ' \
+  "$o" "$(node_address "$o")" "$ORDERER_TLSCA" "$(node_host "$o")" "${NODE_HOST[$o]}:${NODE_OPS_PORT[$o]}"; done)]
 identities = {}
 for org, mspid in (("org1", "Org1MSP"), ("org2", "Org2MSP")):
     domain = org + ".trainproof.test"
@@ -251,9 +258,9 @@ out = sys.argv[1]
 old = open(out).read() if os.path.exists(out) else None
 # "services" is shared: other services (MinIO, ...) may have added their entries; keep them.
 services = json.loads(old).get("services", {}) if old else {}
-services["chaincode"] = {"address": "$CC_ADDRESS", "package_id": "$PACKAGE_ID"}
+$(for org in "${ORGS[@]}"; do printf 'services["chaincode-%s"] = {"address": "%s", "package_id": "%s"}\n' "$org" "$(cc_address "$org")" "$(package_id "$org")"; done)
 profile = {
-    "fabric_version": "$FABRIC_VERSION", "channel": "$CHANNEL", "chaincode": "$CC_NAME",
+    "fabric_version": "$FABRIC_VERSION", "consensus": "$CONSENSUS", "channel": "$CHANNEL", "chaincode": "$CC_NAME",
     "peers": peers, "orderers": orderers, "identities": identities, "services": services,
 }
 new = json.dumps(profile, indent=2) + "\n"
@@ -262,13 +269,13 @@ if new != old:
     os.replace(out + ".tmp", out)
 EOF
 
-# ---- 9. readiness: the chaincode answers through the peer ---------------------------------
-if have_chaincode_server; then
-  ping() { as_admin org1 peer chaincode query -C "$CHANNEL" -n "$CC_NAME" -c '{"Args":["Ping"]}'; }
-  retry 60 "chaincode Ping through peer0.org1" ping
-  log "network is up: channel '$CHANNEL', chaincode '$CC_NAME' answers ($PACKAGE_ID)"
-else
-  log "network is up: channel '$CHANNEL', chaincode '$CC_NAME' committed; no chaincode server yet (chaincode/__main__.py missing)"
+# ---- 9. readiness: the chaincode answers through each peer ----------------------------------
+ping() { as_admin "$1" peer chaincode query -C "$CHANNEL" -n "$CC_NAME" -c '{"Args":["Ping"]}'; }
+for org in "${ORGS[@]}"; do retry 60 "chaincode Ping through peer0.$org" ping "$org"; done
+log "network is up: Fabric $FABRIC_VERSION, $CONSENSUS ordering, channel '$CHANNEL', chaincode '$CC_NAME' answers"
+if [ "${TRAINPROOF_LEDGER_ONLY:-0}" = 1 ]; then
+  log "TRAINPROOF_LEDGER_ONLY=1: not starting MinIO, Redis or the verification service"
+  exit 0
 fi
 
 # ---- 10. artifact storage (MinIO) and the task queue (Redis) -------------------------------

@@ -20,8 +20,9 @@ def test_status_of_the_live_network(invoke):
     peers = [n for n in report["nodes"] if n["kind"] == "peer"]
     assert len(peers) == 2 and all(p["height"] > 0 for p in peers if p["healthy"])
     assert len([n for n in report["nodes"] if n["kind"] == "orderer"]) == 3
+    assert (report["fabric_version"], report["consensus"]) == ("3.1.5", "raft")
     human = invoke("network", "status")
-    assert "peer0.org1" in human.stdout and "orderer3" in human.stdout
+    assert "peer0.org1" in human.stdout and "orderer3" in human.stdout and "Fabric 3.1.5" in human.stdout
 
 
 def test_status_of_a_network_that_is_down(invoke, down_env):

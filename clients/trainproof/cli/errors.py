@@ -86,6 +86,10 @@ def _gateway(exc: GatewayError, identity: str, role: str) -> CliError:
     if isinstance(exc, CommitStatusError):
         return CliError(exc.message, "the transaction may still commit: look before retrying "
                                      "(`trainproof models`, `trainproof status`)", Exit.UNAVAILABLE)
+    # The peer's gateway reports its own failure to reach the chaincode server without a status.
+    if any("could not launch chaincode" in d.message for d in exc.details):
+        return CliError("the contract does not answer: the peers cannot reach the chaincode server", NETWORK_HINT,
+                        Exit.UNAVAILABLE)
     codes = sorted({m.group(1) for d in exc.details if (m := _TRANSPORT.search(d.message))})
     if isinstance(exc, SubmitError) or codes:
         nodes = ", ".join(d.address for d in exc.details) or "no node"

@@ -1,17 +1,17 @@
-"""A Fabric client shaped like the official fabric-gateway APIs.
+"""A Fabric client of the peers' Gateway service, shaped like the official fabric-gateway APIs.
 
-    gateway = connect(identity, signer, peers, orderers)
+    gateway = connect(identity, signer, peers)
     contract = gateway.get_network("trainproof").get_contract("trainproof")
     contract.submit("PutValue", ["k", "v"]); contract.evaluate("GetValue", ["k"])
     for event in gateway.get_network("trainproof").chaincode_events("trainproof", checkpointer=cp): ...
 """
-from trainproof.gateway.blocks import ChaincodeEvent
 from trainproof.gateway.checkpoint import FileCheckpointer, InMemoryCheckpointer
 from trainproof.gateway.client import Contract, Gateway, Network, Proposal, SubmittedTransaction, Timeouts, Transaction, connect
 from trainproof.gateway.endpoints import Endpoint
 from trainproof.gateway.errors import (
     CommitError, CommitStatusError, EndorseError, ErrorDetail, EvaluateError, GatewayError, Status, SubmitError,
 )
+from trainproof.gateway.events import ChaincodeEvent
 from trainproof.gateway.identity import Identity, Signer, signer_from_key_file, signer_from_pem
 
 __all__ = [

@@ -1,40 +1,48 @@
 """The client: connect → network → contract → evaluate / submit, shaped like fabric-gateway.
 
-Fabric 2.1 peers (what this network runs; see network/README) have no Gateway service, so
-the client does the Gateway's work itself: endorse on one peer per org, check that they
-agree, send the transaction to an orderer (failing over between orderers), and learn the
-commit status from a filtered block stream.
+Fabric 3.1.5 peers serve the Gateway gRPC service (``gateway.Gateway``), which does a
+transaction's work on the peer: it collects the endorsements and checks that they agree,
+assembles the transaction, hands it to the orderers, reports its commit status and streams
+chaincode events. This client builds and signs the proposal, the transaction and the
+commit-status and event requests, and calls those services itself with ``grpcio`` and
+``hyperledger-fabric-protos``: fabric-sdk-py (package ``hfc``) does not install on Python 3.11
+and has no Gateway support, and the official fabric-gateway clients are Go, Node and Java only.
+
+Each call goes to the first peer's gateway (own org first) and fails over to the next peer's on
+a transport failure, never on a refusal. A submit is reported committed from an own-org peer's
+commit status, once the other peers have had a short grace to commit it too, so that a query
+sent right after a submit sees the new state on any peer.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import FIRST_COMPLETED, TimeoutError as FutureTimeout
-from concurrent.futures import wait as futures_wait
+import weakref
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import grpc
-from fabric_protos.common import common_pb2
-from fabric_protos.orderer import ab_pb2_grpc
-from fabric_protos.peer import peer_pb2_grpc, proposal_pb2, proposal_response_pb2
+from fabric_protos.common import common_pb2, ledger_pb2
+from fabric_protos.gateway import gateway_pb2
+from fabric_protos.peer import proposal_pb2, transaction_pb2
 
 from trainproof.gateway import messages
-from trainproof.gateway.blocks import ChaincodeEvent, chaincode_events
 from trainproof.gateway.checkpoint import InMemoryCheckpointer
-from trainproof.gateway.deliver import BlockSource, CommitListener, blocks
-from trainproof.gateway.endpoints import Endpoint
+from trainproof.gateway.deliver import BlockSource
+from trainproof.gateway.endpoints import Connection, Endpoint
 from trainproof.gateway.errors import (
-    CommitError, CommitStatusError, EndorseError, ErrorDetail, EvaluateError, Status, SubmitError,
+    CommitError, CommitStatusError, EndorseError, ErrorDetail, EvaluateError, GatewayError, Status, SubmitError,
+    details_from_rpc,
 )
+from trainproof.gateway.events import ChaincodeEvent, after_checkpoint, events_of
 from trainproof.gateway.identity import Identity, Signer, digest
 
 log = logging.getLogger("trainproof.gateway")
 Args = Sequence[str | bytes]
-_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
-_RETRYABLE_STATUS = {common_pb2.SERVICE_UNAVAILABLE, common_pb2.INTERNAL_SERVER_ERROR}
+# An event stream refused for good: retrying would get the same answer.
+_EVENTS_FINAL = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+                 grpc.StatusCode.UNAUTHENTICATED}
 
 
 @dataclass
@@ -49,19 +57,48 @@ def _encode(args: Args) -> list[bytes]:
     return [a if isinstance(a, bytes) else str(a).encode("utf-8") for a in args]
 
 
-class Gateway:
-    """A connection to the network's peers and orderers for one identity."""
+class _Unanswered(Exception):
+    """No gateway answered with a result: the last failure of each peer tried, in order."""
 
-    def __init__(self, identity: Identity, signer: Signer | None, peers: list[Endpoint],
-                 orderers: list[Endpoint], timeouts: Timeouts | None = None, retries: int = 3) -> None:
-        if not peers or not orderers:
-            raise ValueError("a gateway needs at least one peer and one orderer")
+    def __init__(self, failures: list[tuple[Endpoint, grpc.RpcError]]) -> None:
+        super().__init__(f"{len(failures)} failure(s)")
+        self.failures = failures
+
+    @property
+    def last(self) -> grpc.RpcError | None:
+        return self.failures[-1][1] if self.failures else None
+
+    @property
+    def details(self) -> list[ErrorDetail]:
+        return [d for endpoint, exc in self.failures for d in details_from_rpc(exc, endpoint.label)]
+
+    def error(self, cls: type[GatewayError], what: str, tx_id: str) -> GatewayError:
+        """``cls`` saying ``what`` failed and why: the contract's message if it refused."""
+        details = self.details
+        reason = next((d.message for d in details if d.status is not None), None)
+        if reason is None:
+            last = self.last
+            reason = f"{last.code().name}: {last.details()}" if last else "no peer answered in time"
+        return cls(f"{what}: {reason}", details, tx_id)
+
+
+class Gateway:
+    """A connection to the peers' Gateway services for one identity.
+
+    Endorsement asks for one endorsement from each org of ``peers`` (the channel's MAJORITY
+    policy needs every org of this network), so a refusal carries every org's answer.
+    ``orderers`` is accepted and not used: the peers' gateways reach the orderers themselves.
+    """
+
+    def __init__(self, identity: Identity, signer: Signer | None, peers: Sequence[Endpoint],
+                 orderers: Sequence[Endpoint] = (), timeouts: Timeouts | None = None, retries: int = 3) -> None:
+        if not peers:
+            raise ValueError("a gateway needs at least one peer")
         self.identity, self.signer = identity, signer
-        self.peers, self.orderers = peers, orderers
         self.timeouts = timeouts or Timeouts()
         self.retries = retries
-        self._channels = {e.address: e.open_channel() for e in [*peers, *orderers]}
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="gateway")
+        self.connections = [Connection(p) for p in sorted(peers, key=lambda p: p.mspid != identity.mspid)]
+        self.endorsing_orgs = list(dict.fromkeys(c.endpoint.mspid for c in self.connections if c.endpoint.mspid))
         self._networks: dict[str, Network] = {}
 
     def get_network(self, name: str) -> Network:
@@ -72,9 +109,8 @@ class Gateway:
     def close(self) -> None:
         for network in self._networks.values():
             network.close()
-        for channel in self._channels.values():
-            channel.close()
-        self._pool.shutdown(wait=False)
+        for connection in self.connections:
+            connection.close()
 
     def __enter__(self) -> Gateway:
         return self
@@ -87,51 +123,36 @@ class Gateway:
             raise ValueError("this gateway has no signer: sign the digest offline and pass the signature")
         return self.signer(digest(message))
 
-    # Node calls, with retries on transport errors.
-    def _call(self, endpoint: Endpoint, fn, request, timeout: float):
-        delay = 0.2
-        for attempt in range(self.retries + 1):
-            try:
-                return fn(request, timeout=timeout)
-            except grpc.RpcError as exc:
-                if exc.code() not in _RETRYABLE or attempt == self.retries:
-                    raise
-                log.info("%s unavailable (%s); retry %d", endpoint.label, exc.details(), attempt + 1)
-                time.sleep(delay)
-                delay *= 2
+    def _call(self, rpc: str, request: Any, timeout: float, peers: Sequence[Connection] | None = None,
+              deadline: float | None = None) -> tuple[Any, Connection]:
+        """``rpc`` on the first peer's gateway that answers, and that peer.
 
-    def process_proposal(self, peer: Endpoint, signed: proposal_pb2.SignedProposal,
-                         timeout: float) -> proposal_response_pb2.ProposalResponse:
-        stub = peer_pb2_grpc.EndorserStub(self._channels[peer.address])
-        return self._call(peer, stub.ProcessProposal, signed, timeout)
-
-    def broadcast(self, envelope: common_pb2.Envelope, tx_id: str) -> None:
-        """Hand the transaction to the first orderer that accepts it.
-
-        While Raft elects a new leader (seconds, after losing one) every orderer answers
-        SERVICE_UNAVAILABLE; those rounds are retried until the submit timeout runs out.
+        A transport failure (``Connection.unreachable``) moves on to the next peer; after the
+        last, the round starts again with backoff: ``retries`` more rounds, or until ``deadline``
+        (a ``time.monotonic()`` value) if given. Any other error is the answer. Raises
+        ``_Unanswered`` with the failures.
         """
-        deadline = time.monotonic() + self.timeouts.submit
+        peers = peers or self.connections
+        failures: dict[str, tuple[Endpoint, grpc.RpcError]] = {}
         delay = 0.25
+        attempt = 0
         while True:
-            details = []
-            for orderer in self.orderers:
-                stub = ab_pb2_grpc.AtomicBroadcastStub(self._channels[orderer.address])
+            for peer in peers:
+                left = timeout if deadline is None else min(timeout, deadline - time.monotonic())
+                if left <= 0:
+                    break
+                mark = peer.mark()
                 try:
-                    responses = list(stub.Broadcast(iter([envelope]), timeout=self.timeouts.submit))
+                    return getattr(peer.gateway, rpc)(request, timeout=left), peer
                 except grpc.RpcError as exc:
-                    details.append(ErrorDetail(orderer.label, f"{exc.code().name}: {exc.details()}"))
-                    continue
-                status = responses[0].status if responses else common_pb2.SERVICE_UNAVAILABLE
-                if status == common_pb2.SUCCESS:
-                    return
-                info = responses[0].info if responses else "no answer"
-                details.append(ErrorDetail(orderer.label, f"{common_pb2.Status.Name(status)}: {info}", status))
-                if status not in _RETRYABLE_STATUS:
-                    raise SubmitError(f"orderer refused the transaction: {info}", details, tx_id)
-            if time.monotonic() + delay > deadline:
-                raise SubmitError("no orderer accepted the transaction", details, tx_id)
-            log.info("no orderer accepted %s yet (%s); retrying", tx_id[:12], details[-1].message)
+                    failures[peer.endpoint.address] = (peer.endpoint, exc)
+                    if not peer.unreachable(exc, mark):
+                        raise _Unanswered(list(failures.values())) from None
+                    log.info("%s on %s (%s): %s %s", rpc, peer.endpoint.label, peer.endpoint.address, exc.code().name,
+                             exc.details())
+            attempt += 1
+            if (attempt > self.retries) if deadline is None else (time.monotonic() + delay >= deadline):
+                raise _Unanswered(list(failures.values()))
             time.sleep(delay)
             delay = min(delay * 2, 4.0)
 
@@ -141,70 +162,98 @@ class Network:
 
     def __init__(self, gateway: Gateway, name: str) -> None:
         self.gateway, self.name = gateway, name
-        self._listeners: list[CommitListener] = []
-        self._lock = threading.Lock()
+        self._streams: weakref.WeakSet[ChaincodeEventStream] = weakref.WeakSet()
 
     def get_contract(self, chaincode: str) -> Contract:
         return Contract(self, chaincode)
 
-    def _peers_own_org_first(self) -> list[Endpoint]:
-        gw = self.gateway
-        return sorted(gw.peers, key=lambda p: p.mspid != gw.identity.mspid)
-
     def block_source(self, peers: list[Endpoint] | None = None) -> BlockSource:
+        """Full blocks from the peers' Deliver service (default: every peer, own org first)."""
         gw = self.gateway
-        return BlockSource(peers or self._peers_own_org_first(), gw._channels, self.name, gw.identity, gw.sign)
-
-    def commit_listeners(self) -> list[CommitListener]:
-        """One filtered-block stream per peer, so a submit can wait until every peer has committed."""
-        with self._lock:
-            if not self._listeners:
-                self._listeners = [CommitListener(self.block_source([p])) for p in self._peers_own_org_first()]
-        for listener in self._listeners:
-            listener.start(self.gateway.timeouts.commit_status)
-        return self._listeners
+        by_address = {c.endpoint.address: c for c in gw.connections}
+        connections = gw.connections if peers is None else [by_address[p.address] for p in peers]
+        return BlockSource(connections, self.name, gw.identity, gw.sign)
 
     def chaincode_events(self, chaincode: str, start_block: int | None = None,
                          checkpointer: InMemoryCheckpointer | None = None) -> ChaincodeEventStream:
         """Events of ``chaincode`` from ``start_block`` (default: new blocks only) or after a checkpoint."""
-        return ChaincodeEventStream(self, chaincode, start_block, checkpointer)
+        stream = ChaincodeEventStream(self, chaincode, start_block, checkpointer)
+        self._streams.add(stream)
+        return stream
 
     def close(self) -> None:
-        for listener in self._listeners:
-            listener.close()
+        for stream in list(self._streams):
+            stream.close()
 
 
 class ChaincodeEventStream:
-    """Iterate to receive events; ``close()`` ends the stream. Resumes after a checkpoint exactly."""
+    """Iterate to receive events; ``close()`` ends the stream.
+
+    Runs on the gateway's ChaincodeEvents service; resumes after a checkpoint exactly, and after
+    a broken stream from the block after the last one received (the next peer's gateway if the
+    peer became unreachable).
+    """
 
     def __init__(self, network: Network, chaincode: str, start_block: int | None,
                  checkpointer: InMemoryCheckpointer | None) -> None:
         self._network, self._chaincode = network, chaincode
-        self._skip_through = ""
+        self._checkpoint: tuple[int | None, str] = (None, "")
         if checkpointer is not None and checkpointer.block_number is not None:
-            start_block, self._skip_through = checkpointer.block_number, checkpointer.transaction_id
+            start_block = checkpointer.block_number
+            self._checkpoint = (checkpointer.block_number, checkpointer.transaction_id)
         self._start = start_block
         self._stop = threading.Event()
-        self._cancel = lambda: None
+        self._lock = threading.Lock()
+        self._call: grpc.Call | None = None
+
+    def _height(self) -> int | None:
+        """The channel's height now: "new blocks only" stays a fixed start across reconnects."""
+        try:
+            info = self._network.get_contract("qscc").evaluate("GetChainInfo", [self._network.name])
+        except GatewayError as exc:
+            log.warning("no channel height (%s); events from the next block committed", exc.message)
+            return None
+        return ledger_pb2.BlockchainInfo.FromString(info).height
 
     def __iter__(self) -> Iterator[ChaincodeEvent]:
-        skipping = bool(self._skip_through)
-        for block in blocks(self._network.block_source(), self._start, False, self._stop, self._set_cancel):
-            for event in chaincode_events(block):
-                if skipping and block.header.number == self._start:
-                    if event.transaction_id == self._skip_through:
-                        skipping = False
-                    continue
-                if event.chaincode_name == self._chaincode:
-                    yield event
-            skipping = False
-
-    def _set_cancel(self, cancel) -> None:
-        self._cancel = cancel
+        gw = self._network.gateway
+        next_block = self._start if self._start is not None else self._height()
+        peer, backoff = 0, 0.5
+        while not self._stop.is_set():
+            connection = gw.connections[peer]
+            request = messages.chaincode_events_request(self._network.name, self._chaincode,
+                                                        gw.identity.serialize(), next_block)
+            call = connection.gateway.ChaincodeEvents(
+                gateway_pb2.SignedChaincodeEventsRequest(request=request, signature=gw.sign(request)))
+            with self._lock:
+                self._call = call
+                if self._stop.is_set():
+                    call.cancel()
+            try:
+                for response in call:
+                    next_block = response.block_number + 1
+                    backoff = 0.5
+                    yield from after_checkpoint(events_of(response), *self._checkpoint)
+            except grpc.RpcError as exc:
+                if self._stop.is_set():
+                    break
+                if exc.code() in _EVENTS_FINAL:
+                    raise GatewayError(f"chaincode events of {self._chaincode} refused: {exc.code().name}: "
+                                       f"{exc.details()}", details_from_rpc(exc, connection.endpoint.label)) from None
+                if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                    peer = (peer + 1) % len(gw.connections)
+                log.warning("event stream from %s broke (%s: %s); resuming from block %s", connection.endpoint.label,
+                            exc.code().name, exc.details(), next_block)
+            finally:
+                call.cancel()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 10)
 
     def close(self) -> None:
-        self._stop.set()
-        self._cancel()
+        with self._lock:
+            self._stop.set()
+            if self._call is not None:
+                self._call.cancel()
 
 
 class Contract:
@@ -255,49 +304,31 @@ class Proposal:
         return proposal_pb2.SignedProposal(proposal_bytes=self.bytes, signature=sig)
 
     def evaluate(self, signature: bytes | None = None) -> bytes:
-        """Run on one peer (own org first), no ordering; returns the chaincode's result."""
+        """Run on one peer chosen by the gateway (its own org's first), no ordering; returns the result."""
         gw = self.contract.gateway
-        signed = self._signed(signature)
-        peers = sorted(gw.peers, key=lambda p: p.mspid != gw.identity.mspid)
-        details = []
-        for peer in peers:
-            try:
-                response = gw.process_proposal(peer, signed, gw.timeouts.evaluate)
-            except grpc.RpcError as exc:
-                details.append(ErrorDetail(peer.label, f"{exc.code().name}: {exc.details()}"))
-                continue
-            if response.response.status >= 400:
-                details.append(ErrorDetail(peer.label, response.response.message, response.response.status))
-                raise EvaluateError(f"{self.function} failed: {response.response.message}", details, self.tx_id)
-            return bytes(response.response.payload)
-        raise EvaluateError(f"{self.function}: no peer could evaluate it", details, self.tx_id)
+        request = messages.evaluate_request(self.tx_id, self.contract.network.name, self._signed(signature))
+        try:
+            response, _ = gw._call("Evaluate", request, gw.timeouts.evaluate)
+        except _Unanswered as failed:
+            raise failed.error(EvaluateError, f"{self.function} failed", self.tx_id) from None
+        return bytes(response.result.payload)
 
     def endorse(self, signature: bytes | None = None) -> Transaction:
-        """Collect one endorsement per org; all must succeed and agree."""
+        """One endorsement per org, collected (and checked to agree) by the gateway."""
         gw = self.contract.gateway
-        signed = self._signed(signature)
-        futures = {p: gw._pool.submit(gw.process_proposal, p, signed, gw.timeouts.endorse) for p in gw.peers}
-        responses, details = [], []
-        for peer, future in futures.items():
-            try:
-                response = future.result()
-            except grpc.RpcError as exc:
-                details.append(ErrorDetail(peer.label, f"{exc.code().name}: {exc.details()}"))
-                continue
-            if response.response.status >= 400 or not response.endorsement.endorser:
-                details.append(ErrorDetail(peer.label, response.response.message, response.response.status))
-                continue
-            responses.append(response)
-        if details:
-            reason = next((d.message for d in details if d.status), details[0].message)
-            raise EndorseError(f"{self.function} was not endorsed: {reason}", details, self.tx_id)
-        if len({r.payload for r in responses}) != 1:
-            raise EndorseError(
-                f"{self.function}: peers returned different results (non-deterministic chaincode?)",
-                [ErrorDetail(p.label, "result differs") for p in futures], self.tx_id,
-            )
-        payload = messages.transaction_payload(self._proposal, responses)
-        return Transaction(self, payload.SerializeToString(), bytes(responses[0].response.payload))
+        request = messages.endorse_request(self.tx_id, self.contract.network.name, self._signed(signature),
+                                           gw.endorsing_orgs)
+        try:
+            response, peer = gw._call("Endorse", request, gw.timeouts.endorse)
+        except _Unanswered as failed:
+            raise failed.error(EndorseError, f"{self.function} was not endorsed", self.tx_id) from None
+        payload = bytes(response.prepared_transaction.payload)
+        try:
+            result = messages.endorsed_result(payload, self._proposal)
+        except ValueError as exc:
+            raise EndorseError(f"{self.function}: the gateway's transaction is not ours: {exc}",
+                               [ErrorDetail(peer.endpoint.label, str(exc))], self.tx_id) from None
+        return Transaction(self, payload, result)
 
 
 class Transaction:
@@ -312,50 +343,68 @@ class Transaction:
         return digest(self.bytes)
 
     def submit(self, signature: bytes | None = None) -> SubmittedTransaction:
-        gw = self.proposal.contract.gateway
+        """Hand it to the gateway for ordering; the same signed envelope may go to several
+        peers' gateways (a transaction id commits once), until ``timeouts.submit`` runs out."""
+        contract = self.proposal.contract
+        gw = contract.gateway
         sig = signature if signature is not None else gw.sign(self.bytes)
-        listeners = self.proposal.contract.network.commit_listeners()
-        futures = [listener.expect(self.tx_id) for listener in listeners]
+        envelope = common_pb2.Envelope(payload=self.bytes, signature=sig)
+        request = messages.submit_request(self.tx_id, contract.network.name, envelope)
         try:
-            gw.broadcast(common_pb2.Envelope(payload=self.bytes, signature=sig), self.tx_id)
-        except SubmitError:
-            for listener in listeners:
-                listener.forget(self.tx_id)
-            raise
-        return SubmittedTransaction(self.tx_id, self.result, futures, gw.timeouts.commit_status)
+            _, peer = gw._call("Submit", request, gw.timeouts.submit, deadline=time.monotonic() + gw.timeouts.submit)
+        except _Unanswered as failed:
+            raise failed.error(SubmitError, f"{self.proposal.function} was not ordered", self.tx_id) from None
+        return SubmittedTransaction(contract.network, self.tx_id, self.result, peer)
 
 
 class SubmittedTransaction:
-    """Ordered; ``get_status()`` waits for the commit."""
+    """Ordered; ``get_status()`` waits for the commit. ``bytes``/``digest`` are those of the
+    commit-status request, to sign it offline."""
 
-    # After the first peer reports the commit, how long to wait for the others to catch up.
+    # After the own org's peer reports the commit, how long the other peers get to report it too.
     CATCH_UP_SECONDS = 10.0
 
-    def __init__(self, tx_id: str, result: bytes, futures: list, timeout: float) -> None:
+    def __init__(self, network: Network, tx_id: str, result: bytes, submitted_to: Connection) -> None:
         self.tx_id, self.result = tx_id, result
-        self._futures, self._timeout = futures, timeout
+        self._network, self._submitted_to = network, submitted_to
+        self.bytes = messages.commit_status_request(network.name, tx_id, network.gateway.identity.serialize())
 
-    def get_status(self, timeout: float | None = None) -> Status:
-        """The commit status, once the own org's peer has it and (within a grace period) every
-        peer has it too: a query sent right after a submit then sees the new state on any peer."""
-        limit = timeout if timeout is not None else self._timeout
+    @property
+    def digest(self) -> bytes:
+        return digest(self.bytes)
+
+    def get_status(self, timeout: float | None = None, signature: bytes | None = None) -> Status:
+        """The commit status as the own org's peer reports it (the submitting peer if the gateway
+        has none of its org), after the other peers had ``CATCH_UP_SECONDS`` to report it too."""
+        gw = self._network.gateway
+        limit = timeout if timeout is not None else gw.timeouts.commit_status
+        signed = gateway_pb2.SignedCommitStatusRequest(
+            request=self.bytes, signature=signature if signature is not None else gw.sign(self.bytes))
+        own = [c for c in gw.connections if c.endpoint.mspid == gw.identity.mspid] or [self._submitted_to]
         try:
-            done, _ = futures_wait(self._futures, timeout=limit, return_when=FIRST_COMPLETED)
-            if not done:
-                raise FutureTimeout
-            status = next(iter(done)).result()
-        except FutureTimeout:
-            raise CommitStatusError(
-                f"commit status of {self.tx_id} unknown after {limit:.0f}s: "
-                "it may still commit; query the ledger before resubmitting", tx_id=self.tx_id,
-            ) from None
-        _, lagging = futures_wait(self._futures, timeout=self.CATCH_UP_SECONDS)
-        if lagging:
-            log.warning("%d peer(s) had not committed %s %.0fs after the first", len(lagging), self.tx_id[:12],
-                        self.CATCH_UP_SECONDS)
-        return status
+            response, peer = gw._call("CommitStatus", signed, limit, own, deadline=time.monotonic() + limit)
+        except _Unanswered as failed:
+            last = failed.last
+            why = (f"after {limit:.0f}s" if last is None or last.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                   else f"({last.code().name}: {last.details()})")
+            raise CommitStatusError(f"commit status unknown for {self.tx_id} {why}: it may still commit; "
+                                    "query the ledger before resubmitting", failed.details, self.tx_id) from None
+        self._catch_up(signed, peer)
+        return Status(self.tx_id, transaction_pb2.TxValidationCode.Name(response.result), response.block_number)
+
+    def _catch_up(self, signed: gateway_pb2.SignedCommitStatusRequest, answered: Connection) -> None:
+        calls = [(c, c.gateway.CommitStatus.future(signed, timeout=self.CATCH_UP_SECONDS))
+                 for c in self._network.gateway.connections if c is not answered]
+        for peer, call in calls:
+            try:
+                call.result()
+            except grpc.RpcError as exc:
+                log.warning("%s (%s) did not confirm the commit of %s within %.0fs of %s: %s", peer.endpoint.label,
+                            peer.endpoint.address, self.tx_id[:12], self.CATCH_UP_SECONDS, answered.endpoint.label,
+                            exc.code().name)
 
 
-def connect(identity: Identity, signer: Signer | None, peers: list[Endpoint], orderers: list[Endpoint],
+def connect(identity: Identity, signer: Signer | None, peers: Sequence[Endpoint], orderers: Sequence[Endpoint] = (),
             timeouts: Timeouts | None = None, retries: int = 3) -> Gateway:
+    """A gateway to ``peers`` (own org's first); ``orderers`` is accepted for older callers and not used."""
     return Gateway(identity, signer, peers, orderers, timeouts, retries)

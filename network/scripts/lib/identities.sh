@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Key material that cryptogen 2.1 cannot make, created with openssl. Sourced by up.sh.
+# Key material that cryptogen cannot make, created with openssl. Sourced by up.sh.
 #
 #  issue_verifiers ORG N   verifier1..verifierN@ORG: client identities (OU=client) signed by the
 #                          org's CA, laid out exactly like cryptogen's User1 (msp/ and tls/).
-#                          cryptogen 2.1 only knows `Users: Count` (names User1..UserN).
-#  make_chaincode_tls DIR  a small TLS CA for the chaincode server, its server certificate
-#                          (127.0.0.1/localhost) and the client certificate the peers present.
+#                          cryptogen only knows `Users: Count` (names User1..UserN).
+#  make_chaincode_tls DIR  a small TLS CA for the orgs' chaincode servers and the client
+#                          certificate the peers present (DIR/ca.crt, client.crt/key)
+#  make_chaincode_server_tls DIR ORG HOST
+#                          ORG's chaincode server certificate (HOST, 127.0.0.1, localhost)
 
 # _sign_cert CA_CERT CA_KEY KEY_OUT CERT_OUT SUBJECT EXTENSIONS: new P-256 key (PKCS#8) + cert.
 _sign_cert() {
@@ -48,10 +50,16 @@ make_chaincode_tls() {
   openssl req -new -x509 -key "$d/ca.key" -sha256 -days 3650 -subj "/O=trainproof/CN=trainproof-chaincode-ca" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -out "$d/ca.crt" 2>/dev/null
-  local base=$'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nauthorityKeyIdentifier=keyid'
-  _sign_cert "$d/ca.crt" "$d/ca.key" "$d/server.key" "$d/server.crt" "/O=trainproof/CN=chaincode" \
-    "$base"$'\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost'
   _sign_cert "$d/ca.crt" "$d/ca.key" "$d/client.key" "$d/client.crt" "/O=trainproof/CN=peer" \
-    "$base"$'\nextendedKeyUsage=clientAuth'
+    "$_CC_TLS_BASE"$'\nextendedKeyUsage=clientAuth'
   chmod 600 "$d/ca.key"
 }
+
+make_chaincode_server_tls() {
+  local d=$1 org=$2 host=$3
+  [ -f "$d/$org/server.crt" ] && return 0
+  mkdir -p "$d/$org"
+  _sign_cert "$d/ca.crt" "$d/ca.key" "$d/$org/server.key" "$d/$org/server.crt" "/O=trainproof/CN=chaincode.$org" \
+    "$_CC_TLS_BASE"$'\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,IP:'"$host"
+}
+_CC_TLS_BASE=$'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nauthorityKeyIdentifier=keyid'

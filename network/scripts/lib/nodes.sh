@@ -5,19 +5,65 @@
 
 CHANNEL=trainproof
 CC_NAME=trainproof
-CC_LABEL=trainproof_1.0
 CC_VERSION=1.0
 CC_SEQUENCE=1
-CC_ADDRESS=127.0.0.1:17999           # the chaincode server (chaincode-as-a-service)
 
-ORDERERS=(orderer1 orderer2 orderer3)
+# Ordering: Raft (3 orderers, tolerates 1 crashed) by default, SmartBFT (4 orderers, tolerates 1
+# faulty, f = 1) with TRAINPROOF_CONSENSUS=bft (`make network-up CONSENSUS=bft`). The choice is
+# fixed when the channel is created and remembered in $TRAINPROOF_HOME/consensus.
+CONSENSUS_FILE="$TRAINPROOF_HOME/consensus"
+CONSENSUS=$(cat "$CONSENSUS_FILE" 2>/dev/null || echo "${TRAINPROOF_CONSENSUS:-raft}")
+case "$CONSENSUS" in
+  raft) ORDERERS=(orderer1 orderer2 orderer3) ;;
+  bft) ORDERERS=(orderer1 orderer2 orderer3 orderer4) ;;
+  *) echo "TRAINPROOF_CONSENSUS must be raft or bft, not '$CONSENSUS'" >&2; return 1 ;;
+esac
 PEERS=(peer0.org1 peer0.org2)
 ORGS=(org1 org2)
 VERIFIERS_PER_ORG=5                  # verifier1..5@orgN: 10 verifiers, so 10 %-steps of malice can be measured
-# node -> gRPC port / operations (health, metrics) port / peer chaincode-listener port
-declare -gA NODE_PORT=([orderer1]=17050 [orderer2]=17051 [orderer3]=17052 [peer0.org1]=17151 [peer0.org2]=17251)
-declare -gA NODE_OPS_PORT=([orderer1]=17060 [orderer2]=17061 [orderer3]=17062 [peer0.org1]=17153 [peer0.org2]=17253)
+# node -> gRPC port / operations (health, metrics) port / orderer admin (osnadmin) port /
+# peer chaincode-listener port / the org's chaincode server port
+declare -gA NODE_PORT=([orderer1]=17050 [orderer2]=17051 [orderer3]=17052 [orderer4]=17053 [peer0.org1]=17151 [peer0.org2]=17251)
+declare -gA NODE_OPS_PORT=([orderer1]=17060 [orderer2]=17061 [orderer3]=17062 [orderer4]=17063 [peer0.org1]=17153 [peer0.org2]=17253)
+declare -gA NODE_ADMIN_PORT=([orderer1]=17070 [orderer2]=17071 [orderer3]=17072 [orderer4]=17073)
 declare -gA NODE_CC_PORT=([peer0.org1]=17152 [peer0.org2]=17252)
+declare -gA CC_SERVER_PORT=([org1]=17159 [org2]=17259)
+# TRAINPROOF_PORT_OFFSET shifts every ledger port (Fabric nodes, chaincode servers), so a second
+# network (the test suite's BFT one) runs beside the first.
+if [ "${TRAINPROOF_PORT_OFFSET:-0}" != 0 ]; then
+  for _m in NODE_PORT NODE_OPS_PORT NODE_ADMIN_PORT NODE_CC_PORT CC_SERVER_PORT; do
+    declare -n _ports=$_m
+    for _k in "${!_ports[@]}"; do _ports[$_k]=$(( _ports[$_k] + TRAINPROOF_PORT_OFFSET )); done
+    unset -n _ports
+  done
+  unset _m _k
+fi
+
+# Where each node listens and is reached. One machine by default: everything on
+# $TRAINPROOF_HOST (127.0.0.1). A layout across machines (or network namespaces) sets, in
+# $TRAINPROOF_HOME/topology.env (bash, read here):
+#   NODE_HOST[peer0.org2]=10.0.0.2       the address a node binds and advertises (also the
+#                                        org's chaincode server, for a peer)
+#   NODE_NETNS[peer0.org2]=ns-org2       run that node (and its org's chaincode server) inside a
+#                                        Linux network namespace: how tests stand in for hosts
+#   SERVICE_HOST=10.0.0.1                MinIO, Redis, dispatcher and workers of org1
+#   ORG_NETNS[org2]=ns-org2               where org2's verifier workers run
+# Every TLS certificate names its node's address, so the layout must be set before the first up.
+TRAINPROOF_HOST="${TRAINPROOF_HOST:-127.0.0.1}"
+declare -gA NODE_HOST=() NODE_NETNS=() ORG_NETNS=()
+SERVICE_HOST="$TRAINPROOF_HOST"
+TOPOLOGY_FILE="$TRAINPROOF_HOME/topology.env"
+# shellcheck source=/dev/null
+[ -f "$TOPOLOGY_FILE" ] && source "$TOPOLOGY_FILE"
+for _n in "${!NODE_PORT[@]}"; do NODE_HOST[$_n]="${NODE_HOST[$_n]:-$TRAINPROOF_HOST}"; done
+unset _n
+node_address() { echo "${NODE_HOST[$1]}:${NODE_PORT[$1]}"; }
+cc_address() { echo "${NODE_HOST[peer0.$1]}:${CC_SERVER_PORT[$1]}"; }   # org1 -> its chaincode server
+# in_netns NAME CMD...: run CMD in the node's (or org's) namespace if it has one.
+in_netns() {
+  local ns=${NODE_NETNS[$1]:-${ORG_NETNS[$1]:-}}; shift
+  if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
 
 CRYPTO_DIR="$TRAINPROOF_HOME/crypto"
 ORDERER_DOMAIN=orderer.trainproof.test
@@ -56,7 +102,7 @@ peer_env() {
   export FABRIC_CFG_PATH="$(node_cfg "$p")"
   export CORE_PEER_TLS_ENABLED=true
   export CORE_PEER_LOCALMSPID="$(org_msp "$org")"
-  export CORE_PEER_ADDRESS="127.0.0.1:${NODE_PORT[$p]}"
+  export CORE_PEER_ADDRESS="$(node_address "$p")"
   export CORE_PEER_TLS_ROOTCERT_FILE="$(org_tlsca "$org")"
   export CORE_PEER_MSPCONFIGPATH="$(user_msp "$org" "$user")"
 }
@@ -76,9 +122,11 @@ is_running() {
   tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -E "(^|/)(orderer|peer|python[0-9.]*) |-m chaincode" >/dev/null
 }
 # start_process NAME CMD...: run CMD detached (own session/process group), append to its log.
+# START_NETNS=ns runs it inside that network namespace (`ip netns exec` execs, so the PID is CMD's).
 start_process() {
   local name=$1; shift
   mkdir -p "$TRAINPROOF_HOME/pids" "$TRAINPROOF_HOME/logs"
+  [ -z "${START_NETNS:-}" ] || set -- ip netns exec "$START_NETNS" "$@"
   echo "=== $(date -Is) starting: $*" >> "$TRAINPROOF_HOME/logs/$name.log"
   setsid nohup "$@" >> "$TRAINPROOF_HOME/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$(pid_file "$name")"
@@ -101,7 +149,7 @@ stop_process() {
 
 # healthy NAME: the node's operations endpoint answers /healthz with status OK, over TLS.
 healthy() {
-  curl -sf --max-time 2 --cacert "$(node_tlsca "$1")" "https://127.0.0.1:${NODE_OPS_PORT[$1]}/healthz" 2>/dev/null \
+  curl -sf --max-time 2 --cacert "$(node_tlsca "$1")" "https://${NODE_HOST[$1]}:${NODE_OPS_PORT[$1]}/healthz" 2>/dev/null \
     | grep '"status":"OK"' >/dev/null
 }
 # metrics NAME: the node's Prometheus metrics (the operations endpoint wants a client certificate
@@ -109,14 +157,15 @@ healthy() {
 metrics() {
   local d; d=$(node_crypto "$1")
   curl -sf --max-time 2 --cacert "$(node_tlsca "$1")" --cert "$d/tls/server.crt" --key "$d/tls/server.key" \
-    "https://127.0.0.1:${NODE_OPS_PORT[$1]}/metrics" 2>/dev/null
+    "https://${NODE_HOST[$1]}:${NODE_OPS_PORT[$1]}/metrics" 2>/dev/null
 }
-# raft_leader CHANNEL: prints the orderer that currently leads CHANNEL's Raft cluster; fails if
-# none does (just after a start or after losing the leader: an election takes 5-10 s).
-raft_leader() {
-  local o
+# consensus_leader CHANNEL: prints the orderer that currently leads CHANNEL's Raft cluster (or
+# SmartBFT view); fails if none does (just after a start or after losing the leader).
+consensus_leader() {
+  local o metric
+  if [ "$CONSENSUS" = bft ]; then metric="consensus_BFT_is_leader"; else metric="consensus_etcdraft_is_leader"; fi
   for o in "${ORDERERS[@]}"; do
-    if is_running "$o" && metrics "$o" | grep "^consensus_etcdraft_is_leader{channel=\"$1\"} 1" >/dev/null; then
+    if is_running "$o" && metrics "$o" | grep "^$metric{channel=\"$1\"} 1" >/dev/null; then
       echo "$o"; return 0
     fi
   done
@@ -137,7 +186,13 @@ wait_for() {
 orderer_args() {
   local o
   for o in "${ORDERERS[@]}"; do
-    if healthy "$o"; then echo "-o 127.0.0.1:${NODE_PORT[$o]} --tls --cafile $ORDERER_TLSCA"; return; fi
+    if healthy "$o"; then echo "-o $(node_address "$o") --tls --cafile $ORDERER_TLSCA"; return; fi
   done
-  echo "-o 127.0.0.1:${NODE_PORT[${ORDERERS[0]}]} --tls --cafile $ORDERER_TLSCA"
+  echo "-o $(node_address "${ORDERERS[0]}") --tls --cafile $ORDERER_TLSCA"
+}
+# osnadmin_args ORDERER: the orderer's admin endpoint and the mutual-TLS client certificate of
+# the orderer org's Admin (the admin endpoint accepts clients of the orderer org's TLS CA).
+osnadmin_args() {
+  local admin="$ORDERER_ORG_DIR/users/Admin@$ORDERER_DOMAIN/tls"
+  echo "-o ${NODE_HOST[$1]}:${NODE_ADMIN_PORT[$1]} --ca-file $ORDERER_TLSCA --client-cert $admin/client.crt --client-key $admin/client.key"
 }

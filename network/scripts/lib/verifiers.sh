@@ -14,7 +14,7 @@ verifiers_start() {
     proc=$(worker_process "$name")
     is_running "$proc" && continue
     log "starting Celery worker $proc (log logs/$proc.log)"
-    ( cd "$REPO_ROOT" && export TRAINPROOF_VERIFIER="$name" \
+    ( cd "$REPO_ROOT" && export TRAINPROOF_VERIFIER="$name" START_NETNS="${ORG_NETNS[${name%%-*}]:-}" \
         && start_process "$proc" "$VENV/bin/python" "$VENV/bin/celery" -A verifier worker --pool=solo \
              --loglevel=info -n "$name@trainproof" --without-gossip --without-mingle )
   done

@@ -4,7 +4,7 @@
 # VENV, VENV_DEPS, log, die). Everything it creates lives under $TRAINPROOF_HOME/minio: data, TLS
 # certificate, secrets (root password, SSE master key) and credentials.json with the per-org keys.
 
-MINIO_ADDRESS="${MINIO_ADDRESS:-127.0.0.1:17900}"
+MINIO_ADDRESS="${MINIO_ADDRESS:-$SERVICE_HOST:17900}"
 MINIO_ORGS="${MINIO_ORGS:-org1 org2}"
 MINIO_RETENTION_DAYS="${MINIO_RETENTION_DAYS:-3650}"
 MINIO_HOME="$TRAINPROOF_HOME/minio"

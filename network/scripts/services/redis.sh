@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Redis for trainproof: the Celery broker and result backend, on 127.0.0.1 with an append-only file so
-# queued work survives a restart. Sourced after network/scripts/env.sh (TRAINPROOF_HOME, log, die).
+# Redis for trainproof: the Celery broker and result backend, on 127.0.0.1 (or the topology's
+# SERVICE_HOST) with an append-only file so queued work survives a restart. Sourced after
+# network/scripts/env.sh (TRAINPROOF_HOME, log, die).
 # Debian's package may run its own server on 6379; this one is separate and uses its own port and files.
+#
+# Nobody connects without a password (the default user is off). Two ACL users, with random
+# passwords made at the first start:
+#   trainproof  the dispatcher and workers (URL in redis/broker.url): every command except the
+#               dangerous ones (FLUSHALL, FLUSHDB, SHUTDOWN, CONFIG, DEBUG, KEYS, MONITOR, ...)
+#   admin       operators and the test suite (URL in redis/admin.url): every command
+# Both files are 0600 in $TRAINPROOF_HOME, like MinIO's credentials.
 
-REDIS_HOST=127.0.0.1
+REDIS_HOST="$SERVICE_HOST"   # lib/nodes.sh: 127.0.0.1 unless topology.env says otherwise
 REDIS_PORT="${REDIS_PORT:-17379}"
 REDIS_HOME="$TRAINPROOF_HOME/redis"
 REDIS_PID_FILE="$TRAINPROOF_HOME/pids/redis.pid"
 REDIS_LOG="$TRAINPROOF_HOME/logs/redis.log"
+REDIS_ACL="$REDIS_HOME/users.acl"
+REDIS_BROKER_URL_FILE="$REDIS_HOME/broker.url"
+REDIS_ADMIN_URL_FILE="$REDIS_HOME/admin.url"
 
 # Prints the PID of our Redis; fails when none runs (a stale PID file is removed). Redis renames its
 # process to "redis-server HOST:PORT", which is checked so a recycled PID is never taken for it.
@@ -25,7 +36,26 @@ _redis_pid() {
 }
 
 _redis_cli() {
-  redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"
+  redis-cli --no-auth-warning -u "$(cat "$REDIS_ADMIN_URL_FILE")" "$@"
+}
+
+# The ACL file and the two URL files, once (a changed host or port rewrites the URLs, not the passwords).
+_redis_credentials() {
+  local service admin
+  if [ ! -f "$REDIS_ACL" ]; then
+    service=$(openssl rand -hex 24) admin=$(openssl rand -hex 24)
+    ( umask 077
+      printf 'user default off
+user trainproof on >%s ~* &* +@all -@dangerous +info
+user admin on >%s ~* &* +@all
+' \
+        "$service" "$admin" > "$REDIS_ACL" )
+  fi
+  service=$(sed -n 's/^user trainproof on >\([0-9a-f]*\) .*/\1/p' "$REDIS_ACL")
+  admin=$(sed -n 's/^user admin on >\([0-9a-f]*\) .*/\1/p' "$REDIS_ACL")
+  ( umask 077
+    printf 'redis://trainproof:%s@%s:%s/0\n' "$service" "$REDIS_HOST" "$REDIS_PORT" > "$REDIS_BROKER_URL_FILE"
+    printf 'redis://admin:%s@%s:%s/0\n' "$admin" "$REDIS_HOST" "$REDIS_PORT" > "$REDIS_ADMIN_URL_FILE" )
 }
 
 redis_start() {
@@ -38,11 +68,13 @@ redis_start() {
   (exec 3<>"/dev/tcp/$REDIS_HOST/$REDIS_PORT") 2>/dev/null \
     && die "something else listens on $REDIS_HOST:$REDIS_PORT (not the Redis of $TRAINPROOF_HOME): stop it or set REDIS_PORT"
   mkdir -p "$REDIS_HOME/data" "$(dirname "$REDIS_PID_FILE")" "$(dirname "$REDIS_LOG")"
+  _redis_credentials
   # Written on every start so a changed port or directory takes effect.
   cat > "$REDIS_HOME/redis.conf" <<EOF
 bind $REDIS_HOST
 port $REDIS_PORT
 protected-mode yes
+aclfile $REDIS_ACL
 daemonize no
 logfile ""
 dir "$REDIS_HOME/data"

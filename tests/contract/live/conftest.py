@@ -253,8 +253,9 @@ class Live:
                 found.add(common_pb2.ChannelHeader.FromString(payload.header.channel_header).tx_id)
         return found
 
-    def chaincode_pid(self) -> int:
-        return int((self.profile.home / "pids" / "chaincode.pid").read_text().strip())
+    def chaincode_pids(self) -> dict[str, int]:
+        """Each org's chaincode server process (``chaincode-<org>.pid``)."""
+        return {path.stem: int(path.read_text().strip()) for path in (self.profile.home / "pids").glob("chaincode-*.pid")}
 
     def adversarial_workers(self) -> set[str]:
         """Verifier identities whose running worker was started as a malicious adversary (the

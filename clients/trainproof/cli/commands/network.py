@@ -70,7 +70,8 @@ def collect(session: Session) -> dict[str, Any]:
     heights = {n["height"] for n in nodes if n.get("height") is not None}
     if len(heights) > 1:
         problems.append(f"peers disagree on the height of {profile.channel}: {sorted(heights)} (catching up?)")
-    return {"home": str(profile.home), "channel": profile.channel, "chaincode": profile.chaincode, "nodes": nodes,
+    return {"home": str(profile.home), "fabric_version": raw.get("fabric_version"), "consensus": raw.get("consensus"),
+            "channel": profile.channel, "chaincode": profile.chaincode, "nodes": nodes,
             "services": services, "processes": processes, "healthy": not problems, "problems": problems}
 
 
@@ -96,8 +97,8 @@ def _healthz(url: str | None, ca_file: str) -> tuple[bool, str]:
 
 def _height(profile, files, peer) -> tuple[int | None, str | None]:
     """The peer's height of the channel (qscc GetChainInfo), asked of that peer alone."""
-    gateway = connect(files.identity(), signer_from_key_file(files.key), [peer], profile.orderers,
-                      Timeouts(evaluate=PROBE_SECONDS), retries=0)
+    gateway = connect(files.identity(), signer_from_key_file(files.key), [peer],
+                      timeouts=Timeouts(evaluate=PROBE_SECONDS), retries=0)
     try:
         qscc = gateway.get_network(profile.channel).get_contract("qscc")
         return ledger_pb2.BlockchainInfo.FromString(qscc.evaluate("GetChainInfo", [profile.channel])).height, None
@@ -136,7 +137,8 @@ def _alive(pid: int) -> bool:
 
 
 def render(report: dict[str, Any]) -> None:
-    table = Table(title=f"network in {report['home']} (channel {report['channel']})", title_justify="left")
+    table = Table(title=f"network in {report['home']} (Fabric {report['fabric_version']}, {report['consensus']} ordering, "
+                        f"channel {report['channel']})", title_justify="left")
     for column in ("node", "address", "health", "height"):
         table.add_column(column)
     for n in report["nodes"]:
