@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import grpc
 from fabric_protos.common import common_pb2, ledger_pb2
@@ -29,7 +29,7 @@ from fabric_protos.peer import proposal_pb2, transaction_pb2
 
 from trainproof.gateway import messages
 from trainproof.gateway.checkpoint import InMemoryCheckpointer
-from trainproof.gateway.deliver import BlockSource
+from trainproof.gateway.deliver import BlockSource, blocks
 from trainproof.gateway.endpoints import Connection, Endpoint
 from trainproof.gateway.errors import (
     CommitError, CommitStatusError, EndorseError, ErrorDetail, EvaluateError, GatewayError, Status, SubmitError,
@@ -40,6 +40,8 @@ from trainproof.gateway.identity import Identity, Signer, digest
 
 log = logging.getLogger("trainproof.gateway")
 Args = Sequence[str | bytes]
+# SmartBFT orderers' answer to a transaction they already hold.
+_ALREADY_ORDERED = "request already processed"
 # An event stream refused for good: retrying would get the same answer.
 _EVENTS_FINAL = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                  grpc.StatusCode.UNAUTHENTICATED}
@@ -174,6 +176,13 @@ class Network:
         connections = gw.connections if peers is None else [by_address[p.address] for p in peers]
         return BlockSource(connections, self.name, gw.identity, gw.sign)
 
+    def blocks(self, start_block: int | None = None, checkpointer: InMemoryCheckpointer | None = None) -> BlockStream:
+        """Full blocks from the peers' Deliver service, from ``start_block`` (default: the newest)
+        or from the block after a checkpoint (``checkpointer.checkpoint_block(n)`` → n + 1)."""
+        stream = BlockStream(self.block_source(), start_block, checkpointer)
+        self._streams.add(stream)
+        return stream
+
     def chaincode_events(self, chaincode: str, start_block: int | None = None,
                          checkpointer: InMemoryCheckpointer | None = None) -> ChaincodeEventStream:
         """Events of ``chaincode`` from ``start_block`` (default: new blocks only) or after a checkpoint."""
@@ -184,6 +193,28 @@ class Network:
     def close(self) -> None:
         for stream in list(self._streams):
             stream.close()
+
+
+class BlockStream:
+    """Iterate to receive full blocks in order; ``close()`` ends the stream. A broken stream
+    resumes from the block after the last one received, on the next peer if need be."""
+
+    def __init__(self, source: BlockSource, start_block: int | None, checkpointer: InMemoryCheckpointer | None) -> None:
+        if checkpointer is not None and checkpointer.block_number is not None:
+            start_block = checkpointer.block_number
+        self._source, self._start = source, start_block
+        self._stop = threading.Event()
+        self._cancel: Callable[[], None] = lambda: None
+
+    def __iter__(self) -> Iterator[common_pb2.Block]:
+        return blocks(self._source, self._start, self._stop, self._on_stream)
+
+    def _on_stream(self, cancel: Callable[[], None]) -> None:
+        self._cancel = cancel
+
+    def close(self) -> None:
+        self._stop.set()
+        self._cancel()
 
 
 class ChaincodeEventStream:
@@ -353,7 +384,12 @@ class Transaction:
         try:
             _, peer = gw._call("Submit", request, gw.timeouts.submit, deadline=time.monotonic() + gw.timeouts.submit)
         except _Unanswered as failed:
-            raise failed.error(SubmitError, f"{self.proposal.function} was not ordered", self.tx_id) from None
+            # A retry after an attempt that did reach the orderers (its answer was lost or late)
+            # hears from BFT orderers that they have the request: it is being ordered, and the
+            # commit status tells how it ends.
+            if not any(_ALREADY_ORDERED in d.message for d in failed.details):
+                raise failed.error(SubmitError, f"{self.proposal.function} was not ordered", self.tx_id) from None
+            peer = gw.connections[0]
         return SubmittedTransaction(contract.network, self.tx_id, self.result, peer)
 
 

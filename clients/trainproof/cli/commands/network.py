@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import ssl
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,46 @@ def status(session: Session) -> None:
         if session.as_json:
             raise click.exceptions.Exit(error.code)  # the report above already says what is wrong
         fail(error, False)
+
+
+@network.command()
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to keep trying.")
+@common_options
+@pass_session
+def ready(session: Session, timeout: float) -> None:
+    """Wait until every org's peer can endorse through its Gateway.
+
+    A peer that answers is not yet ready to take transactions: its gateway finds the other
+    orgs' endorsing peers through discovery, which learns of them by gossip some seconds after a
+    start. `make network-up` ends with this check.
+    """
+    profile = session.profile
+    clients = sorted({min(name for name, f in profile.identities.items() if f.mspid == p.mspid and f.role == "client")
+                      for p in profile.peers})
+    deadline = time.monotonic() + timeout
+    waiting = {}
+    for name in clients:  # one client per org: its gateway is its own org's peer
+        gateway = profile.connect(name, Timeouts(endorse=PROBE_SECONDS))
+        try:
+            contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
+            while True:
+                try:
+                    contract.new_proposal("Ping").endorse()  # endorsed by every org, never ordered
+                    break
+                except GatewayError as exc:
+                    waiting[name] = exc.message
+                    if time.monotonic() > deadline:
+                        raise CliError(f"{name}'s peer cannot get endorsements after {timeout:.0f}s: {exc.message}",
+                                       "peers find each other by gossip: check both peers run and their logs "
+                                       f"in {profile.home}/logs", Exit.UNAVAILABLE) from None
+                    time.sleep(0.5)
+        finally:
+            gateway.close()
+    result = {"ready": True, "peers": [p.label for p in profile.peers], "waited_because": waiting}
+    if session.as_json:
+        emit_json(result)
+    else:
+        console.print(f"every org's peer endorses through its Gateway ({', '.join(result['peers'])})", markup=False)
 
 
 def collect(session: Session) -> dict[str, Any]:
