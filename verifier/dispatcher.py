@@ -108,7 +108,8 @@ class Dispatcher:
         deadline = max(self._assigned.get(model_id, (0.0, ""))[0], float(assignment.get("deadline", 0)))
         self._assigned[model_id] = (deadline, submitter_msp)
         for verifier in assignment["verifiers"]:
-            self._enqueue_task(model_id, interval, verifier, f"{model_id}:{interval}:{verifier[:16]}:{assignment.get('round', 0)}")
+            task_id = f"{model_id}:{interval}:{verifier[:16]}:{assignment.get('round', 0)}"
+            self._enqueue_task(model_id, interval, verifier, task_id)
         log.info("model %s interval %d → %d verifiers (%s)", model_id, interval, len(assignment["verifiers"]),
                  ", ".join(assignment.get("reasons", [])))
 

@@ -210,5 +210,5 @@ class TrainproofContract:
             time.sleep(max(0.0, min(poll, left)))
 
 
-__all__ = ["ADMIN_TRANSACTIONS", "CLIENT_TRANSACTIONS", "CONFLICT_CODES", "Conflict", "ContractError", "FINAL_STATUSES", "NotFound",
-           "Refused", "TrainproofContract", "Transient", "VerdictTimeout", "classify"]
+__all__ = ["ADMIN_TRANSACTIONS", "CLIENT_TRANSACTIONS", "CONFLICT_CODES", "Conflict", "ContractError", "FINAL_STATUSES",
+           "NotFound", "Refused", "TrainproofContract", "Transient", "VerdictTimeout", "classify"]

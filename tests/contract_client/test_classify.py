@@ -97,7 +97,8 @@ def test_wait_for_verdict_rides_out_a_transient_failure_and_drops_the_certificat
     down = EvaluateError("GetModel failed", [ErrorDetail("p", "could not launch chaincode", 500)])
     fake = FakeContract([{"status": "ASSIGNED", "certificate": {}}, down, {"status": "VERIFIED", "certificate": {}}])
     seen = []
-    state = TrainproofContract(fake).wait_for_verdict("m", timeout=10, poll=0, on_update=lambda s: seen.append(s["status"]))
+    state = TrainproofContract(fake).wait_for_verdict("m", timeout=10, poll=0,
+                                                      on_update=lambda s: seen.append(s["status"]))
     assert state == {"status": "VERIFIED"} and seen == ["ASSIGNED", "VERIFIED"]
 
 
