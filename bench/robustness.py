@@ -360,6 +360,7 @@ class Outcome:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         from storage import ArtifactStore
+        from trainproof.contract import TrainproofContract
         from trainproof.profile import Profile
 
         self.args = args
@@ -368,9 +369,9 @@ class Bench:
         self.networks = {name: gw.get_network(self.profile.channel) for name, gw in self.gateways.items()}
         self.contracts = {name: net.get_contract(self.profile.chaincode) for name, net in self.networks.items()}
         self.stores = {name: ArtifactStore.from_state(role="submitter", org=org_of(name)) for name in SUBMITTERS}
-        self.reader = self.contracts[SUBMITTERS[0]]
-        self.cfg = json.loads(self.reader.evaluate("GetConfig"))["values"]
-        registry = json.loads(self.reader.evaluate("ListVerifiers", [json.dumps({"status": "ACTIVE"})]))["verifiers"]
+        self.reader = TrainproofContract(self.contracts[SUBMITTERS[0]])
+        self.cfg = self.reader.get_config()["values"]
+        registry = self.reader.list_verifiers(status="ACTIVE")
         self.names = {v["fingerprint"]: v["name"] for v in registry}
         self.identities = verifier_identities()
         missing = sorted(set(self.identities) - set(self.names.values()))
@@ -439,10 +440,8 @@ class Bench:
         return outcomes
 
     def _final(self, out: Outcome, listener: VerdictListener) -> bool:
-        from trainproof.submission import get_state
-
         try:
-            state = get_state(self.reader, out.model_id)
+            state = self.reader.find_model(out.model_id)
         except Exception as exc:  # a node busy for a moment: try again next round
             say(f"  (GetModel {out.model_id}: {type(exc).__name__})")
             return False
@@ -487,7 +486,7 @@ class Bench:
         for out in outcomes:
             if not out.model_id:
                 continue
-            assignment = json.loads(self.reader.evaluate("GetAssignment", [out.model_id]))
+            assignment = self.reader.get_assignment(out.model_id)
             out.predicted = predicted_status(out.spec, assignment, self.names, bad)
             ids = []
             for rec in assignment.get("intervals", []):

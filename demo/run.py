@@ -1,7 +1,6 @@
 """The demo's steps, in order, against the network ``make network-up`` started."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -17,6 +16,7 @@ from storage import ArtifactStore
 from trainproof.cli.commands.lineage import tree
 from trainproof.cli.errors import EXPECTED, translate
 from trainproof.cli.output import CliError, Exit, duration, fail, size
+from trainproof.contract import TrainproofContract
 from trainproof.gateway import Contract
 from trainproof.profile import Profile
 from trainproof.submission import submit_run
@@ -91,7 +91,7 @@ def run() -> bool:
         console.print(selection_note(backdoor))
 
         step(5, "the family tree, and `trainproof check` on a tampered copy of the honest model")
-        console.print(tree(json.loads(contract.evaluate("GetLineage", [honest.model_id]))))
+        console.print(tree(TrainproofContract(contract).get_lineage(honest.model_id)))
         found = check_tampered(work / "check", honest)
 
     expected = {honest.label: "VERIFIED", backdoor.label: "REJECTED", child.label: "VERIFIED"}
@@ -108,8 +108,9 @@ def step(number: int, title: str) -> None:
 
 def preflight(contract: Contract, profile: Profile) -> dict:
     """The contract's settings; refuses to start when no verifier could ever vote."""
-    config = json.loads(contract.evaluate("GetConfig"))["values"]
-    active = json.loads(contract.evaluate("ListVerifiers", [json.dumps({"status": "ACTIVE"})]))["verifiers"]
+    ledger = TrainproofContract(contract)
+    config = ledger.get_config()["values"]
+    active = ledger.list_verifiers(status="ACTIVE")
     if len(active) < config["sub_quorum_size"]:
         raise CliError(f"only {len(active)} active verifier(s) on the ledger; a sub-quorum needs "
                        f"{config['sub_quorum_size']}", "`make network-up` registers and starts the verifier workers",

@@ -1,7 +1,6 @@
 """Waiting for the verifiers, and the demo's table of verdicts."""
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +11,8 @@ from rich.table import Table
 
 from trainproof.cli.commands.status import collect
 from trainproof.cli.output import duration, styled
-from trainproof.gateway import Contract, GatewayError
-from trainproof.submission import FINAL_STATUSES, VerdictTimeout, is_transient, model_state
+from trainproof.contract import TrainproofContract
+from trainproof.gateway import Contract
 
 
 @dataclass
@@ -35,31 +34,17 @@ class Submission:
 
 
 def wait_all(contract: Contract, subs: list[Submission], timeout: float, console: Console) -> None:
-    """Poll until every model has a final status; fills each ``report``."""
+    """Wait until every model has a final status, one after the other within one deadline; fills each
+    ``report``. The models are verified concurrently, so waiting in turn costs no time."""
+    ledger = TrainproofContract(contract)
     deadline = time.monotonic() + timeout
-    pending = {s.model_id: s for s in subs}
     with console.status("waiting for verdicts") as spinner:
-        while pending:
-            try:
-                states = {mid: model_state(contract, mid) for mid in pending}
-            except GatewayError as exc:
-                if not is_transient(exc) or time.monotonic() > deadline:
-                    raise
-                spinner.update("the ledger does not answer for a moment (a node restarting?); asking again")
-                time.sleep(3)
-                continue
-            for mid, state in states.items():
-                if state["status"] in FINAL_STATUSES:
-                    sub = pending.pop(mid)
-                    sub.report = collect(lambda fn, *a: json.loads(contract.evaluate(fn, list(a))), mid)
-                    console.print(f"  {sub.label}: {styled(state['status'])}")
-            waiting = ", ".join(f"{s.label} {states[m]['status']}" for m, s in pending.items())
-            spinner.update(f"waiting for verdicts: {waiting}")
-            if pending and time.monotonic() > deadline:
-                first = next(iter(pending.values()))
-                raise VerdictTimeout(first.model_id, timeout, states[first.model_id])
-            if pending:
-                time.sleep(1.5)
+        for sub in subs:
+            def show(state: dict[str, Any], label: str = sub.label) -> None:
+                spinner.update(f"waiting for verdicts: {label} {state['status']}")
+            state = ledger.wait_for_verdict(sub.model_id, max(0.0, deadline - time.monotonic()), 1.5, show)
+            sub.report = collect(ledger, sub.model_id)
+            console.print(f"  {sub.label}: {styled(state['status'])}")
 
 
 def table(subs: list[Submission]) -> Table:

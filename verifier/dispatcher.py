@@ -17,31 +17,50 @@ import logging
 import signal
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
-from trainproof.gateway import FileCheckpointer, GatewayError
+from trainproof.contract import ContractError, TrainproofContract
+from trainproof.gateway import FileCheckpointer
 from trainproof.profile import Profile
-from verifier.ledger import Ledger
 from verifier.settings import queue_for
-from verifier.tasks import verify_interval
+
+# (model_id, interval, verifier fingerprint, task id): puts one verification task on the verifier's queue.
+Enqueue = Callable[[str, int, str, str], None]
 
 log = logging.getLogger("verifier.dispatcher")
 
 
+def celery_enqueue(model_id: str, interval: int, verifier: str, task_id: str) -> None:
+    """The Celery task on the verifier's own queue (imported here: tests of ``handle`` need no broker)."""
+    from verifier.tasks import verify_interval
+
+    verify_interval.apply_async(kwargs={"model_id": model_id, "interval": interval, "verifier": verifier},
+                                queue=queue_for(verifier), task_id=task_id)
+
+
 class Dispatcher:
-    def __init__(self, profile: Profile, assigners: list[str], expire_every: float) -> None:
-        self.profile = profile
-        self._ledgers: dict[str, Ledger] = {}
-        for name in assigners:
-            files = profile.identity_files(name)
-            gateway = profile.connect(name)
-            self._ledgers[files.mspid] = Ledger(gateway.get_network(profile.channel).get_contract(profile.chaincode))
-        self.listener = profile.connect(assigners[0]).get_network(profile.channel)
-        self.checkpointer = FileCheckpointer(profile.home / "dispatcher" / "checkpoint.json")
-        self.expire_every = expire_every
+    """Event handling over injected ledgers (one per assigner MSP) and an injected enqueue function."""
+
+    def __init__(self, ledgers: dict[str, TrainproofContract], enqueue: Enqueue = celery_enqueue) -> None:
+        self._ledgers = ledgers
+        self._enqueue_task = enqueue
         self._assigned: dict[str, tuple[float, str]] = {}  # model_id -> (latest deadline, submitter MSP)
 
-    def run(self, stop: threading.Event) -> None:
+    @classmethod
+    def connect(cls, profile: Profile, assigners: list[str]) -> Dispatcher:
+        """One gateway per assigner identity, keyed by its MSP."""
+        ledgers = {}
+        for name in assigners:
+            gateway = profile.connect(name)
+            ledgers[profile.identity_files(name).mspid] = TrainproofContract(
+                gateway.get_network(profile.channel).get_contract(profile.chaincode))
+        return cls(ledgers)
+
+    def run(self, profile: Profile, listener_identity: str, expire_every: float, stop: threading.Event) -> None:
+        """Follow the chaincode events from the checkpoint until ``stop`` is set."""
+        self.profile, self.expire_every = profile, expire_every
+        self.listener = profile.connect(listener_identity).get_network(profile.channel)
+        self.checkpointer = FileCheckpointer(profile.home / "dispatcher" / "checkpoint.json")
         start = None if self.checkpointer.block_number is not None else 0
         stream = self.listener.chaincode_events(self.profile.chaincode, start_block=start, checkpointer=self.checkpointer)
         threading.Thread(target=self._expire_loop, args=(stop,), daemon=True).start()
@@ -63,7 +82,7 @@ class Dispatcher:
             self._assigned.pop(model_id, None)
             log.info("model %s: %s (%s)", model_id, payload.get("status"), payload.get("reason", ""))
 
-    def _independent(self, submitter_msp: str) -> Ledger | None:
+    def _independent(self, submitter_msp: str) -> TrainproofContract | None:
         """A ledger client of another org than the submitter's: the contract requires one."""
         return next((lg for msp, lg in self._ledgers.items() if msp != submitter_msp), None)
 
@@ -74,11 +93,11 @@ class Dispatcher:
             return
         for attempt in range(5):
             try:
-                ledger.assign(model_id)
+                ledger.assign_verifiers(model_id)
                 log.info("model %s: verifiers assigned", model_id)
                 return
-            except GatewayError as exc:
-                message = exc.chaincode_message
+            except ContractError as exc:
+                message = exc.reason
                 if "already" in message:
                     return
                 log.warning("AssignVerifiers for %s failed (%s); retry %d", model_id, message, attempt + 1)
@@ -89,11 +108,8 @@ class Dispatcher:
         deadline = max(self._assigned.get(model_id, (0.0, ""))[0], float(assignment.get("deadline", 0)))
         self._assigned[model_id] = (deadline, submitter_msp)
         for verifier in assignment["verifiers"]:
-            verify_interval.apply_async(
-                kwargs={"model_id": model_id, "interval": interval, "verifier": verifier},
-                queue=queue_for(verifier),
-                task_id=f"{model_id}:{interval}:{verifier[:16]}:{assignment.get('round', 0)}",
-            )
+            task_id = f"{model_id}:{interval}:{verifier[:16]}:{assignment.get('round', 0)}"
+            self._enqueue_task(model_id, interval, verifier, task_id)
         log.info("model %s interval %d → %d verifiers (%s)", model_id, interval, len(assignment["verifiers"]),
                  ", ".join(assignment.get("reasons", [])))
 
@@ -104,10 +120,10 @@ class Dispatcher:
                 ledger = self._independent(submitter_msp)
                 if deadline and deadline < now and ledger is not None:
                     try:
-                        ledger.expire(model_id)
+                        ledger.expire_assignment(model_id)
                         log.info("model %s: overdue assignment expired", model_id)
-                    except GatewayError as exc:
-                        log.warning("ExpireAssignment %s: %s", model_id, exc.chaincode_message)
+                    except ContractError as exc:
+                        log.warning("ExpireAssignment %s: %s", model_id, exc.reason)
 
 
 def main() -> None:
@@ -123,7 +139,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    Dispatcher(profile, assigners, args.expire_every).run(stop)
+    Dispatcher.connect(profile, assigners).run(profile, assigners[0], args.expire_every, stop)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,7 @@ Already registered identities are left as they are, so running it again changes 
 """
 from __future__ import annotations
 
-import json
-
+from trainproof.contract import TrainproofContract
 from trainproof.profile import Profile
 from trainproof.gateway.identity import fingerprint
 
@@ -19,15 +18,15 @@ def register_all(profile: Profile) -> list[str]:
             continue
         gateway = profile.connect(admin)
         try:
-            contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
-            known = {v["fingerprint"] for v in json.loads(contract.evaluate("ListVerifiers"))["verifiers"]}
+            ledger = TrainproofContract(gateway.get_network(profile.channel).get_contract(profile.chaincode))
+            known = {v["fingerprint"] for v in ledger.list_verifiers()}
             for name, files in sorted(profile.identities.items()):
                 if files.role != "verifier" or not name.startswith(f"{org}-"):
                     continue
                 cert = files.cert.read_bytes()
                 if fingerprint(cert) in known:
                     continue
-                contract.submit("RegisterVerifier", [json.dumps({"cert_pem": cert.decode(), "name": name})])
+                ledger.register_verifier(cert.decode(), name)
                 registered.append(name)
         finally:
             gateway.close()

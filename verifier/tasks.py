@@ -10,17 +10,18 @@ from typing import Any
 from celery.exceptions import Reject
 
 from storage import ArtifactStore, StorageUnavailable
-from trainproof.gateway import CommitError, CommitStatusError, EndorseError, EvaluateError, GatewayError, SubmitError
+from trainproof.contract import Conflict, ContractError, TrainproofContract
+from trainproof.contract import Transient as LedgerTransient
 from trainproof.profile import Profile
 from verifier.adversary import corrupt
 from verifier.app import app
 from verifier.artifacts import ArtifactCache
-from verifier.ledger import Ledger
 from verifier.settings import worker_identity
 from verifier.verification import verify_interval as run_verification
 
 log = logging.getLogger("verifier")
-TRANSIENT = (StorageUnavailable, CommitStatusError, SubmitError, ConnectionError)
+# A service that did not answer: the same task later, with backoff (Celery's autoretry of Transient).
+TRANSIENT = (StorageUnavailable, LedgerTransient, ConnectionError)
 
 
 class Transient(Exception):
@@ -29,7 +30,7 @@ class Transient(Exception):
 
 @dataclass
 class Resources:
-    ledger: Ledger
+    ledger: TrainproofContract
     store: ArtifactStore
     cache: ArtifactCache
 
@@ -42,11 +43,7 @@ def resources() -> Resources:
     gateway = profile.connect(identity.name)
     contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
     store = ArtifactStore.from_state(role="verifier", org=identity.org)
-    return Resources(Ledger(contract), store, ArtifactCache(store, identity.cache_dir / "artifacts"))
-
-
-def _is_transport(exc: GatewayError) -> bool:
-    return not any(d.status for d in exc.details)
+    return Resources(TrainproofContract(contract), store, ArtifactCache(store, identity.cache_dir / "artifacts"))
 
 
 def _interval_record(assignment: dict, interval: int) -> dict | None:
@@ -62,12 +59,12 @@ def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[s
     res = resources()
     outcome = {"model_id": model_id, "interval": interval, "verifier": identity.name}
     try:
-        if any(v["verifier"]["fingerprint"] == verifier for v in res.ledger.votes(model_id, interval)):
+        if any(v["verifier"]["fingerprint"] == verifier for v in res.ledger.get_votes(model_id, interval)):
             return {**outcome, "status": "already voted"}
-        record = _interval_record(res.ledger.assignment(model_id), interval)
+        record = _interval_record(res.ledger.get_assignment(model_id), interval)
         if record is None or record.get("decision") or verifier not in record.get("verifiers", []):
             return {**outcome, "status": "no longer assigned or already decided"}
-        certificate = res.ledger.model(model_id)["certificate"]
+        certificate = res.ledger.get_model(model_id)["certificate"]
 
         def progress(done: int, total: int) -> None:
             if done == total or done % max(1, total // 4) == 0:
@@ -77,18 +74,17 @@ def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[s
         finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress)
         end = next((snap["sha256"] for snap in certificate["snapshots"] if snap["index"] == interval + 1), "")
         verdict, evidence = corrupt(finding.verdict, finding.vote_evidence(), identity.adversary, end)
-        res.ledger.vote(model_id, interval, verdict, evidence)
+        res.ledger.submit_vote(model_id, interval, verdict, evidence)
     except TRANSIENT as exc:
         raise Transient(str(exc)) from exc
-    except CommitError as exc:
-        if exc.code == "MVCC_READ_CONFLICT":  # another vote on this interval committed first
+    except ContractError as exc:
+        if isinstance(exc, Conflict) and exc.status is None:  # read conflict: another vote committed first
             raise self.retry(exc=exc, countdown=random.uniform(0.5, 3.0))
-        raise
-    except (EndorseError, EvaluateError) as exc:
-        if _is_transport(exc):
-            raise Transient(str(exc)) from exc
-        log.warning("ledger refused %s interval %d: %s", model_id, interval, exc.chaincode_message)
-        return {**outcome, "status": "refused", "reason": exc.chaincode_message}
+        if exc.status is None:  # committed invalid for another reason: a fault to see, not a verdict
+            raise
+        # Refused, NotFound or a 409 (double vote, already decided): the contract's final word.
+        log.warning("ledger refused %s interval %d: %s", model_id, interval, exc.reason)
+        return {**outcome, "status": "refused", "reason": exc.reason}
     log.info("voted %s on %s interval %d (%s)", verdict, model_id, interval, finding.reason)
     return {**outcome, "status": "voted", "verdict": verdict, "reason": finding.reason,
             "replay_seconds": finding.replay_seconds}

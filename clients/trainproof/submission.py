@@ -2,7 +2,7 @@
 
     store = ArtifactStore.from_state(role="submitter", org="org1")
     submitted = submit_run("runs/digits", contract, store, parent_id=None, progress=cb)
-    state = wait_for_verdict(contract, submitted.model_id, timeout=600)
+    state = TrainproofContract(contract).wait_for_verdict(submitted.model_id, timeout=600)
 
 Artifacts go first and the certificate last, so the ledger never names an object MinIO does
 not hold. Uploads are content-addressed: submitting the same run again sends no bytes, only a
@@ -19,24 +19,15 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from storage import DATASETS, SNAPSHOTS, ArtifactStore, ProgressFn
-from trainproof.gateway import CommitError, CommitStatusError, Contract, EvaluateError, GatewayError
+from trainproof.contract import CONFLICT_CODES, TrainproofContract, Transient, classify
+from trainproof.gateway import CommitError, CommitStatusError, Contract, GatewayError
 from trainproof.ml import certificate
 
-FINAL_STATUSES = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
-# SubmitModel reads the parent's state: a concurrent verdict on the parent invalidates it.
-_RETRY_CODES = {"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"}
+# SubmitModel reads the parent's state: a concurrent verdict on the parent invalidates it (CONFLICT_CODES).
 
 
 class SubmissionError(Exception):
     """The run directory cannot be submitted as it is (missing files, changed since recording)."""
-
-
-class VerdictTimeout(TimeoutError):
-    """No verdict in time; ``state`` is the model's last state seen on the ledger."""
-
-    def __init__(self, model_id: str, timeout: float, state: dict[str, Any]) -> None:
-        super().__init__(f"no verdict for model {model_id} after {timeout:g}s (status {state.get('status')})")
-        self.model_id, self.timeout, self.state = model_id, timeout, state
 
 
 @dataclass(frozen=True)
@@ -139,20 +130,20 @@ def build_certificate(run: dict[str, Any], uris: dict[str, str], *, model_id: st
 
 def submit_certificate(contract: Contract, cert: dict[str, Any], attempts: int = 4) -> tuple[str, dict[str, Any]]:
     """SubmitModel, resubmitted on a read conflict; returns (tx id, model state)."""
-    body = json.dumps(cert, sort_keys=True, allow_nan=False)
+    ledger = TrainproofContract(contract)
     for attempt in range(1, attempts + 1):
-        submitted = contract.submit_async("SubmitModel", [body])
+        submitted = ledger.submit_model_async(cert)
         try:
             status = submitted.get_status()
         except CommitStatusError:
             # Unknown outcome: the ledger says whether it landed (the id is ours alone).
-            state = get_state(contract, cert["model_id"])
+            state = ledger.find_model(cert["model_id"])
             if state is None:
                 raise
             return submitted.tx_id, state
         if status.successful:
             return submitted.tx_id, json.loads(submitted.result)
-        if status.code not in _RETRY_CODES or attempt == attempts:
+        if status.code not in CONFLICT_CODES or attempt == attempts:
             raise CommitError(f"SubmitModel {status.tx_id} committed as invalid: {status.code} "
                               f"(block {status.block_number})", status.tx_id, status.code, status.block_number)
         time.sleep(0.5 * attempt)
@@ -171,48 +162,21 @@ def submit_run(run_dir: str | Path, contract: Contract, store: ArtifactStore, *,
 
 
 def model_state(contract: Contract, model_id: str) -> dict[str, Any]:
-    """The model's state without its certificate; EvaluateError (status 404) if there is no such model."""
-    state = json.loads(contract.evaluate("GetModel", [model_id]))
-    state.pop("certificate", None)
-    return state
+    """``TrainproofContract.model_state``, for callers holding a gateway ``Contract``."""
+    return TrainproofContract(contract).model_state(model_id)
 
 
 def get_state(contract: Contract, model_id: str) -> dict[str, Any] | None:
-    """As ``model_state``, but None if the ledger has no such model."""
-    try:
-        return model_state(contract, model_id)
-    except EvaluateError as exc:
-        if any(d.status == 404 for d in exc.details):
-            return None
-        raise
+    """``TrainproofContract.find_model``: the state, or None if the ledger has no such model."""
+    return TrainproofContract(contract).find_model(model_id)
 
 
 def is_transient(exc: GatewayError) -> bool:
     """A node or the chaincode server did not answer, as opposed to the contract refusing (4xx)."""
-    return not any(d.status is not None and 400 <= d.status < 500 for d in exc.details)
+    return isinstance(classify(exc), Transient)
 
 
 def wait_for_verdict(contract: Contract, model_id: str, timeout: float = 600.0, poll: float = 2.0,
                      on_update: Optional[Callable[[dict[str, Any]], None]] = None) -> dict[str, Any]:
-    """Poll GetModel until the status is final; raises VerdictTimeout with the last state seen.
-
-    A moment without an answer (a node or the chaincode server restarting) does not end the
-    wait; if nothing ever answers, the last error is raised at the deadline.
-    """
-    deadline = time.monotonic() + timeout
-    state: dict[str, Any] | None = None
-    while True:
-        try:
-            state = model_state(contract, model_id)
-        except GatewayError as exc:
-            if not is_transient(exc) or (state is None and time.monotonic() >= deadline):
-                raise
-        else:
-            if on_update:
-                on_update(state)
-            if state["status"] in FINAL_STATUSES:
-                return state
-        left = deadline - time.monotonic()
-        if left <= 0 and state is not None:
-            raise VerdictTimeout(model_id, timeout, state)
-        time.sleep(max(0.0, min(poll, left)))
+    """``TrainproofContract.wait_for_verdict``, for callers holding a gateway ``Contract``."""
+    return TrainproofContract(contract).wait_for_verdict(model_id, timeout, poll, on_update)

@@ -9,13 +9,13 @@ import re
 
 from storage import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
 from trainproof.cli.output import CliError, Exit
+from trainproof.contract import ADMIN_TRANSACTIONS, CLIENT_TRANSACTIONS, Conflict, NotFound, Refused, Transient, VerdictTimeout, classify
 from trainproof.gateway import CommitError, CommitStatusError, GatewayError, SubmitError
 from trainproof.ml.snapshot import SnapshotError
 from trainproof.profile import ProfileError
-from trainproof.submission import SubmissionError, VerdictTimeout
+from trainproof.submission import SubmissionError
 
 NETWORK_HINT = "is the network running? check with `trainproof network status`; start it with `make network-up`"
-ADMIN_FUNCTIONS = {"RegisterVerifier", "SetVerifierStatus", "SetConfig"}
 _TRANSPORT = re.compile(r"\b(UNAVAILABLE|DEADLINE_EXCEEDED|SERVICE_UNAVAILABLE)\b")
 _CHAINCODE_DOWN = re.compile(r"could not launch chaincode|connection refused|timeout expired", re.IGNORECASE)
 
@@ -54,34 +54,32 @@ def translate(exc: BaseException, identity: str = "", role: str = "") -> CliErro
 
 
 def _gateway(exc: GatewayError, identity: str, role: str) -> CliError:
-    statuses = [d.status for d in exc.details if d.status is not None and d.status >= 400]
-    function = exc.message.split(" ", 1)[0].rstrip(":")
-    if statuses:
-        message = exc.chaincode_message
-        status = statuses[0]
-        if status == 404:
-            noun = "verifier list" if "verifier" in message else "models"
-            return CliError(message, f"see what the ledger has with `trainproof {noun}`", Exit.NOT_FOUND)
-        if status in (401, 403):
-            if function in ADMIN_FUNCTIONS:
+    error = classify(exc)
+    exc = error.gateway_error  # the wording below names what the gateway saw
+    if isinstance(error, NotFound):
+        noun = "verifier list" if "verifier" in error.reason else "models"
+        return CliError(error.reason, f"see what the ledger has with `trainproof {noun}`", Exit.NOT_FOUND)
+    if isinstance(error, Conflict) and error.status is not None:
+        return CliError(error.reason, "the ledger's current state forbids this; nothing was changed", Exit.REFUSED)
+    if isinstance(error, Refused):
+        if error.status in (401, 403):
+            if error.transaction in ADMIN_TRANSACTIONS:
                 hint = f"{identity or 'this identity'} is a {role or 'non-admin'}; this needs an org admin, " \
                        "e.g. --identity org1-admin"
-            elif function == "SubmitModel":
+            elif error.transaction in CLIENT_TRANSACTIONS:
                 hint = "submit as a client identity, e.g. --identity org1-user1"
             else:
                 hint = "act as another identity with --identity"
-            return CliError(message, hint, Exit.DENIED)
-        if status == 409:
-            return CliError(message, "the ledger's current state forbids this; nothing was changed", Exit.REFUSED)
-        if status < 500:
-            return CliError(message, "the contract refused the input (rules: chaincode/contract/README.md)",
-                            Exit.REFUSED)
-        if _CHAINCODE_DOWN.search(message):  # the peer could not reach the chaincode server
+            return CliError(error.reason, hint, Exit.DENIED)
+        return CliError(error.reason, "the contract refused the input (rules: chaincode/contract/README.md)",
+                        Exit.REFUSED)
+    if isinstance(error, Transient) and error.status is not None:  # the peer answered 5xx
+        if _CHAINCODE_DOWN.search(error.reason):  # the peer could not reach the chaincode server
             return CliError("the contract does not answer: the peers cannot reach the chaincode server", NETWORK_HINT,
                             Exit.UNAVAILABLE)
-        return CliError(message, "the peer could not run the contract; see its log in $TRAINPROOF_HOME/logs",
+        return CliError(error.reason, "the peer could not run the contract; see its log in $TRAINPROOF_HOME/logs",
                         Exit.FAILED)
-    if isinstance(exc, CommitError):
+    if isinstance(exc, CommitError):  # a read conflict or another invalidation: nothing was written
         return CliError(str(exc), "nothing was changed; run the command again", Exit.FAILED)
     if isinstance(exc, CommitStatusError):
         return CliError(exc.message, "the transaction may still commit: look before retrying "

@@ -5,11 +5,11 @@ never open a gRPC channel; the gateway is closed when the command ends.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any
+
 
 from storage import ArtifactStore
+from trainproof.contract import TrainproofContract
 from trainproof.gateway import Contract, Gateway
 from trainproof.profile import IdentityFiles, Profile
 
@@ -45,13 +45,10 @@ class Session:
             self._contract = self._gateway.get_network(self.profile.channel).get_contract(self.profile.chaincode)
         return self._contract
 
-    def evaluate(self, function: str, *args: str) -> Any:
-        """Run a query and decode its JSON answer."""
-        return json.loads(self.contract.evaluate(function, list(args)))
-
-    def submit(self, function: str, *args: str) -> Any:
-        """Endorse, order and wait for the commit; decode the JSON answer."""
-        return json.loads(self.contract.submit(function, list(args)))
+    @property
+    def ledger(self) -> TrainproofContract:
+        """The contract's typed calls over this session's gateway."""
+        return TrainproofContract(self.contract)
 
     def store(self) -> ArtifactStore:
         """MinIO as this identity's org: verifiers with the verifier key, everyone else as submitter."""

@@ -37,7 +37,7 @@ def check(ctx: click.Context, session: Session, weights_file: Path, model_id: st
     """
     from trainproof.ml.hashchain import diff_layers  # torch: loaded only for this command
 
-    model = session.evaluate("GetModel", model_id)
+    model = session.ledger.get_model(model_id)
     chain = model["certificate"]["layer_hashes"]
     differing = diff_layers(weights_file, chain)
     result: dict[str, Any] = {

@@ -17,7 +17,7 @@ from trainproof.cli.session import Session
 @pass_session
 def lineage(session: Session, model_id: str) -> None:
     """The model's family tree: every ancestor up to the root, every descendant below."""
-    answer = session.evaluate("GetLineage", model_id)
+    answer = session.ledger.get_lineage(model_id)
     if session.as_json:
         emit_json(answer)
         return

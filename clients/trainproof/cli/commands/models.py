@@ -1,7 +1,6 @@
 """``trainproof models``: the models on the ledger, a page at a time, filtered."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -39,7 +38,7 @@ def models(session: Session, status: str | None, submitter: str | None, name: st
         mspid, fingerprint = _submitter(session, submitter)
         if fingerprint:
             query["submitter"] = fingerprint
-    answer = session.evaluate("ListModels", json.dumps(query))
+    answer = session.ledger.list_models(query)
     rows = [m for m in answer["models"] if mspid is None or m["submitter"]["mspid"] == mspid]
     if session.as_json:
         emit_json({"models": rows, "bookmark": answer["bookmark"]})

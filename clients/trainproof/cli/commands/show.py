@@ -19,7 +19,7 @@ from trainproof.ml.certificate import SCORE_KEYS
 @pass_session
 def show(session: Session, model_id: str) -> None:
     """The birth certificate: recipe, dataset, environment, snapshots, scores, layer hashes."""
-    model = session.evaluate("GetModel", model_id)
+    model = session.ledger.get_model(model_id)
     if session.as_json:
         emit_json(model)
         return
@@ -96,7 +96,7 @@ def _section(title: str, rows: dict[str, str]) -> None:
 @pass_session
 def history(session: Session, model_id: str) -> None:
     """Every ledger change to the model's records, oldest first, with transaction id and time."""
-    answer = session.evaluate("GetHistory", model_id)
+    answer = session.ledger.get_history(model_id)
     if session.as_json:
         emit_json(answer)
         return

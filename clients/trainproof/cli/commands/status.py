@@ -1,18 +1,15 @@
 """``trainproof status MODEL_ID``: where verification stands, interval by interval, and the verdict."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import click
 from rich.table import Table
 
-from trainproof import submission
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
 from trainproof.cli.output import console, emit_json, err_console, short, styled, when
 from trainproof.cli.session import Session
-from trainproof.gateway import EvaluateError
-
-Evaluate = Callable[..., Any]  # (function, *args) -> decoded JSON answer
+from trainproof.contract import FINAL_STATUSES, NotFound, TrainproofContract
 
 
 @click.command()
@@ -28,26 +25,23 @@ def status(session: Session, model_id: str, wait: bool, timeout: float) -> None:
         with err_console.status("waiting for the verdict", spinner="dots") as spinner:
             def show(state: dict[str, Any]) -> None:
                 spinner.update(f"waiting for the verdict of {model_id[:8]}: {state['status']}")
-            submission.wait_for_verdict(session.contract, model_id, timeout, on_update=show)
-    report = collect(session.evaluate, model_id)
+            session.ledger.wait_for_verdict(model_id, timeout, on_update=show)
+    report = collect(session.ledger, model_id)
     if session.as_json:
         emit_json(report)
     else:
         render(report)
 
 
-def collect(evaluate: Evaluate, model_id: str) -> dict[str, Any]:
+def collect(ledger: TrainproofContract, model_id: str) -> dict[str, Any]:
     """The model's state, its assignment and every vote, joined per selected interval."""
-    model = evaluate("GetModel", model_id)
-    model.pop("certificate", None)
+    model = ledger.model_state(model_id)
     try:
-        assignment = evaluate("GetAssignment", model_id)
-    except EvaluateError as exc:
-        if not any(d.status == 404 for d in exc.details):
-            raise
+        assignment = ledger.get_assignment(model_id)
+    except NotFound:
         return {"model": model, "assignment": None, "intervals": []}
-    votes = evaluate("GetVotes", model_id)["votes"]
-    names = {v["fingerprint"]: v["name"] for v in evaluate("ListVerifiers")["verifiers"]}
+    votes = ledger.get_votes(model_id)
+    names = {v["fingerprint"]: v["name"] for v in ledger.list_verifiers()}
     selected = {s["interval"]: s for s in assignment["selected"]}
     intervals = []
     for rec in assignment["intervals"]:
@@ -109,7 +103,7 @@ def render(report: dict[str, Any]) -> None:
     else:
         console.print(f"  intervals  {model['intervals']} recorded, {len(intervals)} selected for replay: "
                       f"{', '.join(str(i['interval']) for i in intervals)}")
-    verdict = styled(model["status"]) if model["status"] in submission.FINAL_STATUSES else "[dim]pending[/]"
+    verdict = styled(model["status"]) if model["status"] in FINAL_STATUSES else "[dim]pending[/]"
     reason = f": {model['reason']}" if model.get("reason") else ""
     console.print(f"  verdict    {verdict}{reason}")
     if not intervals:

@@ -33,9 +33,9 @@ def submit(session: Session, run_dir: Path, name: str | None, parent_id: str | N
     parent_id = parent_id or run.get("parent_id")
     # The ledger must answer (and know the parent) before minutes of uploading.
     if parent_id:
-        session.evaluate("GetModel", parent_id)
+        session.ledger.get_model(parent_id)
     else:
-        session.evaluate("GetConfig")
+        session.ledger.get_config()
     with session.store() as store, transfer_bars(not session.as_json) as progress:
         uris = submission.upload_artifacts(files, store, progress)
     cert = submission.build_certificate(run, uris, model_id=str(uuid.uuid4()), name=name, parent_id=parent_id)

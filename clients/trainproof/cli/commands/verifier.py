@@ -5,7 +5,6 @@ commands do not pre-check roles, so what is shown is the ledger's own refusal.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -31,7 +30,7 @@ def verifier() -> None:
 def register(session: Session, who: str, name: str | None) -> None:
     """Register a verifier of your org: an identity of the profile or a PEM certificate file."""
     pem, default_name = certificate_of(session.profile, who)
-    record = session.submit("RegisterVerifier", json.dumps({"cert_pem": pem.decode(), "name": name or default_name}))
+    record = session.ledger.register_verifier(pem.decode(), name or default_name)
     _done(session, record, "registered")
 
 
@@ -42,12 +41,8 @@ def register(session: Session, who: str, name: str | None) -> None:
 @pass_session
 def list_(session: Session, status: str | None, org: str | None) -> None:
     """Every registered verifier with its status."""
-    query: dict[str, Any] = {}
-    if status:
-        query["status"] = status.upper()
-    if org:
-        query["mspid"] = org if org.endswith("MSP") else f"{org[:1].upper()}{org[1:]}MSP"
-    rows = session.evaluate("ListVerifiers", json.dumps(query))["verifiers"]
+    mspid = (org if org.endswith("MSP") else f"{org[:1].upper()}{org[1:]}MSP") if org else None
+    rows = session.ledger.list_verifiers(status.upper() if status else None, mspid)
     if session.as_json:
         emit_json({"verifiers": rows})
         return
@@ -82,8 +77,7 @@ def activate(session: Session, who: str, reason: str | None) -> None:
 
 
 def _set_status(session: Session, who: str, status: str, reason: str | None) -> None:
-    args = [fingerprint_of(session.profile, who), status] + ([reason] if reason else [])
-    record = session.submit("SetVerifierStatus", *args)
+    record = session.ledger.set_verifier_status(fingerprint_of(session.profile, who), status, reason)
     _done(session, record, status.lower())
 
 

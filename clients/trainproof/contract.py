@@ -1,0 +1,214 @@
+"""The trainproof contract as typed Python calls: one method per transaction, one error taxonomy.
+
+    ledger = TrainproofContract(gateway.get_network("trainproof").get_contract("trainproof"))
+    state = ledger.wait_for_verdict(model_id, timeout=600)
+    try:
+        ledger.submit_vote(model_id, 3, "ACCEPT", evidence)
+    except Conflict: ...     # 409, or a read conflict at commit: the ledger moved, look again
+    except Refused: ...      # 400/403/413: the contract's rules say no; retrying changes nothing
+    except Transient: ...    # a node, the orderer or the chaincode server did not answer
+
+The transaction table of ``chaincode/contract/README.md`` is the specification: arguments are
+encoded here and answers decoded from JSON, so no caller spells a transaction name or its JSON.
+Answers stay the contract's dicts (the README's records): they are what the CLI prints with
+``--json`` and what tests compare, and modelling every field twice would only drift.
+
+Every failure of a call is raised as a ``ContractError`` built by ``classify`` from the
+gateway's error, like the fabric-gateway SDKs' typed errors: ``NotFound`` (404), ``Conflict``
+(409; MVCC/phantom read conflicts at commit), ``Refused`` (other 4xx) and ``Transient`` (no
+contract status: unreachable nodes, a peer's 5xx such as "could not launch chaincode", an
+unknown commit status, an orderer that refused the envelope). The gateway's error stays
+reachable as ``__cause__`` and ``.gateway_error``; ``ContractError`` is itself a
+``GatewayError`` with the same ``details``, so node-by-node answers can still be shown.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Callable, Optional
+
+from trainproof.gateway import CommitError, Contract, GatewayError, SubmittedTransaction
+
+FINAL_STATUSES = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
+ADMIN_TRANSACTIONS = frozenset({"RegisterVerifier", "SetVerifierStatus", "SetConfig"})  # need an MSP admin
+CLIENT_TRANSACTIONS = frozenset({"SubmitModel"})  # need a client identity (OU=client)
+CONFLICT_CODES = frozenset({"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"})
+_REFUSAL = re.compile(r"(\w+) refused: ([^:]+): (.*)", re.DOTALL)
+
+Record = dict[str, Any]
+
+
+class ContractError(GatewayError):
+    """A failed contract call, classified; ``status``/``rule``/``reason`` come from the contract's
+    "<Transaction> refused: <rule>: <detail>" message when a peer returned one."""
+
+    def __init__(self, exc: GatewayError, status: int | None = None, message: str | None = None) -> None:
+        super().__init__(exc.message, exc.details, exc.tx_id)
+        self.gateway_error = exc
+        self.status = status
+        self.reason = message if message is not None else exc.message
+        match = _REFUSAL.match(self.reason)
+        self.transaction = match.group(1) if match else exc.message.split(" ", 1)[0].rstrip(":")
+        self.rule = match.group(2) if match else ""
+        self.__cause__ = exc
+
+
+class Refused(ContractError):
+    """The contract said no (400 bad input, 403 wrong role or assignment, 413 too large)."""
+
+
+class NotFound(ContractError):
+    """The contract knows no such model, verifier or assignment (404)."""
+
+
+class Conflict(ContractError):
+    """The ledger's state forbids it now (409) or moved under the transaction (read conflict)."""
+
+
+class Transient(ContractError):
+    """Nothing the contract decided: a node, the orderer or the chaincode server did not answer."""
+
+
+class VerdictTimeout(TimeoutError):
+    """No verdict in time; ``state`` is the model's last state seen on the ledger."""
+
+    def __init__(self, model_id: str, timeout: float, state: Record) -> None:
+        super().__init__(f"no verdict for model {model_id} after {timeout:g}s (status {state.get('status')})")
+        self.model_id, self.timeout, self.state = model_id, timeout, state
+
+
+def classify(exc: GatewayError) -> ContractError:
+    """The one classification every caller uses; an already classified error is returned as is."""
+    if isinstance(exc, ContractError):
+        return exc
+    answered = [d for d in exc.details if d.status is not None and d.status >= 400]
+    if answered:
+        first = answered[0]
+        kind = {404: NotFound, 409: Conflict}.get(first.status) or (Refused if first.status < 500 else Transient)
+        return kind(exc, first.status, first.message)
+    if isinstance(exc, CommitError):
+        return (Conflict if exc.code in CONFLICT_CODES else ContractError)(exc)
+    # No contract status: unreachable nodes, SubmitError, CommitStatusError — the outcome is unknown or nil.
+    return Transient(exc)
+
+
+def _call(send: Callable[[], bytes]) -> Any:
+    try:
+        return json.loads(send())
+    except GatewayError as exc:
+        raise classify(exc) from exc
+
+
+class TrainproofContract:
+    """Typed calls of the trainproof contract over a gateway ``Contract``."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    def _evaluate(self, function: str, *args: str) -> Any:
+        return _call(lambda: self.contract.evaluate(function, list(args)))
+
+    def _submit(self, function: str, *args: str) -> Any:
+        return _call(lambda: self.contract.submit(function, list(args)))
+
+    # Verifiers
+    def register_verifier(self, cert_pem: str, name: str, mspid: str | None = None) -> Record:
+        body = {"cert_pem": cert_pem, "name": name, **({"mspid": mspid} if mspid else {})}
+        return self._submit("RegisterVerifier", json.dumps(body))
+
+    def set_verifier_status(self, fingerprint: str, status: str, reason: str | None = None) -> Record:
+        return self._submit("SetVerifierStatus", fingerprint, status, *([reason] if reason else []))
+
+    def list_verifiers(self, status: str | None = None, mspid: str | None = None) -> list[Record]:
+        query = {k: v for k, v in (("status", status), ("mspid", mspid)) if v}
+        return self._evaluate("ListVerifiers", *([json.dumps(query)] if query else []))["verifiers"]
+
+    # Models
+    def submit_model_async(self, certificate: Record) -> SubmittedTransaction:
+        """Endorse and send SubmitModel; the caller waits for the commit (``submission`` retries conflicts)."""
+        body = json.dumps(certificate, sort_keys=True, allow_nan=False)
+        try:
+            return self.contract.submit_async("SubmitModel", [body])
+        except GatewayError as exc:
+            raise classify(exc) from exc
+
+    def get_model(self, model_id: str) -> Record:
+        """Model state plus its ``certificate``."""
+        return self._evaluate("GetModel", model_id)
+
+    def model_state(self, model_id: str) -> Record:
+        """The model's state without its certificate; NotFound if there is no such model."""
+        state = self.get_model(model_id)
+        state.pop("certificate", None)
+        return state
+
+    def find_model(self, model_id: str) -> Record | None:
+        """As ``model_state``, but None if the ledger has no such model."""
+        try:
+            return self.model_state(model_id)
+        except NotFound:
+            return None
+
+    def list_models(self, query: Record | None = None) -> Record:
+        """``{"models", "bookmark"}``; query keys as in the README (status, submitter, name, page_size, bookmark)."""
+        return self._evaluate("ListModels", *([json.dumps(query)] if query else []))
+
+    def get_lineage(self, model_id: str) -> Record:
+        return self._evaluate("GetLineage", model_id)
+
+    def get_history(self, model_id: str) -> Record:
+        return self._evaluate("GetHistory", model_id)
+
+    # Verification
+    def assign_verifiers(self, model_id: str) -> Record:
+        return self._submit("AssignVerifiers", model_id)
+
+    def expire_assignment(self, model_id: str) -> Record:
+        return self._submit("ExpireAssignment", model_id)
+
+    def submit_vote(self, model_id: str, interval: int, verdict: str, evidence: Record) -> Record:
+        return self._submit("SubmitVote", model_id, str(interval), verdict, json.dumps(evidence, sort_keys=True))
+
+    def get_assignment(self, model_id: str) -> Record:
+        return self._evaluate("GetAssignment", model_id)
+
+    def get_votes(self, model_id: str, interval: int | None = None) -> list[Record]:
+        return self._evaluate("GetVotes", model_id, *([str(interval)] if interval is not None else []))["votes"]
+
+    # Configuration
+    def get_config(self) -> Record:
+        """``{"values", "defaults", "updated"}``."""
+        return self._evaluate("GetConfig")
+
+    def set_config(self, values: Record) -> Record:
+        return self._submit("SetConfig", json.dumps(values))
+
+    def wait_for_verdict(self, model_id: str, timeout: float = 600.0, poll: float = 2.0,
+                         on_update: Optional[Callable[[Record], None]] = None) -> Record:
+        """Poll GetModel until the status is final; raises VerdictTimeout with the last state seen.
+
+        A moment without an answer (a node or the chaincode server restarting) does not end the
+        wait; if nothing ever answers, the last error is raised at the deadline.
+        """
+        deadline = time.monotonic() + timeout
+        state: Record | None = None
+        while True:
+            try:
+                state = self.model_state(model_id)
+            except Transient:
+                if state is None and time.monotonic() >= deadline:
+                    raise
+            else:
+                if on_update:
+                    on_update(state)
+                if state["status"] in FINAL_STATUSES:
+                    return state
+            left = deadline - time.monotonic()
+            if left <= 0 and state is not None:
+                raise VerdictTimeout(model_id, timeout, state)
+            time.sleep(max(0.0, min(poll, left)))
+
+
+__all__ = ["ADMIN_TRANSACTIONS", "CLIENT_TRANSACTIONS", "CONFLICT_CODES", "Conflict", "ContractError", "FINAL_STATUSES",
+           "NotFound", "Refused", "TrainproofContract", "Transient", "VerdictTimeout", "classify"]

@@ -1,0 +1,91 @@
+"""Dispatcher.handle(): each contract event turned into work, on a fake ledger and a fake queue."""
+from __future__ import annotations
+
+import pytest
+
+from trainproof.contract import Conflict, Transient, classify
+from trainproof.gateway import EndorseError, ErrorDetail
+from verifier import dispatcher
+from verifier.dispatcher import Dispatcher
+
+pytestmark = pytest.mark.unit
+
+V1, V2, V3 = "a" * 64, "b" * 64, "c" * 64
+
+
+class FakeLedger:
+    """Records AssignVerifiers calls; fails with the scripted errors first."""
+
+    def __init__(self, failures=()) -> None:
+        self.failures, self.assigned = list(failures), []
+
+    def assign_verifiers(self, model_id: str) -> dict:
+        self.assigned.append(model_id)
+        if self.failures:
+            raise self.failures.pop(0)
+        return {}
+
+
+@pytest.fixture
+def setup(monkeypatch):
+    monkeypatch.setattr(dispatcher.time, "sleep", lambda _s: None)
+
+    def make(org1=(), org2=()):
+        queued = []
+        ledgers = {"Org1MSP": FakeLedger(org1), "Org2MSP": FakeLedger(org2)}
+        return Dispatcher(ledgers, enqueue=lambda *task: queued.append(task)), ledgers, queued
+    return make
+
+
+def submitted(msp: str) -> dict:
+    return {"event": "ModelSubmitted", "model_id": "m", "submitter": {"mspid": msp}}
+
+
+def test_a_submission_is_assigned_by_another_org(setup):
+    d, ledgers, queued = setup()
+    d.handle("ModelSubmitted", submitted("Org1MSP"))
+    assert ledgers["Org2MSP"].assigned == ["m"] and ledgers["Org1MSP"].assigned == [] and queued == []
+
+
+def test_no_assigner_outside_the_submitters_org_leaves_it_to_others(setup):
+    d = Dispatcher({"Org1MSP": FakeLedger()}, enqueue=lambda *t: None)
+    d.handle("ModelSubmitted", submitted("Org1MSP"))
+    assert d._ledgers["Org1MSP"].assigned == []
+
+
+def test_assignment_is_retried_until_it_lands_and_stops_at_already(setup):
+    down = classify(EndorseError("AssignVerifiers was not endorsed", [ErrorDetail("p", "UNAVAILABLE: down")]))
+    already = classify(EndorseError("x", [ErrorDetail("p", "AssignVerifiers refused: state: already assigned", 409)]))
+    assert isinstance(down, Transient) and isinstance(already, Conflict)
+    d, ledgers, _ = setup(org2=[down, already])
+    d.handle("ModelSubmitted", submitted("Org1MSP"))
+    assert ledgers["Org2MSP"].assigned == ["m", "m"]
+
+
+def test_intervals_assigned_enqueue_one_task_per_member(setup):
+    d, _, queued = setup()
+    d.handle("IntervalsAssigned", {"model_id": "m", "submitter": {"mspid": "Org1MSP"}, "assignments": [
+        {"interval": 3, "verifiers": [V1, V2], "deadline": 100.0, "round": 0, "reasons": ["audit"]},
+        {"interval": "5", "verifiers": [V3], "deadline": 200.0},
+    ]})
+    assert queued == [("m", 3, V1, f"m:3:{V1[:16]}:0"), ("m", 3, V2, f"m:3:{V2[:16]}:0"),
+                      ("m", 5, V3, f"m:5:{V3[:16]}:0")]
+    assert d._assigned["m"] == (200.0, "Org1MSP")
+
+
+def test_a_restaffed_interval_after_an_expiry_enqueues_the_new_round(setup):
+    d, _, queued = setup()
+    d.handle("IntervalDecided", {"model_id": "m", "submitter": {"mspid": "Org2MSP"},
+                                 "assignments": [{"interval": 1, "verifiers": [V2], "deadline": 50.0, "round": 1}]})
+    assert queued == [("m", 1, V2, f"m:1:{V2[:16]}:1")] and d._assigned["m"] == (50.0, "Org2MSP")
+    queued.clear()
+    d.handle("IntervalDecided", {"model_id": "m", "interval": 1, "outcome": "ACCEPTED"})
+    assert queued == []
+
+
+def test_a_verdict_ends_the_deadline_watch(setup):
+    d, _, queued = setup()
+    d.handle("IntervalsAssigned", {"model_id": "m", "submitter": {"mspid": "Org1MSP"},
+                                   "assignments": [{"interval": 0, "verifiers": [V1], "deadline": 9.0}]})
+    d.handle("ModelVerdict", {"model_id": "m", "status": "VERIFIED", "reason": "", "assignments": None})
+    assert "m" not in d._assigned and len(queued) == 1
