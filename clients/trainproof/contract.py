@@ -112,6 +112,14 @@ class TrainproofContract:
     def _submit(self, function: str, *args: str) -> Any:
         return _call(lambda: self.contract.submit(function, list(args)))
 
+    def endorse_ping(self) -> None:
+        """Have every org endorse a Ping, never ordered: shows the gateway can collect the
+        endorsements a transaction needs (``trainproof network ready``)."""
+        try:
+            self.contract.new_proposal("Ping").endorse()
+        except GatewayError as exc:
+            raise classify(exc) from exc
+
     # Verifiers
     def register_verifier(self, cert_pem: str, name: str, mspid: str | None = None) -> Record:
         body = {"cert_pem": cert_pem, "name": name, **({"mspid": mspid} if mspid else {})}

@@ -269,12 +269,10 @@ if new != old:
     os.replace(out + ".tmp", out)
 EOF
 
-# ---- 9. readiness: the chaincode answers through each peer ----------------------------------
-ping() { as_admin "$1" peer chaincode query -C "$CHANNEL" -n "$CC_NAME" -c '{"Args":["Ping"]}'; }
-for org in "${ORGS[@]}"; do retry 60 "chaincode Ping through peer0.$org" ping "$org"; done
-# Answering is not endorsing: each peer's gateway must have found the other org's peer (gossip).
-"$VENV/bin/python" -m trainproof.cli network ready --timeout 60 >/dev/null \
-  || die "the peers' gateways cannot collect both orgs' endorsements; see $TRAINPROOF_HOME/logs/peer0.*.log"
+# ---- 9. readiness: every org's peer gets both orgs' endorsements through its Gateway ---------
+# (the chaincode answers on every peer, and each gateway has found the other org's peer by gossip)
+"$VENV/bin/python" -m trainproof.cli network ready --timeout 90 >/dev/null \
+  || die "the peers' gateways cannot collect both orgs' endorsements; see $TRAINPROOF_HOME/logs/peer0.*.log and chaincode-*.log"
 log "network is up: Fabric $FABRIC_VERSION, $CONSENSUS ordering, channel '$CHANNEL', chaincode '$CC_NAME' answers"
 if [ "${TRAINPROOF_LEDGER_ONLY:-0}" = 1 ]; then
   log "TRAINPROOF_LEDGER_ONLY=1: not starting MinIO, Redis or the verification service"

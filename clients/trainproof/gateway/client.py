@@ -40,6 +40,9 @@ from trainproof.gateway.identity import Identity, Signer, digest
 
 log = logging.getLogger("trainproof.gateway")
 Args = Sequence[str | bytes]
+# The gateway's word for endorsements whose results differ, and how often that is retried.
+_MISMATCH = "ProposalResponsePayloads do not match"
+_MISMATCH_RETRIES = 3
 # SmartBFT orderers' answer to a transaction they already hold.
 _ALREADY_ORDERED = "request already processed"
 # An event stream refused for good: retrying would get the same answer.
@@ -349,10 +352,16 @@ class Proposal:
         gw = self.contract.gateway
         request = messages.endorse_request(self.tx_id, self.contract.network.name, self._signed(signature),
                                            gw.endorsing_orgs)
-        try:
-            response, peer = gw._call("Endorse", request, gw.timeouts.endorse)
-        except _Unanswered as failed:
-            raise failed.error(EndorseError, f"{self.function} was not endorsed", self.tx_id) from None
+        for attempt in range(_MISMATCH_RETRIES + 1):
+            try:
+                response, peer = gw._call("Endorse", request, gw.timeouts.endorse)
+                break
+            except _Unanswered as failed:
+                # Peers a block apart read different state and so return different results; the
+                # lagging one catches up within a block interval. Anything else is the answer.
+                if attempt == _MISMATCH_RETRIES or not any(_MISMATCH in d.message for d in failed.details):
+                    raise failed.error(EndorseError, f"{self.function} was not endorsed", self.tx_id) from None
+                time.sleep(0.3 * (attempt + 1))
         payload = bytes(response.prepared_transaction.payload)
         try:
             result = messages.endorsed_result(payload, self._proposal)

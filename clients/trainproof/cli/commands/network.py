@@ -21,6 +21,7 @@ from fabric_protos.common import ledger_pb2
 from rich.table import Table
 
 from trainproof.cli.options import common_options, pass_session
+from trainproof.contract import TrainproofContract
 from trainproof.cli.output import CliError, Exit, console, emit_json, fail
 from trainproof.cli.session import Session
 from trainproof.gateway import GatewayError, Timeouts, connect, signer_from_key_file
@@ -72,10 +73,10 @@ def ready(session: Session, timeout: float) -> None:
     for name in clients:  # one client per org: its gateway is its own org's peer
         gateway = profile.connect(name, Timeouts(endorse=PROBE_SECONDS))
         try:
-            contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
+            ledger = TrainproofContract(gateway.get_network(profile.channel).get_contract(profile.chaincode))
             while True:
                 try:
-                    contract.new_proposal("Ping").endorse()  # endorsed by every org, never ordered
+                    ledger.endorse_ping()
                     break
                 except GatewayError as exc:
                     waiting[name] = exc.message
