@@ -53,6 +53,11 @@ def translate(exc: BaseException, identity: str = "", role: str = "") -> CliErro
     raise TypeError(f"not an expected error: {exc!r}")
 
 
+def _chaincode_unreachable() -> CliError:
+    return CliError("the contract does not answer: the peers cannot reach the chaincode server", NETWORK_HINT,
+                    Exit.UNAVAILABLE)
+
+
 def _gateway(exc: GatewayError, identity: str, role: str) -> CliError:
     error = classify(exc)
     exc = error.gateway_error  # the wording below names what the gateway saw
@@ -75,8 +80,7 @@ def _gateway(exc: GatewayError, identity: str, role: str) -> CliError:
                         Exit.REFUSED)
     if isinstance(error, Transient) and error.status is not None:  # the peer answered 5xx
         if _CHAINCODE_DOWN.search(error.reason):  # the peer could not reach the chaincode server
-            return CliError("the contract does not answer: the peers cannot reach the chaincode server", NETWORK_HINT,
-                            Exit.UNAVAILABLE)
+            return _chaincode_unreachable()
         return CliError(error.reason, "the peer could not run the contract; see its log in $TRAINPROOF_HOME/logs",
                         Exit.FAILED)
     if isinstance(exc, CommitError):  # a read conflict or another invalidation: nothing was written
@@ -86,8 +90,7 @@ def _gateway(exc: GatewayError, identity: str, role: str) -> CliError:
                                      "(`trainproof models`, `trainproof status`)", Exit.UNAVAILABLE)
     # The peer's gateway reports its own failure to reach the chaincode server without a status.
     if any("could not launch chaincode" in d.message for d in exc.details):
-        return CliError("the contract does not answer: the peers cannot reach the chaincode server", NETWORK_HINT,
-                        Exit.UNAVAILABLE)
+        return _chaincode_unreachable()
     codes = sorted({m.group(1) for d in exc.details if (m := _TRANSPORT.search(d.message))})
     if isinstance(exc, SubmitError) or codes:
         nodes = ", ".join(d.address for d in exc.details) or "no node"
