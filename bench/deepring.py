@@ -27,7 +27,7 @@ from torch.func import functional_call
 
 from trainproof.ml.certificate import snapshot_paths
 from trainproof.ml.data import digits
-from trainproof.ml.demo_training import train_digits
+from demo.digits import train_digits
 from trainproof.ml.hashchain import diff_layers, layer_chain, restore_layers
 from trainproof.ml.loop import evaluate
 from trainproof.ml.registry import build_model

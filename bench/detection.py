@@ -67,7 +67,7 @@ def one_run(job: dict) -> dict:
     import torch
 
     from trainproof.ml.certificate import snapshot_paths
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
     from trainproof.ml.metrics import input_profiles, own_profiles, score_run
 
     torch.set_num_threads(1)
@@ -236,7 +236,7 @@ def _calibrate(seed: int, arch: str) -> None:
     import torch
 
     from trainproof.ml.certificate import snapshot_paths
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
     from trainproof.ml.replay import replay_interval
 
     tmp = tempfile.mkdtemp(prefix="tp-calib-")

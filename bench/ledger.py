@@ -97,7 +97,8 @@ def ledger_network(consensus: str) -> tuple[dict[str, str], bool]:
     """The environment of this benchmark's ledger-only network for ``consensus``, started if it
     is not running, and whether this run started it."""
     env = {**os.environ, "TRAINPROOF_HOME": f"{network_home()}-bench-{consensus}", "TRAINPROOF_CONSENSUS": consensus,
-           "TRAINPROOF_PORT_OFFSET": str(PORT_OFFSET[consensus]), "TRAINPROOF_LEDGER_ONLY": "1"}
+           "TRAINPROOF_PORT_OFFSET": str(PORT_OFFSET[consensus]), "TRAINPROOF_LEDGER_ONLY": "1",
+           "TRAINPROOF_TEST_PLUMBING": "1"}
     running = subprocess.run([str(SCRIPTS / "status.sh")], env=env, capture_output=True, timeout=120).returncode == 0
     if not running:
         print(f"starting a ledger-only {consensus} network in {env['TRAINPROOF_HOME']} ...", flush=True)

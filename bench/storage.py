@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from storage import SNAPSHOTS, ArtifactStore
-from storage.connect import s3_client
-from storage.housekeeping import purge
-from storage.state import load
+from trainproof.storage import SNAPSHOTS, ArtifactStore
+from trainproof.storage.connect import s3_client
+from trainproof.storage.housekeeping import purge
+from trainproof.storage.state import load
 
 T = TypeVar("T")
 MiB = 1 << 20

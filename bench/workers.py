@@ -4,7 +4,9 @@ A worker is one Celery process per verifier identity, started by ``network/scrip
 verifiers.sh`` (``start_process worker-<identity> …`` with ``TRAINPROOF_VERIFIER`` set). This
 module stops a worker by the PID in its PID file and starts the same command line again, through
 the same shell helpers (``start_process``, ``stop_process`` from ``lib/nodes.sh``), with
-``TRAINPROOF_EXPERIMENT_ADVERSARY`` set or unset. The PID file is rewritten, so ``make
+``TRAINPROOF_EXPERIMENT_ADVERSARY`` set or unset; a malicious worker runs the benchmark's own
+app (``celery -A bench.robustness.worker``: the product's task voting through the adversary),
+an honest one the product's (``-A trainproof.verifier``). The PID file is rewritten, so ``make
 network-status`` keeps working.
 
     with WorkerSwap() as swap:
@@ -25,9 +27,11 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
-from verifier.settings import ADVERSARY_ENV, ADVERSARY_MODES
+from bench.robustness.adversary import ADVERSARY_ENV, ADVERSARY_MODES
 
 REPO = Path(__file__).resolve().parents[1]
+PRODUCT_APP = "trainproof.verifier"
+BENCH_APP = "bench.robustness.worker"
 SCRIPTS = REPO / "network" / "scripts"
 HONEST = None
 
@@ -91,6 +95,8 @@ def worker_mode(identity: str) -> Optional[str]:
     pid = worker_pid(identity)
     if pid is None:
         raise RuntimeError(f"worker {identity} is not running")
+    if BENCH_APP.encode() not in _cmdline(pid):  # the product's worker has no adversary at all
+        return HONEST
     for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
         if entry.startswith(f"{ADVERSARY_ENV}=".encode()):
             return entry.split(b"=", 1)[1].decode().strip().lower() or None
@@ -125,12 +131,14 @@ class WorkerSwap:
         log = log_file(identity)
         offset = log.stat().st_size if log.exists() else 0
         env = {"TRAINPROOF_VERIFIER": identity}
+        app = PRODUCT_APP
         if mode:
-            env[ADVERSARY_ENV] = mode
-        # The command line of verifiers_start (network/scripts/lib/verifiers.sh), verbatim.
+            env.update({ADVERSARY_ENV: mode, "PYTHONPATH": str(REPO)})  # bench/ is imported from the checkout
+            app = BENCH_APP
+        # The command line of verifiers_start (network/scripts/lib/verifiers.sh), with the app chosen above.
         result = _shell(
             f'cd "$REPO_ROOT" && start_process "{process_name(identity)}" "$VENV/bin/python" "$VENV/bin/celery" '
-            f'-A verifier worker --pool=solo --loglevel=info -n "{identity}@trainproof" --without-gossip --without-mingle',
+            f'-A {app} worker --pool=solo --loglevel=info -n "{identity}@trainproof" --without-gossip --without-mingle',
             env)
         if result.returncode != 0:
             raise RuntimeError(f"could not start {identity}: {result.stderr.strip()}")

@@ -1,15 +1,16 @@
 """Plumbing transactions that prove the path peer → chaincode → ledger → events works.
 
 They live beside the contract, under their own names, so network tests never depend on
-the business logic: ``Ping``, ``PutValue`` (emits ``ValuePut``), ``GetValue``, ``WhoAmI``.
+the business logic. ``Ping``, ``GetValue`` and ``WhoAmI`` read only and every network serves
+them (readiness probes endorse Ping). ``PutValue`` (emits ``ValuePut``) writes any key under
+``plumbing~``: only a test network's chaincode server (``--test-plumbing``) serves it.
 """
 from __future__ import annotations
 
 import json
 
-
-from chaincode.contract.identity import caller
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract.identity import caller
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 PREFIX = "plumbing~"
 
@@ -49,4 +50,5 @@ def who_am_i(stub: Stub) -> bytes:
     return json.dumps({"mspid": who.mspid, "fingerprint": who.fingerprint, "common_name": who.common_name}).encode()
 
 
-TRANSACTIONS = {"Ping": ping, "PutValue": put_value, "GetValue": get_value, "WhoAmI": who_am_i}
+TRANSACTIONS = {"Ping": ping, "GetValue": get_value, "WhoAmI": who_am_i}
+TEST_TRANSACTIONS = {"PutValue": put_value}

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from demo import tamper, training
 from demo.verdicts import Submission, selection_note, table, wait_all
-from storage import ArtifactStore
+from trainproof.storage import ArtifactStore
 from trainproof.cli.commands.lineage import tree
 from trainproof.cli.errors import EXPECTED, translate
 from trainproof.cli.output import CliError, Exit, duration, fail, size

@@ -22,8 +22,8 @@ def poisoned_intervals(intervals: int, audit_fraction: float) -> list[int]:
 
 
 def train(run_dir: Path, **kwargs: Any) -> dict[str, Any]:
-    """One recorded run (see trainproof.ml.demo_training.train_digits); returns run.json."""
-    from trainproof.ml.demo_training import train_digits
+    """One recorded run (see demo.digits.train_digits); returns run.json."""
+    from demo.digits import train_digits
 
     return train_digits(run_dir, intervals=kwargs.pop("intervals", INTERVALS), steps_per_interval=STEPS_PER_INTERVAL,
                         **kwargs)

@@ -7,11 +7,11 @@ handed to a caller after its bytes were hashed again and matched the hash the ca
     artifact = store.put_file("snap-0003.safetensors", "snapshots")
     store.get_file(artifact.uri, artifact.sha256, "/tmp/snap.safetensors")
 """
-from storage.client import Artifact, ArtifactStore
-from storage.errors import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
-from storage.progress import ProgressFn
-from storage.retry import RetryPolicy
-from storage.uris import BUCKETS, DATASETS, EVIDENCE, SNAPSHOTS
+from trainproof.storage.client import Artifact, ArtifactStore
+from trainproof.storage.errors import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
+from trainproof.storage.progress import ProgressFn
+from trainproof.storage.retry import RetryPolicy
+from trainproof.storage.uris import BUCKETS, DATASETS, EVIDENCE, SNAPSHOTS
 
 __all__ = [
     "AccessDenied", "Artifact", "ArtifactStore", "BUCKETS", "DATASETS", "EVIDENCE", "IntegrityError",

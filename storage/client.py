@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional, TypeVar
 
-from storage import state
-from storage.connect import http_pool, s3_client
-from storage.download import download_verified, partial_path
-from storage.errors import AccessDenied, IntegrityError, ObjectNotFound, StorageError
-from storage.faults import translate
-from storage.hashing import sha256_file
-from storage.manifest import Entry, Manifest, scan
-from storage.progress import Meter, ProgressFn
-from storage.retry import RetryPolicy
-from storage.upload import check_write, put_verified
-from storage.uris import BUCKETS, check_sha256, make_uri, parse
-from storage.versions import Stored, find
+from trainproof.storage import state
+from trainproof.storage.connect import http_pool, s3_client
+from trainproof.storage.download import download_verified, partial_path
+from trainproof.storage.errors import AccessDenied, IntegrityError, ObjectNotFound, StorageError
+from trainproof.storage.faults import translate
+from trainproof.storage.hashing import sha256_file
+from trainproof.storage.manifest import Entry, Manifest, scan
+from trainproof.storage.progress import Meter, ProgressFn
+from trainproof.storage.retry import RetryPolicy
+from trainproof.storage.upload import check_write, put_verified
+from trainproof.storage.uris import BUCKETS, check_sha256, make_uri, parse
+from trainproof.storage.versions import Stored, find
 
 T = TypeVar("T")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import urllib3
 from minio import Minio
 
-from storage.hashing import CHUNK
-from storage.state import Connection
+from trainproof.storage.hashing import CHUNK
+from trainproof.storage.state import Connection
 
 
 def http_pool(conn: Connection) -> urllib3.PoolManager:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from minio import Minio
 
-from storage.errors import IntegrityError
-from storage.hashing import CHUNK
-from storage.progress import Meter
-from storage.retry import RetryPolicy
-from storage.uris import make_uri, object_key
-from storage.versions import Stored
+from trainproof.storage.errors import IntegrityError
+from trainproof.storage.hashing import CHUNK
+from trainproof.storage.progress import Meter
+from trainproof.storage.retry import RetryPolicy
+from trainproof.storage.uris import make_uri, object_key
+from trainproof.storage.versions import Stored
 
 
 def partial_path(dest: Path) -> Path:

@@ -11,8 +11,8 @@ from typing import Iterator
 import urllib3.exceptions
 from minio.error import InvalidResponseError, MinioAdminException, S3Error, ServerError
 
-from storage.errors import AccessDenied, ObjectNotFound, StorageError, StorageUnavailable
-from storage.state import Connection
+from trainproof.storage.errors import AccessDenied, ObjectNotFound, StorageError, StorageUnavailable
+from trainproof.storage.state import Connection
 
 # S3 codes MinIO uses while starting, stopping or overloaded.
 _BUSY_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from storage.progress import Meter
+from trainproof.storage.progress import Meter
 
 CHUNK = 1 << 20  # 1 MiB: large enough that Python's per-call cost does not show
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 
-from storage.errors import StorageError
-from storage.uris import object_key
+from trainproof.storage.errors import StorageError
+from trainproof.storage.uris import object_key
 
 
 def purge(root_client: Minio, bucket: str, sha256: str) -> None:

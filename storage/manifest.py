@@ -12,8 +12,8 @@ import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-from storage.errors import StorageError
-from storage.uris import check_sha256
+from trainproof.storage.errors import StorageError
+from trainproof.storage.uris import check_sha256
 
 FORMAT = "trainproof-dataset/1"
 

@@ -8,7 +8,7 @@ version and `versions.find` reads it (see there).
 """
 from __future__ import annotations
 
-from storage.uris import BUCKETS, DATASETS, EVIDENCE, SNAPSHOTS
+from trainproof.storage.uris import BUCKETS, DATASETS, EVIDENCE, SNAPSHOTS
 
 WRITES = {"submitter": (SNAPSHOTS, DATASETS), "verifier": (EVIDENCE,)}
 

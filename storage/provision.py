@@ -1,5 +1,5 @@
 """Buckets, role policies and per-org access keys on a running MinIO; `minio_setup` runs it at every
-network start (python -m storage.provision). Safe to repeat: existing keys are kept, settings re-applied.
+network start (python -m trainproof.storage.provision). Safe to repeat: existing keys are kept, settings re-applied.
 
 Buckets are created with object lock (which also turns versioning on) and a default GOVERNANCE
 retention, so no version can be deleted or overwritten in place except by the root key with an explicit
@@ -21,12 +21,12 @@ from minio.error import MinioAdminException
 from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.sseconfig import Rule, SSEConfig
 
-from storage.connect import http_pool, s3_client
-from storage.errors import StorageError
-from storage.policies import WRITES, policy_name, role_policy
-from storage.retry import RetryPolicy
-from storage.state import Connection, credentials_path
-from storage.uris import BUCKETS
+from trainproof.storage.connect import http_pool, s3_client
+from trainproof.storage.errors import StorageError
+from trainproof.storage.policies import WRITES, policy_name, role_policy
+from trainproof.storage.retry import RetryPolicy
+from trainproof.storage.state import Connection, credentials_path
+from trainproof.storage.uris import BUCKETS
 
 REGION = "us-east-1"
 
@@ -96,7 +96,7 @@ def provision(home: Path, endpoint: str, orgs: list[str], retention_days: int) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m storage.provision", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m trainproof.storage.provision", description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="the network state directory")
     parser.add_argument("--endpoint", required=True, help="MinIO's host:port")
     parser.add_argument("--orgs", nargs="+", required=True)

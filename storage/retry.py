@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from storage.faults import is_transient
+from trainproof.storage.faults import is_transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.errors import StorageError
+from trainproof.storage.errors import StorageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("submitter", "verifier", "admin")

@@ -26,10 +26,10 @@ from minio.credentials import Credentials
 from minio.error import S3Error, ServerError
 from minio.signer import sign_v4_s3
 
-from storage.errors import IntegrityError, StorageError
-from storage.progress import Meter
-from storage.state import Connection
-from storage.uris import make_uri, object_key
+from trainproof.storage.errors import IntegrityError, StorageError
+from trainproof.storage.progress import Meter
+from trainproof.storage.state import Connection
+from trainproof.storage.uris import make_uri, object_key
 
 # MinIO's code for a body that does not match x-amz-checksum-sha256, and AWS's name for the same.
 _MISMATCH_CODES = {"XAmzContentChecksumMismatch", "BadDigest"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from storage.errors import StorageError
+from trainproof.storage.errors import StorageError
 
 SNAPSHOTS, DATASETS, EVIDENCE = "snapshots", "datasets", "evidence"
 BUCKETS = (SNAPSHOTS, DATASETS, EVIDENCE)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from minio import Minio
 from minio.error import S3Error
 
-from storage.uris import object_key
+from trainproof.storage.uris import object_key
 
 _CHECKSUM_MODE = {"x-amz-checksum-mode": "ENABLED"}
 

@@ -5,6 +5,8 @@
 # fail. The exit code is the first failing pytest run's.
 source "$(dirname "$0")/../network/scripts/env.sh"
 cd "$REPO_ROOT"
+# The networks this run starts are test networks: they serve the plumbing write PutValue.
+export TRAINPROOF_TEST_PLUMBING=1
 
 BFT=(env TRAINPROOF_HOME="$TRAINPROOF_HOME-bft" TRAINPROOF_CONSENSUS=bft TRAINPROOF_PORT_OFFSET=1000 TRAINPROOF_LEDGER_ONLY=1)
 started=0 bft_started=0

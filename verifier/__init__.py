@@ -1,4 +1,4 @@
-"""trainproof verifier workers: ``celery -A verifier worker`` (see verifier.app)."""
-from verifier.app import app
+"""trainproof verifier workers: ``celery -A trainproof.verifier worker`` (see verifier.app)."""
+from trainproof.verifier.app import app
 
 __all__ = ["app"]

@@ -1,4 +1,4 @@
-"""The Celery application: ``celery -A verifier worker`` with TRAINPROOF_VERIFIER set.
+"""The Celery application: ``celery -A trainproof.verifier worker`` with TRAINPROOF_VERIFIER set.
 
 Conventions: tasks acknowledge late and are rejected back to the queue if the worker dies,
 so a killed worker's task runs again elsewhere; tasks are idempotent (the ledger is checked
@@ -13,10 +13,9 @@ import os
 from celery import Celery
 from celery.signals import celeryd_after_setup
 
-from verifier.settings import broker_url, worker_identity
+from trainproof.verifier.settings import broker_url, worker_identity
 
-app = Celery("verifier", broker=broker_url(), backend=broker_url(), include=["verifier.tasks"])
-app.conf.update(
+CONFIG = dict(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
@@ -29,6 +28,16 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
+
+
+def create_app(name: str, include: list[str]) -> Celery:
+    """A verifier Celery app: the product's below, or an experiment's worker around the same task."""
+    created = Celery(name, broker=broker_url(), backend=broker_url(), include=include)
+    created.conf.update(CONFIG)
+    return created
+
+
+app = create_app("verifier", ["trainproof.verifier.tasks"])
 
 
 @celeryd_after_setup.connect

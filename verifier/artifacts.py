@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage import ArtifactStore
+from trainproof.storage import ArtifactStore
 from trainproof.ml.snapshot import sha256_file
 
 

@@ -1,4 +1,4 @@
-"""Follows the contract's events and turns them into work: ``python -m verifier.dispatcher``.
+"""Follows the contract's events and turns them into work: ``python -m trainproof.verifier.dispatcher``.
 
 ModelSubmitted    → AssignVerifiers, sent by an assigner identity of another org than the
                     submitter's (the contract refuses the submitter's own org while others exist).
@@ -22,17 +22,17 @@ from typing import Any, Callable
 from trainproof.contract import ContractError, TrainproofContract
 from trainproof.gateway import FileCheckpointer
 from trainproof.profile import Profile
-from verifier.settings import queue_for
+from trainproof.verifier.settings import queue_for
 
 # (model_id, interval, verifier fingerprint, task id): puts one verification task on the verifier's queue.
 Enqueue = Callable[[str, int, str, str], None]
 
-log = logging.getLogger("verifier.dispatcher")
+log = logging.getLogger("trainproof.verifier.dispatcher")
 
 
 def celery_enqueue(model_id: str, interval: int, verifier: str, task_id: str) -> None:
     """The Celery task on the verifier's own queue (imported here: tests of ``handle`` need no broker)."""
-    from verifier.tasks import verify_interval
+    from trainproof.verifier.tasks import verify_interval
 
     verify_interval.apply_async(kwargs={"model_id": model_id, "interval": interval, "verifier": verifier},
                                 queue=queue_for(verifier), task_id=task_id)
@@ -127,7 +127,7 @@ class Dispatcher:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m verifier.dispatcher", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m trainproof.verifier.dispatcher", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assigner", action="append", default=[],
                         help="identity allowed to send AssignVerifiers (repeat, one per org); default: every org admin")

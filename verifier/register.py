@@ -1,4 +1,4 @@
-"""Registers every verifier identity of the local network: ``python -m verifier.register``.
+"""Registers every verifier identity of the local network: ``python -m trainproof.verifier.register``.
 
 Each org's admin registers its own org's verifiers (the contract allows nothing else).
 Already registered identities are left as they are, so running it again changes nothing.

@@ -5,7 +5,6 @@ profile such as ``org1-verifier1``) and consumes only that identity's queue.
 """
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,10 +14,7 @@ from pathlib import Path
 from trainproof.gateway.identity import fingerprint
 from trainproof.profile import Profile, network_home
 
-log = logging.getLogger("verifier")
 
-ADVERSARY_ENV = "TRAINPROOF_EXPERIMENT_ADVERSARY"
-ADVERSARY_MODES = ("ordered", "chaotic")
 REDIS_DEFAULT = "redis://127.0.0.1:17379/0"
 
 def queue_for(verifier_fingerprint: str) -> str:
@@ -42,21 +38,10 @@ class WorkerIdentity:
     org: str
     fingerprint: str
     cache_dir: Path
-    adversary: str | None
 
     @property
     def queue(self) -> str:
         return queue_for(self.fingerprint)
-
-
-def adversary_mode() -> str | None:
-    """Malicious behaviour for the robustness experiment only; never on by default."""
-    mode = os.environ.get(ADVERSARY_ENV, "").strip().lower()
-    if not mode:
-        return None
-    if mode not in ADVERSARY_MODES:
-        raise ValueError(f"{ADVERSARY_ENV} must be one of {', '.join(ADVERSARY_MODES)} (or unset)")
-    return mode
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +54,4 @@ def worker_identity() -> WorkerIdentity:
     if files.role != "verifier":
         raise RuntimeError(f"identity {name!r} is a {files.role}, not a verifier")
     fp = fingerprint(files.cert.read_bytes())
-    mode = adversary_mode()
-    if mode:
-        log.warning("!!! EXPERIMENT: verifier %s runs as a MALICIOUS '%s' adversary (%s is set) !!!", name, mode, ADVERSARY_ENV)
-    return WorkerIdentity(name, name.split("-")[0], fp, profile.home / "verifier" / name, mode)
+    return WorkerIdentity(name, name.split("-")[0], fp, profile.home / "verifier" / name)

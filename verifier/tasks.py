@@ -1,23 +1,29 @@
-"""Celery tasks. ``verify_interval`` is idempotent: it reads the ledger before doing anything."""
+"""Celery tasks. ``verify_interval`` is idempotent: it reads the ledger before doing anything.
+
+The task is thin: ``run_verification_task`` does the work, and how the finding becomes a vote
+is a parameter (``honest`` here), so an experiment's own worker app (the robustness
+benchmark's malicious verifiers) wraps the same procedure without a branch in production.
+"""
 from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from celery.exceptions import Reject
 
-from storage import ArtifactStore, StorageUnavailable
+from trainproof.storage import ArtifactStore, StorageUnavailable
 from trainproof.contract import Conflict, ContractError, TrainproofContract
 from trainproof.contract import Transient as LedgerTransient
 from trainproof.profile import Profile
-from verifier.adversary import corrupt
-from verifier.app import app
-from verifier.artifacts import ArtifactCache
-from verifier.settings import worker_identity
-from verifier.verification import verify_interval as run_verification
+from trainproof.verifier.app import app
+from trainproof.verifier.artifacts import ArtifactCache
+from trainproof.verifier.settings import worker_identity
+from trainproof.verifier.verification import Finding
+from trainproof.verifier.verification import verify_interval as run_verification
 
 log = logging.getLogger("verifier")
 # A service that did not answer: the same task later, with backoff (Celery's autoretry of Transient).
@@ -50,9 +56,27 @@ def _interval_record(assignment: dict, interval: int) -> dict | None:
     return next((i for i in assignment.get("intervals", []) if int(i["interval"]) == interval), None)
 
 
-@app.task(bind=True, name="verifier.verify_interval", autoretry_for=(Transient,), retry_backoff=2,
-          retry_backoff_max=60, retry_jitter=True, max_retries=10)
+# (finding, certificate, interval) -> the verdict and evidence the vote carries.
+Cast = Callable[[Finding, dict[str, Any], int], tuple[str, dict[str, Any]]]
+
+
+def honest(finding: Finding, certificate: dict[str, Any], interval: int) -> tuple[str, dict[str, Any]]:
+    return finding.verdict, finding.vote_evidence()
+
+
+# The task's name on the queue and its retry policy, shared by every app that serves it.
+TASK_OPTIONS: dict[str, Any] = dict(bind=True, name="verifier.verify_interval", autoretry_for=(Transient,),
+                                    retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=10)
+
+
+@app.task(**TASK_OPTIONS)
 def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[str, Any]:
+    return run_verification_task(self, model_id, interval, verifier, honest)
+
+
+def run_verification_task(task, model_id: str, interval: int, verifier: str, cast: Cast) -> dict[str, Any]:
+    """Check the ledger, replay, vote with ``cast``'s verdict; the task's result (JSON)."""
+    started = time.monotonic()
     identity = worker_identity()
     if verifier != identity.fingerprint:
         raise Reject(f"task for verifier {verifier[:16]} reached worker {identity.name}", requeue=False)
@@ -69,17 +93,16 @@ def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[s
         def progress(done: int, total: int) -> None:
             if done == total or done % max(1, total // 4) == 0:
                 log.info("replaying %s interval %d: step %d/%d", model_id, interval, done, total)
-                self.update_state(state="PROGRESS", meta={"done": done, "total": total})
+                task.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
         finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress)
-        end = next((snap["sha256"] for snap in certificate["snapshots"] if snap["index"] == interval + 1), "")
-        verdict, evidence = corrupt(finding.verdict, finding.vote_evidence(), identity.adversary, end)
+        verdict, evidence = cast(finding, certificate, interval)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)
     except TRANSIENT as exc:
         raise Transient(str(exc)) from exc
     except ContractError as exc:
         if isinstance(exc, Conflict) and exc.status is None:  # read conflict: another vote committed first
-            raise self.retry(exc=exc, countdown=random.uniform(0.5, 3.0))
+            raise task.retry(exc=exc, countdown=random.uniform(0.5, 3.0))
         if exc.status is None:  # committed invalid for another reason: a fault to see, not a verdict
             raise
         # Refused, NotFound or a 409 (double vote, already decided): the contract's final word.
@@ -87,4 +110,4 @@ def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[s
         return {**outcome, "status": "refused", "reason": exc.reason}
     log.info("voted %s on %s interval %d (%s)", verdict, model_id, interval, finding.reason)
     return {**outcome, "status": "voted", "verdict": verdict, "reason": finding.reason,
-            "replay_seconds": finding.replay_seconds}
+            "replay_seconds": finding.replay_seconds, "task_seconds": round(time.monotonic() - started, 3)}

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from storage import EVIDENCE, ArtifactStore, StorageError, StorageUnavailable
+from trainproof.storage import EVIDENCE, ArtifactStore, StorageError, StorageUnavailable
 from trainproof.ml.certificate import SCORE_KEYS
 from trainproof.ml.metrics import interval_scores
 from trainproof.ml.registry import SpecError
 from trainproof.ml.replay import replay_interval
 from trainproof.ml.snapshot import SnapshotError
-from verifier.artifacts import ArtifactCache
+from trainproof.verifier.artifacts import ArtifactCache
 
 log = logging.getLogger("verifier")
 SCORE_TOLERANCE = 1e-6  # relative; scores are float64 sums over the same bytes

@@ -1,4 +1,4 @@
 """The trainproof contract: birth certificates, verifier assignment, votes and verdicts.
 
-``chaincode.contract.router.handle`` is the entry point; everything else is one job per module.
+``trainproof.chaincode.contract.router.handle`` is the entry point; everything else is one job per module.
 """

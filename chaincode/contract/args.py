@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chaincode.contract.codec import parse_json
-from chaincode.shim.stub import ChaincodeError
+from trainproof.chaincode.contract.codec import parse_json
+from trainproof.chaincode.shim.stub import ChaincodeError
 
 MAX_ARG_BYTES = 1 << 20  # 1 MiB per argument
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

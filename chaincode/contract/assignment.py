@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from chaincode.contract import config, decisions, events, keys, selection, store, verifiers
-from chaincode.contract.args import model_id, texts
-from chaincode.contract.identity import Identity, caller
-from chaincode.contract.models import (
+from trainproof.chaincode.contract import config, decisions, events, keys, selection, store, verifiers
+from trainproof.chaincode.contract.args import model_id, texts
+from trainproof.chaincode.contract.identity import Identity, caller
+from trainproof.chaincode.contract.models import (
     ASSIGNED,
     SUBMITTED,
     claimed_absolute_change,
@@ -22,8 +22,8 @@ from chaincode.contract.models import (
     require_state,
     update_status,
 )
-from chaincode.contract.prng import HashStream
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract.prng import HashStream
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 ASSIGN_DOMAIN = "trainproof/assign/v1"
 REASSIGN_DOMAIN = "trainproof/reassign/v1"

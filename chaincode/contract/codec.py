@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from chaincode.shim.stub import ChaincodeError
+from trainproof.chaincode.shim.stub import ChaincodeError
 
 MAX_DEPTH = 32
 

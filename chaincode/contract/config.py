@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from chaincode.contract import keys, store
-from chaincode.contract.args import json_object, texts
-from chaincode.contract.identity import caller, require_admin
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract import keys, store
+from trainproof.chaincode.contract.args import json_object, texts
+from trainproof.chaincode.contract.identity import caller, require_admin
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 DEFAULTS: dict[str, Any] = {
     "k": 3.0,  # outlier threshold: median + k·MAD of the detrended log residuals

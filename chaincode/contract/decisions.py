@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from chaincode.contract import keys, store
-from chaincode.contract.models import INCONCLUSIVE, REJECTED, VERIFIED, update_status
-from chaincode.shim.stub import Stub
+from trainproof.chaincode.contract import keys, store
+from trainproof.chaincode.contract.models import INCONCLUSIVE, REJECTED, VERIFIED, update_status
+from trainproof.chaincode.shim.stub import Stub
 
 ACCEPT = "ACCEPT"  # a verifier's vote
 REJECT = "REJECT"
@@ -30,6 +30,15 @@ def tally(verdicts: Iterable[str], size: int) -> dict[str, Any]:
         "needed": size // 2 + 1,
     }
 
+
+
+def majority(count: dict[str, Any]) -> str | None:
+    """The interval outcome a ``tally`` settles (ACCEPTED, REJECTED), or None while it is open."""
+    if count["tally"][ACCEPT] >= count["needed"]:
+        return ACCEPTED
+    if count["tally"][REJECT] >= count["needed"]:
+        return INTERVAL_REJECTED
+    return None
 
 def load(stub: Stub, model_id: str, interval: int) -> dict[str, Any] | None:
     return store.get(stub, keys.decision(model_id, interval))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaincode.contract.codec import canonical
-from chaincode.shim.stub import Stub
+from trainproof.chaincode.contract.codec import canonical
+from trainproof.chaincode.shim.stub import Stub
 
 MODEL_SUBMITTED = "ModelSubmitted"
 INTERVALS_ASSIGNED = "IntervalsAssigned"

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 ADMIN_OU = "admin"
 CLIENT_OU = "client"

@@ -19,7 +19,7 @@ Intervals are zero-padded to 8 digits so they sort numerically.
 """
 from __future__ import annotations
 
-from chaincode.shim.stub import Stub
+from trainproof.chaincode.shim.stub import Stub
 
 CONFIG = "config"
 VERIFIER = "verifier"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from chaincode.contract import keys, store
-from chaincode.contract.args import model_id, texts
-from chaincode.contract.models import load_state, require_state
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract import keys, store
+from trainproof.chaincode.contract.args import model_id, texts
+from trainproof.chaincode.contract.models import load_state, require_state
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 MAX_NODES = 10_000  # bounds one query's work; the answer says when it was cut
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from chaincode.contract import events, keys, schemas, store
-from chaincode.contract.args import json_object, texts
-from chaincode.contract.codec import canonical
-from chaincode.contract.identity import caller, require_client
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract import events, keys, schemas, store
+from trainproof.chaincode.contract.args import json_object, texts
+from trainproof.chaincode.contract.codec import canonical
+from trainproof.chaincode.contract.identity import caller, require_client
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 SUBMITTED = "SUBMITTED"
 ASSIGNED = "ASSIGNED"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaincode.contract import decisions, keys, store
-from chaincode.contract.args import HEX64_RE, interval, model_id, optional_json_object, texts
-from chaincode.contract.codec import load
-from chaincode.contract.models import STATUSES, load_certificate, load_state, require_state
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract import decisions, keys, store
+from trainproof.chaincode.contract.args import HEX64_RE, interval, model_id, optional_json_object, texts
+from trainproof.chaincode.contract.codec import load
+from trainproof.chaincode.contract.models import STATUSES, load_certificate, load_state, require_state
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from chaincode.contract import assignment, config, lineage, models, queries, verifiers, votes
-from chaincode.contract.args import check_sizes
-from chaincode.contract.codec import canonical
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract import assignment, config, lineage, models, queries, verifiers, votes
+from trainproof.chaincode.contract.args import check_sizes
+from trainproof.chaincode.contract.codec import canonical
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 Transaction = Callable[[Stub], Any]
 

@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
-from chaincode.shim.stub import ChaincodeError
+from trainproof.chaincode.shim.stub import ChaincodeError
 
 SCHEMA_DIR = Path(__file__).with_name("schema")
 MODEL_SUBMISSION = "model_submission"

@@ -3,16 +3,17 @@ input-shift outliers, and a random audit sample.
 
 Outliers (rule ``detrended-mad``): training updates shrink roughly as a power of the interval
 index, so fit log(score) against log(interval + 1) by least squares and flag intervals whose
-residual exceeds median + k·MAD of all residuals (MAD unscaled, as the issue states). Intervals
+residual exceeds median + k·MAD of all residuals (MAD unscaled). Intervals
 with a claimed change of exactly zero (rule ``zero``) are always selected: no change means no
 training. Rule ``input-shift``: the claimed input shift (how far the first layer's update moved
 away from the run's usual inputs, a χ² distance) is an outlier when log(shift) is more than
 ``shift_k`` robust standard deviations (MAD·1.4826) above the run's median; that is what finds
-poisoned data, which hides in the size series' noise (bench-detection). Only positive scores enter the fit (log needs them); fewer than three leave nothing to
-detrend against, so no outliers are flagged and the audit sample does the work.
+poisoned data, which hides in the size series' noise (bench-detection). Only positive scores
+enter the fit (log needs them); fewer than three leave nothing to detrend against, so no outliers are flagged and the audit sample does the work.
 
 Pure Python, no numpy, fsum for sums: the same bytes on every endorsing peer.
-``trainproof/ml/outliers.py`` is the analysis-side version; the lead reconciles the two.
+``ml/outliers.py`` (``trainproof analyze``) is the analysis side's richer rule set; this
+module is what the ledger enforces.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import math
 from statistics import median
 from typing import Any
 
-from chaincode.contract.prng import HashStream
+from trainproof.chaincode.contract.prng import HashStream
 
 DETRENDED = "detrended-mad"
 ZERO = "zero"

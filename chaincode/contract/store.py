@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from chaincode.contract.codec import canonical, load
-from chaincode.shim.stub import Stub
+from trainproof.chaincode.contract.codec import canonical, load
+from trainproof.chaincode.shim.stub import Stub
 
 
 def get(stub: Stub, key: str) -> Any | None:

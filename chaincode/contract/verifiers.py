@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaincode.contract import keys, schemas, store
-from chaincode.contract.args import fingerprint, json_object, optional_json_object, texts
-from chaincode.contract.identity import Identity, caller, from_pem, require_admin
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract import keys, schemas, store
+from trainproof.chaincode.contract.args import fingerprint, json_object, optional_json_object, texts
+from trainproof.chaincode.contract.identity import Identity, caller, from_pem, require_admin
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 ACTIVE = "ACTIVE"
 SUSPENDED = "SUSPENDED"

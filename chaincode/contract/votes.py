@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaincode.contract import decisions, events, keys, schemas, store, verifiers
-from chaincode.contract.args import interval, json_object, model_id, texts
-from chaincode.contract.identity import caller
-from chaincode.contract.models import ASSIGNED, load_certificate, require_state
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.contract import decisions, events, keys, schemas, store, verifiers
+from trainproof.chaincode.contract.args import interval, json_object, model_id, texts
+from trainproof.chaincode.contract.identity import caller
+from trainproof.chaincode.contract.models import ASSIGNED, load_certificate, require_state
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 USAGE = "SubmitVote(model_id, interval, ACCEPT|REJECT, evidence_json)"
 NO_REPLAY = "0" * 64  # replay_sha256 of a vote cast without replaying (its reason says why)
@@ -91,7 +91,7 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
     cast_event = {"interval": i, "verifier": who.fingerprint, "mspid": who.mspid, "verdict": verdict,
                   "round": rec["round"], **count}
 
-    outcome = _outcome(count)
+    outcome = decisions.majority(count)
     if outcome is None:
         events.emit(stub, events.VOTE_CAST, {"model_id": mid, "status": state["status"], **cast_event})
         return {"vote": vote, "decision": None, "model": state}
@@ -117,10 +117,3 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
         events.emit(stub, events.INTERVAL_DECIDED, {**payload, "status": state["status"]})
     return {"vote": vote, "decision": decision, "model": new_state or state}
 
-
-def _outcome(count: dict[str, Any]) -> str | None:
-    if count["tally"][decisions.ACCEPT] >= count["needed"]:
-        return decisions.ACCEPTED
-    if count["tally"][decisions.REJECT] >= count["needed"]:
-        return decisions.INTERVAL_REJECTED
-    return None

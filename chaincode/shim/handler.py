@@ -18,13 +18,13 @@ from fabric_protos.peer import chaincode_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim_pb2
 from fabric_protos.peer import proposal_response_pb2
 
-from chaincode.shim.peer_stub import PeerStub
-from chaincode.shim.protocol import decode_signed_proposal
-from chaincode.shim.stub import ChaincodeError, Stub
+from trainproof.chaincode.shim.peer_stub import PeerStub
+from trainproof.chaincode.shim.protocol import decode_signed_proposal
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 Msg = shim_pb2.ChaincodeMessage
 Contract = Callable[[Stub], bytes]
-log = logging.getLogger("chaincode.shim")
+log = logging.getLogger("trainproof.chaincode.shim")
 
 _CLOSE = object()
 

@@ -9,8 +9,8 @@ from fabric_protos.ledger.queryresult import kv_query_result_pb2
 from fabric_protos.peer import chaincode_event_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim_pb2
 
-from chaincode.shim.protocol import ProposalInfo
-from chaincode.shim.stub import ChaincodeError, Creator, KeyModification, Stub
+from trainproof.chaincode.shim.protocol import ProposalInfo
+from trainproof.chaincode.shim.stub import ChaincodeError, Creator, KeyModification, Stub
 
 Msg = shim_pb2.ChaincodeMessage
 

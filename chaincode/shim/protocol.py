@@ -7,7 +7,7 @@ from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import proposal_pb2
 
-from chaincode.shim.stub import Creator
+from trainproof.chaincode.shim.stub import Creator
 
 
 @dataclass(frozen=True)

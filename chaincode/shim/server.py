@@ -8,9 +8,9 @@ from pathlib import Path
 import grpc
 from fabric_protos.peer import chaincode_shim_pb2_grpc
 
-from chaincode.shim.handler import Contract, StreamHandler
+from trainproof.chaincode.shim.handler import Contract, StreamHandler
 
-log = logging.getLogger("chaincode.shim")
+log = logging.getLogger("trainproof.chaincode.shim")
 
 
 class ChaincodeService(chaincode_shim_pb2_grpc.ChaincodeServicer):

@@ -1,7 +1,7 @@
 """The chaincode stub: what a contract may ask of the ledger during one transaction.
 
 Contracts are written against this interface only, so the same contract code runs on the
-real peer (``chaincode.shim.peer_stub``) and on the in-memory stub used by fast unit tests.
+real peer (``trainproof.chaincode.shim.peer_stub``) and on the in-memory stub used by fast unit tests.
 Everything here is deterministic across endorsing peers: no clocks, no randomness.
 """
 from __future__ import annotations

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from storage import DATASETS, SNAPSHOTS, ArtifactStore, ProgressFn
+from trainproof.storage import DATASETS, SNAPSHOTS, ArtifactStore, ProgressFn
 from trainproof.contract import CONFLICT_CODES, TrainproofContract, Transient, classify
 from trainproof.gateway import CommitError, CommitStatusError, Contract, GatewayError
 from trainproof.ml import certificate

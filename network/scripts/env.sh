@@ -15,9 +15,14 @@ export MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 # The binaries' cache key is the source archive's hash; TRAINPROOF_FABRIC_BIN points at release binaries instead.
 export BIN_DIR="${TRAINPROOF_FABRIC_BIN:-$TRAINPROOF_CACHE/bin/fabric-v$FABRIC_VERSION-${FABRIC_SOURCE_SHA256:0:12}}"
 export MINIO_BIN_DIR="$TRAINPROOF_CACHE/bin/minio-$MINIO_VERSION"
-REQ_HASH="$(cat "$REPO_ROOT/requirements.txt" | sha256sum | cut -c1-16)"
-export VENV_DEPS="$TRAINPROOF_CACHE/venv-$REQ_HASH"
+# Python: every component installed (editable) into .venv; the chaincode alone into
+# .venv-chaincode (the peers' chaincode server needs no torch). Each sits over a cached
+# environment of third-party packages keyed by the pins the components' pyproject.toml declare.
+_pins() { python3 "$REPO_ROOT/network/scripts/lib/requirements.py" "$@" | sha256sum | cut -c1-16; }
+export VENV_DEPS="$TRAINPROOF_CACHE/venv-$(_pins all)"
+export CC_VENV_DEPS="$TRAINPROOF_CACHE/venv-chaincode-$(_pins chaincode)"
 export VENV="$REPO_ROOT/.venv"
+export CC_VENV="$REPO_ROOT/.venv-chaincode"
 export PATH="$BIN_DIR:$MINIO_BIN_DIR:$VENV/bin:$PATH"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

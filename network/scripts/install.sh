@@ -42,29 +42,46 @@ write_script() {
   chmod +x "$VENV/bin/$1"
 }
 
-install_python() {
-  if [ ! -f "$VENV_DEPS/.complete" ]; then
-    log "creating the Python environment in $VENV_DEPS (torch is large; once per machine)"
-    rm -rf "$VENV_DEPS"
-    python3 -m venv "$VENV_DEPS"
-    "$VENV_DEPS/bin/pip" install -q --upgrade pip
-    "$VENV_DEPS/bin/pip" install -q -r "$REPO_ROOT/requirements.txt"
-    touch "$VENV_DEPS/.complete"
-  fi
-  # A light per-clone venv: sees the cached packages and this checkout's code, installs nothing.
-  [ -f "$VENV/.deps" ] && [ "$(cat "$VENV/.deps")" = "$VENV_DEPS" ] && return
-  rm -rf "$VENV"
-  "$VENV_DEPS/bin/python" -m venv --without-pip "$VENV"
+# deps_env DIR PINS: the cached environment DIR holding exactly PINS (built once per machine).
+deps_env() {
+  local dir=$1 pins=$2
+  [ -f "$dir/.complete" ] && return
+  log "creating the Python environment $dir ($(wc -l <<<"$pins") pinned packages, once per machine; with torch, minutes)"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install -q --upgrade pip
+  "$dir/bin/pip" install -q -r /dev/stdin <<<"$pins" || die "pip could not install the pinned packages into $dir (its messages are above)"
+  touch "$dir/.complete"
+}
+
+# clone_env VENV DEPS COMPONENT...: a light per-clone environment over DEPS with this checkout's
+# COMPONENTs installed editable (pip sees DEPS' setuptools; nothing is downloaded).
+clone_env() {
+  local venv=$1 deps=$2; shift 2
+  local stamp
+  stamp="$deps $(cd "$REPO_ROOT" && cat pyproject.toml "${@/%//pyproject.toml}" | sha256sum | cut -c1-16)"
+  [ -f "$venv/.deps" ] && [ "$(cat "$venv/.deps")" = "$stamp" ] && return
+  log "installing ${*} (editable) into $venv"
+  rm -rf "$venv"
+  "$deps/bin/python" -m venv --without-pip "$venv"
   local site deps_site
-  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  deps_site=$("$VENV_DEPS/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  printf "import site; site.addsitedir('%s')\n%s\n%s\n" "$deps_site" "$REPO_ROOT/clients" "$REPO_ROOT" \
-    > "$site/trainproof.pth"
-  # Console scripts bound to this venv's python, so they see this checkout.
-  write_script trainproof "from trainproof.cli.main import main"
+  site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  deps_site=$("$deps/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf "import site; site.addsitedir('%s')\n" "$deps_site" > "$site/_trainproof_deps.pth"
+  (cd "$REPO_ROOT" && PYTHONWARNINGS=ignore "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation \
+      --no-index ${@/#/-e ./}) || die "installing ${*} into $venv failed (pip's messages are above)"
+  echo "$stamp" > "$venv/.deps"
+}
+
+install_python() {
+  deps_env "$VENV_DEPS" "$(python3 "$REPO_ROOT/network/scripts/lib/requirements.py" all)"
+  deps_env "$CC_VENV_DEPS" "$(python3 "$REPO_ROOT/network/scripts/lib/requirements.py" chaincode)"
+  # Order matters for nothing at run time; it is the dependency order, for a reader.
+  clone_env "$VENV" "$VENV_DEPS" chaincode storage ml clients verifier
+  clone_env "$CC_VENV" "$CC_VENV_DEPS" chaincode
+  # The tools the deps environment holds, bound to this clone's environment.
   write_script celery "from celery.__main__ import main"
   write_script pytest "from pytest import main"
-  echo "$VENV_DEPS" > "$VENV/.deps"
 }
 
 case "${1:-all}" in

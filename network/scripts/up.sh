@@ -54,6 +54,7 @@ if [ -f "$CONSENSUS_FILE" ] && [ -n "${TRAINPROOF_CONSENSUS:-}" ] && [ "$TRAINPR
   die "this network ($TRAINPROOF_HOME) was created with $CONSENSUS ordering, not $TRAINPROOF_CONSENSUS: make network-clean first, or use another TRAINPROOF_HOME"
 fi
 [ -f "$CONSENSUS_FILE" ] || echo "$CONSENSUS" > "$CONSENSUS_FILE"
+[ -f "$TEST_PLUMBING_FILE" ] || echo "$TEST_PLUMBING" > "$TEST_PLUMBING_FILE"
 # render TEMPLATE OUT [NODE]: the template with @HOST:N@/@PORT:N@ (every node's address) and,
 # for NODE, its own @NAME@ placeholders filled in; the file is rewritten only when it changes.
 render() {
@@ -180,16 +181,16 @@ for org in "${ORGS[@]}"; do
   fi
 done
 
-# The chaincode servers (Python, chaincode/) run before the definition is committed: on commit
+# The chaincode servers (Python, chaincode/, in .venv-chaincode: no ML libraries) run before the definition is committed: on commit
 # each peer connects to its org's server right away (and again on the first invoke if that failed).
 for org in "${ORGS[@]}"; do
   proc="chaincode-$org" address=$(cc_address "$org")
   if ! is_running "$proc"; then
     log "starting $org's chaincode server on $address (log logs/$proc.log)"
     ( cd "$REPO_ROOT" && export START_NETNS="${NODE_NETNS[peer0.$org]:-}" \
-        && start_process "$proc" "$VENV/bin/python" -m chaincode --address "$address" \
+        && start_process "$proc" "$CC_VENV/bin/python" -m trainproof.chaincode --address "$address" \
              --ccid "$(package_id "$org")" --tls-key "$CC/tls/$org/server.key" --tls-cert "$CC/tls/$org/server.crt" \
-             --tls-client-ca "$CC/tls/ca.crt" )
+             --tls-client-ca "$CC/tls/ca.crt" $([ "$TEST_PLUMBING" = 1 ] && echo --test-plumbing) )
   fi
 done
 chaincode_listening() {
@@ -261,6 +262,7 @@ services = json.loads(old).get("services", {}) if old else {}
 $(for org in "${ORGS[@]}"; do printf 'services["chaincode-%s"] = {"address": "%s", "package_id": "%s"}\n' "$org" "$(cc_address "$org")" "$(package_id "$org")"; done)
 profile = {
     "fabric_version": "$FABRIC_VERSION", "consensus": "$CONSENSUS", "channel": "$CHANNEL", "chaincode": "$CC_NAME",
+    "test_plumbing": $([ "$TEST_PLUMBING" = 1 ] && echo True || echo False),
     "peers": peers, "orderers": orderers, "identities": identities, "services": services,
 }
 new = json.dumps(profile, indent=2) + "\n"

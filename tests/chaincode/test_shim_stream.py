@@ -16,8 +16,8 @@ from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2 as shim_pb2, chaincode_shim_pb2_grpc, proposal_pb2
 from fabric_protos.peer import proposal_response_pb2
 
-from chaincode.app import handle
-from chaincode.shim.server import ChaincodeService
+from trainproof.chaincode.app import handler
+from trainproof.chaincode.shim.server import ChaincodeService
 
 Msg = shim_pb2.ChaincodeMessage
 pytestmark = pytest.mark.unit
@@ -44,7 +44,7 @@ def _transaction(tx_id: str, *args: bytes) -> shim_pb2.ChaincodeMessage:
 @pytest.fixture()
 def chaincode_stream():
     server = grpc.server(futures.ThreadPoolExecutor(4))
-    chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(ChaincodeService("cc:1", handle), server)
+    chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(ChaincodeService("cc:1", handler(test_plumbing=True)), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     outbox: queue.Queue = queue.Queue()

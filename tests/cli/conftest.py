@@ -66,7 +66,7 @@ def expect_json_error(result: Result, code: int, text: str = "") -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
 
     run_dir = tmp_path_factory.mktemp("cli") / "run"
     train_digits(run_dir, intervals=3, steps_per_interval=5, seed=7, name="cli-test")

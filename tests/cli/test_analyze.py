@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ml
 
 @pytest.fixture(scope="module")
 def poisoned_run(tmp_path_factory):
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
 
     run_dir = tmp_path_factory.mktemp("poisoned")
     run = train_digits(run_dir, hidden=[64], intervals=30, steps_per_interval=10, seed=11, poison_intervals=[9, 21])

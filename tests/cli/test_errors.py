@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import IntegrityError, StorageUnavailable
+from trainproof.storage import IntegrityError, StorageUnavailable
 from trainproof.cli.errors import translate
 from trainproof.cli.output import Exit
 from trainproof.gateway import EndorseError, ErrorDetail, EvaluateError, SubmitError

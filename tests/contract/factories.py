@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from chaincode.contract.router import handle
-from chaincode.shim.memory import MemoryLedger
-from chaincode.shim.stub import ChaincodeError, Creator
+from trainproof.chaincode.contract.router import handle
+from tests.fakes.memory_ledger import MemoryLedger
+from trainproof.chaincode.shim.stub import ChaincodeError, Creator
 
 NOT_BEFORE = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
 NOT_AFTER = datetime.datetime(2035, 1, 1, tzinfo=datetime.timezone.utc)

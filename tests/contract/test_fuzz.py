@@ -3,7 +3,8 @@ ChaincodeError, and a refused transaction changes nothing — not even a buffere
 
 Two generators: pure garbage (random bytes, text and JSON, from any caller, including callers
 with broken certificates) and near misses (valid arguments with one part mutated), which reach
-the deep validation paths. The lead runs the same properties against the live peer.
+the deep validation paths. tests/contract/live/test_fuzz_live.py runs the same properties
+against the live peers.
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaincode.contract.config import RULES
-from chaincode.contract.router import QUERIES, TRANSACTIONS, WRITES, handle
-from chaincode.shim.stub import Creator
+from trainproof.chaincode.contract.config import RULES
+from trainproof.chaincode.contract.router import QUERIES, TRANSACTIONS, WRITES, handle
+from trainproof.chaincode.shim.stub import Creator
 from tests.contract.factories import Cast, Net, evidence, model_payload
 
 pytestmark = pytest.mark.unit

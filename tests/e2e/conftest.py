@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import ArtifactStore
-from trainproof.ml.demo_training import train_digits
+from trainproof.storage import ArtifactStore
+from demo.digits import train_digits
 from trainproof.submission import Submitted, submit_run, wait_for_verdict
 
 

@@ -11,7 +11,7 @@ SCHEDULER = {"name": "step", "params": {"step_size": 22, "gamma": 0.5}}
 
 @pytest.fixture(scope="session")
 def mlp_run(tmp_path_factory):
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
 
     run_dir = tmp_path_factory.mktemp("mlp")
     run = train_digits(run_dir, hidden=[32, 16], intervals=6, steps_per_interval=10, seed=3, scheduler=SCHEDULER)
@@ -20,7 +20,7 @@ def mlp_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cnn_run(tmp_path_factory):
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
 
     run_dir = tmp_path_factory.mktemp("cnn")
     run = train_digits(run_dir, architecture="cnn", intervals=6, steps_per_interval=10, seed=4, dropout=0.3,

@@ -39,7 +39,7 @@ def test_each_tampered_layer_is_localized(which, request):
 
 
 def test_two_layer_model_and_adjacent_layers(tmp_path):
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
 
     run = train_digits(tmp_path, hidden=[], intervals=1, steps_per_interval=2)  # one layer
     assert run["layer_hashes"]["layers"] == ["fc1"]

@@ -115,7 +115,7 @@ def test_own_profile_removes_exactly_what_momentum_carries_in(tmp_path):
     from safetensors.numpy import load_file
 
     from trainproof.ml.certificate import snapshot_paths
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
     from trainproof.ml.snapshot import read_header
 
     run = train_digits(tmp_path, hidden=[16], intervals=3, steps_per_interval=10, seed=5)

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +12,6 @@ from trainproof.ml.outliers import local_residuals, select_outliers, shift_rule,
 
 pytestmark = pytest.mark.ml
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def decaying(n: int = 40, peak: float = 100.0) -> list[float]:
@@ -24,8 +21,7 @@ def decaying(n: int = 40, peak: float = 100.0) -> list[float]:
 
 def test_importing_pulls_in_no_numeric_library():
     code = "import sys, trainproof.ml.outliers; print(sorted(m for m in ('numpy', 'torch') if m in sys.modules))"
-    env = dict(os.environ, PYTHONPATH=f"{REPO / 'clients'}{os.pathsep}{REPO}")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.replace("'", '"')) == []
 
 
@@ -130,7 +126,7 @@ def test_bad_profiles_are_refused(profiles, message):
 def test_real_poisoned_intervals_are_flagged_by_input_shift(tmp_path):
     """On real training: a backdoor in intervals 9 and 21 shows in where the update lands."""
     from trainproof.ml.certificate import snapshot_paths
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
     from trainproof.ml.metrics import input_profiles, score_run
 
     run = train_digits(tmp_path, hidden=[64], intervals=30, steps_per_interval=10, seed=11, poison_intervals=[9, 21])
@@ -179,7 +175,7 @@ def test_real_momentum_spillover_is_dropped_and_the_poisoned_intervals_kept(tmp_
     """Real training, SGD with momentum 0.9: the interval right after each poisoned one is
     flagged by the input shift alone, and the own profiles clear exactly those."""
     from trainproof.ml.certificate import snapshot_paths
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
     from trainproof.ml.metrics import input_profiles, own_profiles, score_run
 
     run = train_digits(tmp_path, hidden=[64], intervals=30, steps_per_interval=10, seed=13, poison_intervals=[5, 20])

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,6 @@ from trainproof.ml.snapshot import SnapshotError, read_snapshot, write_snapshot
 
 pytestmark = pytest.mark.ml
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _replay(run_dir: Path, run: dict, interval: int, **kw):
@@ -45,9 +43,8 @@ def test_replay_is_bitwise_in_a_fresh_process(which, request, tmp_path):
         "    out.append([i, r.exact, r.accepted, r.replayed_sha256, r.reason])\n"
         "print(json.dumps(out))\n"
     )
-    env = dict(os.environ, PYTHONPATH=f"{REPO / 'clients'}{os.pathsep}{REPO}")
     done = subprocess.run([sys.executable, "-c", code, str(run_dir), str(tmp_path / "run.json"), "0", str(EPOCH_INTERVAL), "5"],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     for i, exact, accepted, sha, reason in json.loads(done.stdout.strip().splitlines()[-1]):
         assert exact and accepted, reason
@@ -118,7 +115,7 @@ def test_each_state_component_is_needed(which, component, request, tmp_path):
 
 
 def test_poisoned_and_lazy_intervals_are_rejected(tmp_path):
-    from trainproof.ml.demo_training import train_digits
+    from demo.digits import train_digits
 
     run = train_digits(tmp_path, intervals=5, steps_per_interval=8, poison_intervals=[1], skip_intervals=[2],
                        shorten_intervals=[3], seed=5)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from fabric_protos.common import ledger_pb2
 
-from storage import ArtifactStore
+from trainproof.storage import ArtifactStore
 from trainproof.gateway import connect, signer_from_key_file
-from trainproof.ml.demo_training import train_digits
+from demo.digits import train_digits
 from trainproof.profile import Profile
 from trainproof.submission import model_state, submit_run, wait_for_verdict
 

@@ -15,9 +15,9 @@ from typing import Callable, Iterator
 import pytest
 from minio import Minio
 
-from storage import ArtifactStore, RetryPolicy, connect
-from storage.housekeeping import purge
-from storage.state import credentials_path, load
+from trainproof.storage import ArtifactStore, RetryPolicy, connect
+from trainproof.storage.housekeeping import purge
+from trainproof.storage.state import credentials_path, load
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Short waits: these tests provoke outages on purpose and should not sit through the default backoff.

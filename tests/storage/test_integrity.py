@@ -7,9 +7,9 @@ import io
 import pytest
 from minio.error import S3Error
 
-from storage import SNAPSHOTS, IntegrityError
-from storage.uris import object_key
-from storage.housekeeping import purge
+from trainproof.storage import SNAPSHOTS, IntegrityError
+from trainproof.storage.uris import object_key
+from trainproof.storage.housekeeping import purge
 from tests.storage.conftest import s3_client
 from tests.storage.test_roundtrip import sha256_of
 

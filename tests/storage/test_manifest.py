@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from storage import StorageError
-from storage.manifest import Entry, Manifest, scan
+from trainproof.storage import StorageError
+from trainproof.storage.manifest import Entry, Manifest, scan
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-from storage import SNAPSHOTS, ArtifactStore, StorageUnavailable
-from storage.state import load
-from storage.uris import object_key
+from trainproof.storage import SNAPSHOTS, ArtifactStore, StorageUnavailable
+from trainproof.storage.state import load
+from trainproof.storage.uris import object_key
 from tests.storage.conftest import QUICK_RETRY
 from tests.storage.test_roundtrip import sha256_of
 

@@ -7,9 +7,9 @@ import pytest
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
-from storage import DATASETS, EVIDENCE, SNAPSHOTS, AccessDenied, ArtifactStore
-from storage.state import load
-from storage.uris import object_key
+from trainproof.storage import DATASETS, EVIDENCE, SNAPSHOTS, AccessDenied, ArtifactStore
+from trainproof.storage.state import load
+from trainproof.storage.uris import object_key
 from tests.storage.conftest import s3_client
 
 pytestmark = pytest.mark.storage

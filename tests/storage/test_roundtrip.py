@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from storage import DATASETS, SNAPSHOTS, IntegrityError, StorageError
-from storage.manifest import Manifest
-from storage.uris import object_key
+from trainproof.storage import DATASETS, SNAPSHOTS, IntegrityError, StorageError
+from trainproof.storage.manifest import Manifest
+from trainproof.storage.uris import object_key
 
 pytestmark = pytest.mark.storage
 

@@ -5,8 +5,8 @@ import pytest
 
 from trainproof.contract import Conflict, Transient, classify
 from trainproof.gateway import EndorseError, ErrorDetail
-from verifier import dispatcher
-from verifier.dispatcher import Dispatcher
+from trainproof.verifier import dispatcher
+from trainproof.verifier.dispatcher import Dispatcher
 
 pytestmark = pytest.mark.unit
 

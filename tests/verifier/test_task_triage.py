@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 
 from trainproof.gateway import CommitError, EndorseError, ErrorDetail, SubmitError
-from verifier import tasks
-from verifier.settings import WorkerIdentity
-from verifier.verification import Finding
+from trainproof.verifier import tasks
+from trainproof.verifier.settings import WorkerIdentity
+from trainproof.verifier.verification import Finding
 
 pytestmark = pytest.mark.unit
 
 FP = "ab" * 32
-IDENTITY = WorkerIdentity("org2-verifier3", "org2", FP, Path("/nonexistent"), None)
+IDENTITY = WorkerIdentity("org2-verifier3", "org2", FP, Path("/nonexistent"))
 
 
 class Retried(Exception):

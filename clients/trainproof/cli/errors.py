@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from storage import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
+from trainproof.storage import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
 from trainproof.cli.output import CliError, Exit
 from trainproof.contract import ADMIN_TRANSACTIONS, CLIENT_TRANSACTIONS, Conflict, NotFound, Refused, Transient, VerdictTimeout, classify
 from trainproof.gateway import CommitError, CommitStatusError, GatewayError, SubmitError

@@ -6,7 +6,7 @@ from typing import Iterator, Optional
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from storage import ProgressFn
+from trainproof.storage import ProgressFn
 from trainproof.cli.output import err_console
 
 LABELS = {"hash": "hashing", "upload": "uploading", "download": "downloading"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-from storage import ArtifactStore
+from trainproof.storage import ArtifactStore
 from trainproof.contract import TrainproofContract
 from trainproof.gateway import Contract, Gateway
 from trainproof.profile import IdentityFiles, Profile

@@ -18,6 +18,11 @@ case "$CONSENSUS" in
   bft) ORDERERS=(orderer1 orderer2 orderer3 orderer4) ;;
   *) echo "TRAINPROOF_CONSENSUS must be raft or bft, not '$CONSENSUS'" >&2; return 1 ;;
 esac
+# Test networks (tests/run.sh, the benchmarks) serve the plumbing transaction PutValue, which
+# writes any key it is given; a user's network does not. Fixed at the first up, remembered in
+# $TRAINPROOF_HOME/test-plumbing; set TRAINPROOF_TEST_PLUMBING=1 before it.
+TEST_PLUMBING_FILE="$TRAINPROOF_HOME/test-plumbing"
+TEST_PLUMBING=$(cat "$TEST_PLUMBING_FILE" 2>/dev/null || echo "${TRAINPROOF_TEST_PLUMBING:-0}")
 PEERS=(peer0.org1 peer0.org2)
 ORGS=(org1 org2)
 VERIFIERS_PER_ORG=5                  # verifier1..5@orgN: 10 verifiers, so 10 %-steps of malice can be measured
@@ -119,7 +124,7 @@ is_running() {
   f=$(pid_file "$1"); [ -f "$f" ] || return 1
   pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -E "(^|/)(orderer|peer|python[0-9.]*) |-m chaincode" >/dev/null
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -E "(^|/)(orderer|peer|python[0-9.]*) |-m trainproof.chaincode" >/dev/null
 }
 # start_process NAME CMD...: run CMD detached (own session/process group), append to its log.
 # START_NETNS=ns runs it inside that network namespace (`ip netns exec` execs, so the PID is CMD's).

@@ -7,7 +7,7 @@ worker_process() { echo "worker-$1"; }
 
 verifiers_start() {
   log "registering the verifier identities on the ledger (once)"
-  ( cd "$REPO_ROOT" && "$VENV/bin/python" -m verifier.register ) >>"$TRAINPROOF_HOME/logs/register.log" 2>&1 \
+  ( cd "$REPO_ROOT" && "$VENV/bin/python" -m trainproof.verifier.register ) >>"$TRAINPROOF_HOME/logs/register.log" 2>&1 \
     || { tail -n 20 "$TRAINPROOF_HOME/logs/register.log" >&2; die "verifier registration failed"; }
   local name proc
   for name in "${VERIFIER_NAMES[@]}"; do
@@ -15,12 +15,12 @@ verifiers_start() {
     is_running "$proc" && continue
     log "starting Celery worker $proc (log logs/$proc.log)"
     ( cd "$REPO_ROOT" && export TRAINPROOF_VERIFIER="$name" START_NETNS="${ORG_NETNS[${name%%-*}]:-}" \
-        && start_process "$proc" "$VENV/bin/python" "$VENV/bin/celery" -A verifier worker --pool=solo \
+        && start_process "$proc" "$VENV/bin/python" "$VENV/bin/celery" -A trainproof.verifier worker --pool=solo \
              --loglevel=info -n "$name@trainproof" --without-gossip --without-mingle )
   done
   if ! is_running dispatcher; then
     log "starting the dispatcher (log logs/dispatcher.log)"
-    ( cd "$REPO_ROOT" && start_process dispatcher "$VENV/bin/python" -m verifier.dispatcher )
+    ( cd "$REPO_ROOT" && start_process dispatcher "$VENV/bin/python" -m trainproof.verifier.dispatcher )
   fi
 }
 

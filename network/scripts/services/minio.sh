@@ -61,15 +61,6 @@ _minio_port_open() {
   (exec 3<>"/dev/tcp/${MINIO_ADDRESS%:*}/${MINIO_ADDRESS##*:}") 2>/dev/null
 }
 
-# The Python that has the `minio` package: the clone's venv, else the cached one it is built on.
-_minio_python() {
-  local candidate
-  for candidate in "$VENV/bin/python" "$VENV_DEPS/bin/python"; do
-    [ -x "$candidate" ] && { echo "$candidate"; return 0; }
-  done
-  die "no Python environment for MinIO's set-up: run network/scripts/install.sh python"
-}
-
 minio_start() {
   local pid
   if pid=$(_minio_pid); then
@@ -130,10 +121,9 @@ minio_stop() {
 # Buckets (versioned, object-locked, encrypted), role policies and one access key per org and role,
 # written to $MINIO_HOME/credentials.json. Safe to run again: existing keys are kept.
 minio_setup() {
-  local python
-  python=$(_minio_python)
+  [ -x "$VENV/bin/python" ] || die "no Python environment for MinIO's set-up: run network/scripts/install.sh python"
   # shellcheck disable=SC2086  # MINIO_ORGS is a word list on purpose
-  PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$python" -m storage.provision \
+  "$VENV/bin/python" -m trainproof.storage.provision \
     --home "$TRAINPROOF_HOME" --endpoint "$MINIO_ADDRESS" --retention-days "$MINIO_RETENTION_DAYS" \
     --orgs $MINIO_ORGS \
     || die "MinIO set-up (buckets, users, policies) failed; see the messages above and $MINIO_LOG"

@@ -11,7 +11,7 @@ deterministic anyway, is explained in the test modules' docstrings; the tools ar
   proposal that must be refused and never sends it to the orderers, so a refused test call
   cannot change the ledger even if the contract wrongly accepted it. ``proposal(...,
   timestamp=)`` sets the client-chosen transaction time.
-* ``runs``: real recorded training runs (``trainproof.ml.demo_training.train_digits``), trained
+* ``runs``: real recorded training runs (``demo.digits.train_digits``), trained
   once and cached under ``.pytest_cache``, with their artifacts uploaded to MinIO, so the
   workers verify them for real.
 * ``fake_payload``: a valid certificate whose artifacts do not exist in MinIO (the workers vote
@@ -39,7 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from fabric_protos.common import common_pb2
 
-from chaincode.contract.router import QUERIES, TRANSACTIONS
+from trainproof.chaincode.contract.router import QUERIES, TRANSACTIONS
 from tests.contract.factories import model_payload
 from tests.network.ledger import height
 from trainproof.gateway import CommitError, Contract, EndorseError, EvaluateError, Proposal, messages
@@ -259,8 +259,8 @@ class Live:
 
     def adversarial_workers(self) -> set[str]:
         """Verifier identities whose running worker was started as a malicious adversary (the
-        robustness benchmark, bench/robustness.py, does that for a while, then restores them)."""
-        from verifier.settings import ADVERSARY_ENV
+        robustness benchmark, bench/robustness/, does that for a while, then restores them)."""
+        from bench.robustness.adversary import ADVERSARY_ENV
 
         found = set()
         for who in self.identities("verifier"):
@@ -435,7 +435,7 @@ class Runs:
         key = digest.hexdigest()[:12]
         directory = self.root / f"{kind}-{key}"
         if _complete(directory) is None:
-            from trainproof.ml.demo_training import train_digits
+            from demo.digits import train_digits
 
             shutil.rmtree(directory, ignore_errors=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=self.root))
@@ -445,7 +445,7 @@ class Runs:
         return directory
 
     def _upload(self, directory: Path) -> RecordedRun:
-        from storage import DATASETS, SNAPSHOTS, ArtifactStore
+        from trainproof.storage import DATASETS, SNAPSHOTS, ArtifactStore
 
         if self._store is None:
             self._store = ArtifactStore.from_state(role="submitter", org="org1")

@@ -28,9 +28,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaincode.contract.args import MAX_ARG_BYTES
-from chaincode.contract.config import RULES
-from chaincode.contract.router import QUERIES, TRANSACTIONS
+from trainproof.chaincode.contract.args import MAX_ARG_BYTES
+from trainproof.chaincode.contract.config import RULES
+from trainproof.chaincode.contract.router import QUERIES, TRANSACTIONS
 from tests.contract.live.conftest import Live, fake_payload, process_alive
 from tests.contract.test_fuzz import mutated
 from trainproof.gateway import EndorseError, EvaluateError

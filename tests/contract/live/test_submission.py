@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
-from chaincode.contract.codec import canonical
+from trainproof.chaincode.contract.codec import canonical
 from tests.contract.factories import decaying_scores
 from tests.contract.live.conftest import UNKNOWN_MODEL, Live, fake_payload, unique_name
 

@@ -49,8 +49,8 @@ from typing import Any
 
 import pytest
 
-from chaincode.contract.prng import HashStream
-from chaincode.contract.selection import select
+from trainproof.chaincode.contract.prng import HashStream
+from trainproof.chaincode.contract.selection import select
 from tests.contract.factories import decaying_scores
 from tests.contract.live.conftest import SLOW_STEPS, UNKNOWN_MODEL, Live, fake_payload
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaincode.contract.config import DEFAULTS
+from trainproof.chaincode.contract.config import DEFAULTS
 from tests.contract.factories import Cast, Net
 
 pytestmark = pytest.mark.unit

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from chaincode.contract import args, codec, identity
-from chaincode.shim.stub import ChaincodeError
+from trainproof.chaincode.contract import args, codec, identity
+from trainproof.chaincode.shim.stub import ChaincodeError
 from tests.contract.factories import Cast
 
 pytestmark = pytest.mark.unit

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from chaincode.shim.memory import MemoryLedger, MVCCReadConflict
-from chaincode.shim.stub import ChaincodeError, Creator, Stub
+from tests.fakes.memory_ledger import MemoryLedger, MVCCReadConflict
+from trainproof.chaincode.shim.stub import ChaincodeError, Creator, Stub
 
 pytestmark = pytest.mark.unit
 ME = Creator("Org1MSP", b"-")

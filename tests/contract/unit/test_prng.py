@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from chaincode.contract.prng import HashStream
+from trainproof.chaincode.contract.prng import HashStream
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from chaincode.contract.args import MAX_ARG_BYTES
-from chaincode.contract.router import QUERIES, TRANSACTIONS, handle
+from trainproof.chaincode.contract.args import MAX_ARG_BYTES
+from trainproof.chaincode.contract.router import QUERIES, TRANSACTIONS, handle
 from tests.contract.factories import Cast, Net, evidence, model_payload
 
 pytestmark = pytest.mark.unit

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from chaincode.contract import selection
-from chaincode.contract.prng import HashStream
+from trainproof.chaincode.contract import selection
+from trainproof.chaincode.contract.prng import HashStream
 from tests.contract.factories import decaying_scores
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from chaincode.contract.args import MAX_ARG_BYTES
+from trainproof.chaincode.contract.args import MAX_ARG_BYTES
 from tests.contract.factories import Cast, Net, model_payload
 
 pytestmark = pytest.mark.unit

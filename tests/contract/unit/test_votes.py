@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from chaincode.contract.router import handle
-from chaincode.shim.memory import MVCCReadConflict
-from chaincode.shim.stub import Creator
+from trainproof.chaincode.contract.router import handle
+from tests.fakes.memory_ledger import MVCCReadConflict
+from trainproof.chaincode.shim.stub import Creator
 from tests.contract.factories import Cast, Net, evidence, model_payload
 
 pytestmark = pytest.mark.unit

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from chaincode.contract.votes import NO_REPLAY, check_consistent
-from chaincode.shim.stub import ChaincodeError
-from verifier.adversary import corrupt
-from verifier.verification import NO_REPLAY as VERIFIER_NO_REPLAY
+from trainproof.chaincode.contract.votes import NO_REPLAY, check_consistent
+from trainproof.chaincode.shim.stub import ChaincodeError
+from bench.robustness.adversary import corrupt
+from trainproof.verifier.verification import NO_REPLAY as VERIFIER_NO_REPLAY
 
 pytestmark = pytest.mark.unit
 END = "e" * 64
@@ -37,3 +37,16 @@ def test_a_lie_with_its_honest_evidence_would_be_refused():
 
 def test_both_sides_mean_the_same_no_replay():
     assert NO_REPLAY == VERIFIER_NO_REPLAY
+
+
+def test_the_benchmark_worker_serves_the_product_task_and_production_has_no_adversary() -> None:
+    """The malicious worker is the benchmark's own app around the product's task, not a branch in it."""
+    import inspect
+
+    from bench.robustness import worker
+    from trainproof.verifier import settings, tasks
+
+    assert worker.verify_interval.name == tasks.verify_interval.name == tasks.TASK_OPTIONS["name"]
+    assert worker.app is not tasks.app and worker.app.conf.task_acks_late == tasks.app.conf.task_acks_late
+    source = inspect.getsource(tasks) + inspect.getsource(settings)
+    assert "adversary" not in source.lower() and "EXPERIMENT" not in source

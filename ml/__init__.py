@@ -41,9 +41,6 @@ API
     ``snapshot.SnapshotError`` (hash mismatch, truncation, corruption); also
     ``sha256_file``, ``sha256_files``.
     ``data.load_dataset(path, expected_sha256)``, ``data.save_dataset(...)``.
-    ``demo_training.train_digits(run_dir, *, hidden=[32], intervals=20, steps_per_interval=10,
-    poison_intervals=(), parent_snapshot=None, seed=0, skip_intervals=(),
-    shorten_intervals=(), …) -> run dict``.
 """
 from __future__ import annotations
 
@@ -64,7 +61,6 @@ _LAZY = {
     "layer_chain": "trainproof.ml.hashchain",
     "diff_layers": "trainproof.ml.hashchain",
     "restore_layers": "trainproof.ml.hashchain",
-    "train_digits": "trainproof.ml.demo_training",
 }
 
 __all__ = sorted(_LAZY)

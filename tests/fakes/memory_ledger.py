@@ -19,7 +19,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from chaincode.shim.stub import (
+from trainproof.chaincode.shim.stub import (
     COMPOSITE_KEY_NAMESPACE,
     ChaincodeError,
     Creator,
