@@ -2,8 +2,10 @@
 
 | object type      | attributes                      | value                                        |
 |------------------|---------------------------------|----------------------------------------------|
-| config           | –                               | contract settings set by SetConfig           |
-| verifier         | fingerprint                     | verifier record                              |
+| config           | –                               | contract settings in force                   |
+| configproposal   | proposal id (proposing tx id)   | a settings change and its approvals          |
+| verifier         | fingerprint                     | verifier record (activated by the verifier)  |
+| verifierauth     | mspid, fingerprint              | an admin's authorization of a verifier       |
 | model            | model_id                        | birth certificate (immutable)                |
 | modelstate       | model_id                        | summary and status (small, mutable)          |
 | child            | parent_id, child_id             | INDEX_VALUE (family-tree index)              |
@@ -22,7 +24,9 @@ from __future__ import annotations
 from chaincode.shim.stub import Stub
 
 CONFIG = "config"
+CONFIG_PROPOSAL = "configproposal"
 VERIFIER = "verifier"
+VERIFIER_AUTH = "verifierauth"
 MODEL = "model"
 MODEL_STATE = "modelstate"
 CHILD = "child"
@@ -50,8 +54,16 @@ def config() -> str:
     return key(CONFIG)
 
 
+def config_proposal(proposal_id: str) -> str:
+    return key(CONFIG_PROPOSAL, proposal_id)
+
+
 def verifier(fingerprint: str) -> str:
     return key(VERIFIER, fingerprint)
+
+
+def verifier_authorization(mspid: str, fingerprint: str) -> str:
+    return key(VERIFIER_AUTH, mspid, fingerprint)
 
 
 def model(model_id: str) -> str:

@@ -182,6 +182,7 @@ done
 
 # The chaincode servers (Python, chaincode/) run before the definition is committed: on commit
 # each peer connects to its org's server right away (and again on the first invoke if that failed).
+MEMBER_MSPS=$(for org in "${ORGS[@]}"; do org_msp "$org"; done | paste -sd, -)  # who approves settings changes
 for org in "${ORGS[@]}"; do
   proc="chaincode-$org" address=$(cc_address "$org")
   if ! is_running "$proc"; then
@@ -189,7 +190,7 @@ for org in "${ORGS[@]}"; do
     ( cd "$REPO_ROOT" && export START_NETNS="${NODE_NETNS[peer0.$org]:-}" \
         && start_process "$proc" "$VENV/bin/python" -m chaincode --address "$address" \
              --ccid "$(package_id "$org")" --tls-key "$CC/tls/$org/server.key" --tls-cert "$CC/tls/$org/server.crt" \
-             --tls-client-ca "$CC/tls/ca.crt" )
+             --tls-client-ca "$CC/tls/ca.crt" --members "$MEMBER_MSPS" )
   fi
 done
 chaincode_listening() {

@@ -159,6 +159,14 @@ class Live:
     def submit(self, who: str, fn: str, *args: Any, attempts: int = 4) -> Any:
         return self.submit_tx(who, fn, *args, attempts=attempts)[0]
 
+    def set_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """The consortium changes settings: Org1's admin proposes, Org2's approves, which applies it.
+        Returns the APPLIED proposal."""
+        proposal = self.submit("org1-admin", "ProposeConfig", changes)
+        applied = self.submit("org2-admin", "ApproveConfig", proposal["proposal_id"])
+        assert applied["status"] == "APPLIED", applied
+        return applied
+
     def refuse(self, who: str, fn: str, *args: Any, status: int, match: str = "",
                timestamp: float | None = None) -> Refusal:
         """The proposal must be refused by the contract on every peer, with ``status`` and a

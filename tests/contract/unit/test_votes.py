@@ -171,16 +171,6 @@ def test_concurrent_deciding_votes_cannot_both_miss_the_verdict(net: Net, assign
     assert vote(net, q2[1], mid, i2)["model"]["status"] == "VERIFIED"
 
 
-def test_sub_quorum_of_one(net: Net):
-    net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 1})
-    payload = model_payload(intervals=3)
-    net.call(Cast.client1, "SubmitModel", payload)
-    out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])
-    for rec in out["intervals"]:
-        result = vote(net, rec["verifiers"][0], payload["model_id"], rec["interval"])
-    assert result["model"]["status"] == "VERIFIED"
-
-
 # --- a vote its own evidence contradicts is refused ------------------------------------------
 
 def end_sha(net: Net, mid: str, interval: int) -> str:
