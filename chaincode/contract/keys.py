@@ -8,7 +8,10 @@
 | verifierauth     | mspid, fingerprint              | an admin's authorization of a verifier       |
 | model            | model_id                        | birth certificate (immutable)                |
 | modelstate       | model_id                        | summary and status (small, mutable)          |
-| child            | parent_id, child_id             | INDEX_VALUE (family-tree index)              |
+| child            | parent_id, rank, child_id       | INDEX_VALUE (family tree; rank 0: VERIFIED)  |
+| artifact         | sha256                          | the first model to claim a snapshot          |
+| counter          | name                            | {"next": n} (the order of record)            |
+| idx-order        | seq (12 digits), model_id       | INDEX_VALUE (models in block order)          |
 | idx-status       | status, model_id                | INDEX_VALUE                                  |
 | idx-submitter    | fingerprint, model_id           | INDEX_VALUE                                  |
 | idx-name         | name, model_id                  | INDEX_VALUE                                  |
@@ -30,6 +33,9 @@ VERIFIER_AUTH = "verifierauth"
 MODEL = "model"
 MODEL_STATE = "modelstate"
 CHILD = "child"
+ARTIFACT = "artifact"
+COUNTER = "counter"
+BY_ORDER = "idx-order"
 BY_STATUS = "idx-status"
 BY_SUBMITTER = "idx-submitter"
 BY_NAME = "idx-name"
@@ -74,8 +80,20 @@ def model_state(model_id: str) -> str:
     return key(MODEL_STATE, model_id)
 
 
-def child(parent_id: str, child_id: str) -> str:
-    return key(CHILD, parent_id, child_id)
+def child(parent_id: str, rank: str, child_id: str) -> str:
+    return key(CHILD, parent_id, rank, child_id)
+
+
+def artifact(sha256: str) -> str:
+    return key(ARTIFACT, sha256)
+
+
+def counter(name: str) -> str:
+    return key(COUNTER, name)
+
+
+def order(seq: int) -> str:
+    return f"{seq:012d}"
 
 
 def assignment(model_id: str) -> str:
