@@ -71,7 +71,11 @@ def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[s
                 log.info("replaying %s interval %d: step %d/%d", model_id, interval, done, total)
                 self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
-        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress)
+        parent_final = None
+        if certificate.get("parent_id"):  # the lineage claim is checked by every member
+            parent_final = res.ledger.get_model(certificate["parent_id"])["certificate"]["snapshots"][-1]
+        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress,
+                                   parent_final=parent_final)
         end = next((snap["sha256"] for snap in certificate["snapshots"] if snap["index"] == interval + 1), "")
         verdict, evidence = corrupt(finding.verdict, finding.vote_evidence(), identity.adversary, end)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)

@@ -118,9 +118,11 @@ def check_consistency(cert: dict[str, Any]) -> None:
 
 
 def check_artifacts(stub: Stub, cert: dict[str, Any]) -> None:
-    """No snapshot already on the ledger is claimed again, except a child's snapshot 0 being its
-    declared parent's final snapshot. A copy of a REJECTED run is refused pointing at the verdict
-    it would otherwise escape; a copy of anything else is refused pointing at the original."""
+    """No trained snapshot already on the ledger is claimed again. Snapshot 0 is the starting
+    point: it may be another run's initialisation (the same seed gives the same bytes, and
+    nothing was trained), or its declared parent's final snapshot, but never other trained
+    weights. A copy of a REJECTED run is refused pointing at the verdict it would otherwise
+    escape; a copy of anything else is refused pointing at the original."""
     parent_final = None
     if cert.get("parent_id") is not None:
         parent_final = load_certificate(stub, cert["parent_id"])["certificate"]["snapshots"][-1]["sha256"]
@@ -128,7 +130,8 @@ def check_artifacts(stub: Stub, cert: dict[str, Any]) -> None:
         claim = store.get(stub, keys.artifact(snap["sha256"]))
         if claim is None or claim["model_id"] == cert["model_id"]:
             continue
-        if snap["index"] == 0 and snap["sha256"] == parent_final and claim["model_id"] == cert["parent_id"]:
+        if snap["index"] == 0 and (claim["index"] == 0 or (
+                snap["sha256"] == parent_final and claim["model_id"] == cert["parent_id"])):
             continue
         owner = load_state(stub, claim["model_id"]) or {}
         what = f"snapshot {snap['index']} ({snap['sha256'][:16]}…) is snapshot {claim['index']} of model {claim['model_id']}"
@@ -138,8 +141,8 @@ def check_artifacts(stub: Stub, cert: dict[str, Any]) -> None:
                 "inherits that verdict, so it is refused", 409)
         raise ChaincodeError(
             f"provenance: {what} (status {owner.get('status')}, submitted by {owner.get('submitter', {}).get('mspid')} "
-            f"in tx {owner.get('submitted_tx')}); an artifact is claimed once: only a child's snapshot 0 may be its "
-            "declared parent's final snapshot", 409)
+            f"in tx {owner.get('submitted_tx')}); trained weights are claimed once: a snapshot 0 may only be "
+            "another run's snapshot 0 or its declared parent's final snapshot", 409)
 
 
 def next_seq(stub: Stub) -> int:

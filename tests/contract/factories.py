@@ -121,7 +121,7 @@ def model_payload(
             "optimizer": {"name": "sgd", "params": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}},
             "scheduler": None,
             "loss": "cross_entropy",
-            "seeds": {"torch": 1, "numpy": 2, "python": 3, "data_order": 4},
+            "seeds": {"torch": 1, "data": 4, "numpy": 2, "python": 3},
             "batch_size": 64,
             "drop_last": True,
             "data_order": "permutation-v1",

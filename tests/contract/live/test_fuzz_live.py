@@ -96,7 +96,7 @@ def test_garbage_never_crashes_the_chaincode_nor_changes_state(live: Live, world
     sent: list[str] = []
     outcomes = {"refused": 0, "answered": 0, "endorsed near miss": 0}
     statuses: set[int] = set()
-    fresh = dict(world, model_id=str(uuid.uuid4()), name=world["name"] + "-nm")
+    fresh = fake_payload("fuzz-world-nm")  # its own snapshots: an artifact is claimed once
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

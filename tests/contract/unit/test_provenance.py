@@ -26,7 +26,7 @@ def copy_of(payload: dict, **changes) -> dict:
 
 
 def test_a_copied_run_is_refused_pointing_at_the_original(net: Net, submitted):
-    error = net.refuse(Cast.client2, "SubmitModel", copy_of(submitted), status=409, match="provenance: snapshot 0")
+    error = net.refuse(Cast.client2, "SubmitModel", copy_of(submitted), status=409, match="provenance: snapshot 1")
     assert submitted["model_id"] in error.message
     one = copy_of(model_payload())
     one["snapshots"][3] = submitted["snapshots"][3]  # a single borrowed snapshot is enough
@@ -39,9 +39,16 @@ def test_a_child_may_start_from_its_parents_final_snapshot_only(net: Net, submit
     net.call(Cast.client2, "SubmitModel", child)
     stranger = model_payload()  # the same start without declaring the parent
     stranger["snapshots"][0] = child["snapshots"][0]
-    net.refuse(Cast.client2, "SubmitModel", stranger, status=409, match="only a child's snapshot 0")
+    net.refuse(Cast.client2, "SubmitModel", stranger, status=409, match="a snapshot 0 may only be")
     # the final snapshot's owner stays the parent
     assert net.ledger.committed(keys.artifact(submitted["snapshots"][-1]["sha256"])) is not None
+
+
+def test_runs_may_share_an_initialisation(net: Net, submitted):
+    """The same seed gives the same snapshot 0; nothing was trained yet, so nothing is claimed."""
+    other = model_payload()
+    other["snapshots"][0] = submitted["snapshots"][0]
+    net.call(Cast.client2, "SubmitModel", other)
 
 
 def reject(net: Net, payload: dict) -> None:
