@@ -169,8 +169,10 @@ class TrainproofContract:
         """``{"models", "bookmark"}``; query keys as in the README (status, submitter, name, page_size, bookmark)."""
         return self._evaluate("ListModels", *([json.dumps(query)] if query else []))
 
-    def get_lineage(self, model_id: str) -> Record:
-        return self._evaluate("GetLineage", model_id)
+    def get_lineage(self, model_id: str, page_size: int | None = None, bookmark: str | None = None) -> Record:
+        """Ancestors, descendants (VERIFIED children first) and one page of direct ``children``."""
+        page = {k: v for k, v in (("page_size", page_size), ("bookmark", bookmark)) if v}
+        return self._evaluate("GetLineage", model_id, *([json.dumps(page)] if page else []))
 
     def get_history(self, model_id: str) -> Record:
         return self._evaluate("GetHistory", model_id)

@@ -32,7 +32,11 @@ CONFIG_SRC="$REPO_ROOT/network/config"
 CONFIG="$TRAINPROOF_HOME/config"        # configtx.yaml (relative paths point at ../crypto)
 BLOCKS="$TRAINPROOF_HOME/blocks"        # genesis block, channel tx/block, anchor peer updates
 CC="$TRAINPROOF_HOME/chaincode"         # chaincode TLS material, package, package id
+# Keys, the chaincode package (it carries the chaincode servers' TLS client key) and ledgers
+# are for this user only: new files are created so, and a network made before is fixed here.
+umask 077
 mkdir -p "$TRAINPROOF_HOME"/{pids,logs} "$CONFIG" "$BLOCKS" "$CC"
+chmod -R go= "$TRAINPROOF_HOME"
 
 # retry SECONDS WHAT CMD...: for steps that fail briefly after a start (no Raft leader yet, peer
 # not yet connected to the orderers); prints the last error if it never succeeds.
@@ -161,10 +165,10 @@ print(json.dumps({
 }, indent=2))
 EOF
   printf '{"type":"ccaas","label":"%s_%s"}\n' "$CC_NAME" "$org" > "$pkg/metadata.json"
-  chmod 644 "$pkg/connection.json" "$pkg/metadata.json"
+  chmod 600 "$pkg/connection.json" "$pkg/metadata.json"  # connection.json holds the TLS client key
   tarz() { tar --mtime=@0 --sort=name --owner=0 --group=0 --numeric-owner --format=gnu -C "$pkg" -cf - "$@" | gzip -n -9; }
   tarz connection.json > "$pkg/code.tar.gz"
-  chmod 644 "$pkg/code.tar.gz"
+  chmod 600 "$pkg/code.tar.gz"
   tarz code.tar.gz metadata.json > "$out/$CC_NAME.tar.gz.tmp"
   rm -rf "$pkg"
   mv "$out/$CC_NAME.tar.gz.tmp" "$out/$CC_NAME.tar.gz"

@@ -433,13 +433,16 @@ class Runs:
         self.root = root
         self._store = None
 
-    def __call__(self, kind: str) -> RecordedRun:
-        return self._upload(self._train(kind))
+    def __call__(self, kind: str, parent: RecordedRun | None = None) -> RecordedRun:
+        """``parent``: fine-tune from that run's final weights (a real child)."""
+        return self._upload(self._train(kind, parent))
 
-    def _train(self, kind: str) -> Path:
+    def _train(self, kind: str, parent: RecordedRun | None = None) -> Path:
         from trainproof.ml.demo_training import train_digits
 
         spec = {**RUN_SPECS[kind], "seed": secrets.randbelow(2 ** 31 - 2) + 1}
+        if parent is not None:
+            spec["parent_snapshot"] = parent.directory / parent.run["snapshots"][-1]["file"]
         directory = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self.root)) / "run"
         train_digits(directory, name=f"{PREFIX}{kind}", **spec)
         return directory
