@@ -8,7 +8,7 @@ import pytest
 from chaincode.contract.router import handle
 from chaincode.shim.memory import MVCCReadConflict
 from chaincode.shim.stub import Creator
-from tests.contract.factories import Cast, Net, evidence, model_payload
+from tests.contract.factories import Cast, Net, evidence
 
 pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
