@@ -48,7 +48,9 @@ def test_submit_stores_the_certificate_and_emits_model_submitted(live, events):
         "intervals": len(payload["scores"]), "certificate_sha256": hashlib.sha256(canonical(payload)).hexdigest(),
         "status": "SUBMITTED", "reason": None, "selected": None,
         "submitted_tx": tx, "submitted_at": state["submitted_at"], "updated_tx": tx, "updated_at": state["updated_at"],
+        "seq": state["seq"],  # the order of record (issue 15)
     }
+    assert isinstance(state["seq"], int) and state["seq"] >= 1
     assert state["submitter"]["common_name"].startswith("User1@org1")
 
     stored = live.query("GetModel", payload["model_id"])
