@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -57,9 +58,12 @@ def run() -> bool:
                           f"{size(done.artifact_bytes)} of artifacts stored in MinIO)")
             return Submission(sub_label, run_dir, run, done.model_id, parent, poisoned or [])
 
+        # Fresh seeds on every run: an artifact is claimed once on the ledger, so a second demo on
+        # the same network (or a backdoored copy of the honest run) could not reuse the snapshots.
+        seed = secrets.randbelow(2 ** 28) * 4 + 4
         step(1, "train an honest model on scikit-learn's digits with the Recorder, and submit it")
         run_dir = work / "honest"
-        run = training.train(run_dir, seed=0, name="digits-honest")
+        run = training.train(run_dir, seed=seed, name="digits-honest")
         console.print(f"  trained {training.INTERVALS} intervals × {training.STEPS_PER_INTERVAL} steps: "
                       f"test accuracy {run['metrics']['accuracy']:.3f}")
         honest = submit("digits-honest", run_dir, run)
@@ -71,14 +75,14 @@ def run() -> bool:
                       f"selected intervals are replayed (outliers + an audit sample of {audited}); with fewer clean "
                       f"intervals than that, the sample cannot miss the poison: this demo makes sure, it is not luck.")
         run_dir = work / "backdoor"
-        run = training.train(run_dir, seed=0, name="digits-backdoor", poison_intervals=poisoned)
+        run = training.train(run_dir, seed=seed + 2, name="digits-backdoor", poison_intervals=poisoned)
         console.print(f"  test accuracy {run['metrics']['accuracy']:.3f}, backdoor success rate "
                       f"{run['metrics']['attack_success_rate']:.0%} (trigger: a lit 2×2 corner → class 0)")
         backdoor = submit("digits-backdoor", run_dir, run, poisoned=poisoned)
 
         step(3, "fine-tune the honest model into a child (its family tree), and submit it")
         run_dir = work / "child"
-        run = training.train(run_dir, seed=1, name="digits-finetuned", intervals=training.CHILD_INTERVALS,
+        run = training.train(run_dir, seed=seed + 1, name="digits-finetuned", intervals=training.CHILD_INTERVALS,
                              parent_snapshot=training.final_snapshot(honest.run_dir, honest.run))
         console.print(f"  fine-tuned {training.CHILD_INTERVALS} intervals from the honest model's final weights: "
                       f"test accuracy {run['metrics']['accuracy']:.3f}")

@@ -1,13 +1,20 @@
 """Registers every verifier identity of the local network: ``python -m trainproof.verifier.register``.
 
-Each org's admin registers its own org's verifiers (the contract allows nothing else).
-Already registered identities are left as they are, so running it again changes nothing.
+Two steps, because the registry holds only certificates Fabric's MSP validated: each org's admin
+authorizes its own org's verifiers (RegisterVerifier), then each verifier activates its own
+record (ActivateVerifier, signed with its own key). Identities already registered, or already
+authorized, skip the step they have done, so running it again changes nothing.
 """
 from __future__ import annotations
 
 from trainproof.contract import TrainproofContract
-from trainproof.profile import Profile
 from trainproof.gateway.identity import fingerprint
+from trainproof.profile import Profile
+
+
+def _ledger(profile: Profile, name: str):
+    gateway = profile.connect(name)
+    return gateway, TrainproofContract(gateway.get_network(profile.channel).get_contract(profile.chaincode))
 
 
 def register_all(profile: Profile) -> list[str]:
@@ -16,20 +23,25 @@ def register_all(profile: Profile) -> list[str]:
         admin = f"{org}-admin"
         if admin not in profile.identities:
             continue
-        gateway = profile.connect(admin)
+        mine = {name: files for name, files in sorted(profile.identities.items())
+                if files.role == "verifier" and name.startswith(f"{org}-")}
+        gateway, ledger = _ledger(profile, admin)
         try:
-            ledger = TrainproofContract(gateway.get_network(profile.channel).get_contract(profile.chaincode))
             known = {v["fingerprint"] for v in ledger.list_verifiers()}
-            for name, files in sorted(profile.identities.items()):
-                if files.role != "verifier" or not name.startswith(f"{org}-"):
-                    continue
-                cert = files.cert.read_bytes()
-                if fingerprint(cert) in known:
-                    continue
-                ledger.register_verifier(cert.decode(), name)
-                registered.append(name)
+            pending = {v["fingerprint"] for v in ledger.list_verifiers("PENDING", profile.identity_files(admin).mspid)}
+            todo = {name: files for name, files in mine.items() if fingerprint(files.cert.read_bytes()) not in known}
+            for name, files in todo.items():
+                if fingerprint(files.cert.read_bytes()) not in pending:
+                    ledger.register_verifier(files.cert.read_text(), name)
         finally:
             gateway.close()
+        for name in todo:
+            gateway, own = _ledger(profile, name)
+            try:
+                own.activate_verifier()
+            finally:
+                gateway.close()
+            registered.append(name)
     return registered
 
 

@@ -95,7 +95,11 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
                 log.info("replaying %s interval %d: step %d/%d", model_id, interval, done, total)
                 task.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
-        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress)
+        parent_final = None
+        if certificate.get("parent_id"):  # the lineage claim is checked by every member
+            parent_final = res.ledger.get_model(certificate["parent_id"])["certificate"]["snapshots"][-1]
+        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress,
+                                   parent_final=parent_final)
         verdict, evidence = cast(finding, certificate, interval)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)
     except TRANSIENT as exc:

@@ -1,10 +1,14 @@
 """Verifying one assigned interval: the procedure behind the Celery task.
 
 1. recompute every interval's scores from the snapshots and compare with the claimed ones;
-2. replay the assigned interval from its start snapshot and compare with the submitted end;
-3. store the replayed snapshot as evidence and return the verdict with its distances.
+2. with a declared parent: check that snapshot 0's weights are the parent's final weights
+   (the layer hash chains of both snapshots agree), else the lineage is forged;
+3. replay the assigned interval from its start snapshot and compare with the submitted end;
+4. store the replayed snapshot as evidence and return the verdict with its distances.
 Anything wrong with the submission itself (bad hash, missing object, unknown architecture,
-falsified scores) is a REJECT with the reason, never a crash.
+falsified scores, a recipe the replay cannot follow) is a REJECT "unusable submission" with the
+reason, never a crash: a model left without votes would end INCONCLUSIVE, a verdict a cheater
+could choose instead of REJECTED.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from typing import Any, Callable
 
 from trainproof.storage import EVIDENCE, ArtifactStore, StorageError, StorageUnavailable
 from trainproof.ml.certificate import SCORE_KEYS
+from trainproof.ml.hashchain import layer_chain
 from trainproof.ml.metrics import interval_scores
 from trainproof.ml.registry import SpecError
 from trainproof.ml.replay import replay_interval
@@ -61,8 +66,21 @@ def compare_scores(claimed: list[dict], recomputed: list[dict]) -> str:
     return ""
 
 
+def lineage_mismatch(start: Path, parent_final: Path) -> str:
+    """'' if the child's first snapshot holds exactly the parent's final weights, else what differs."""
+    mine, theirs = layer_chain(start), layer_chain(parent_final)
+    if mine["layers"] != theirs["layers"]:
+        return f"snapshot 0 has layers {mine['layers'][:8]}, the parent's final weights {theirs['layers'][:8]}"
+    for layer, a, b in zip(mine["layers"], mine["chain"][1:], theirs["chain"][1:]):
+        if a != b:
+            return f"snapshot 0's layer {layer!r} differs from the parent's final weights"
+    return "" if mine["chain"] == theirs["chain"] else "snapshot 0's weights differ from the parent's final weights"
+
+
 def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cache: ArtifactCache,
-                    on_step: Callable[[int, int], None] | None = None) -> Finding:
+                    on_step: Callable[[int, int], None] | None = None,
+                    parent_final: dict[str, Any] | None = None) -> Finding:
+    """``parent_final``: the declared parent's final snapshot entry ({uri, sha256}) from the ledger."""
     snapshots = certificate["snapshots"]
     if not 0 <= interval < len(snapshots) - 1:
         return Finding("REJECT", f"interval {interval} does not exist in the manifest")
@@ -71,6 +89,11 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
         mismatch = compare_scores(certificate["scores"], interval_scores(paths))
         if mismatch:
             return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
+        if parent_final is not None:
+            forged = lineage_mismatch(paths[0], cache.fetch(parent_final["uri"], parent_final["sha256"]))
+            if forged:
+                return Finding("REJECT", f"lineage: {forged} (declared parent {certificate.get('parent_id')})",
+                               {"scores_match": True})
         dataset = cache.fetch(certificate["dataset"]["uri"], certificate["dataset"]["sha256"])
         started = time.monotonic()
         out = cache.directory / f"replay-{certificate['model_id']}-{interval}.safetensors"
@@ -82,6 +105,11 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
     except (StorageError, SnapshotError, SpecError) as exc:
         # Bad address, missing or tampered object, unknown architecture: the submitter's fault.
         return Finding("REJECT", f"unusable submission: {exc}")
+    except (MemoryError, OSError):
+        raise  # this worker's own fault (memory, local disk): no verdict on the submission
+    except Exception as exc:  # noqa: BLE001 - whatever else the replay cannot process is the submission's
+        log.warning("unusable submission %s interval %d", certificate.get("model_id"), interval, exc_info=True)
+        return Finding("REJECT", f"unusable submission: {type(exc).__name__}: {str(exc)[:500]}")
     evidence = store.put_file(result.replayed_path, EVIDENCE)
     Path(result.replayed_path).unlink(missing_ok=True)
     numeric = {k: v for k, v in result.distances.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -12,6 +12,7 @@ from typing import Any
 
 from trainproof.chaincode.contract import config, decisions, events, keys, selection, store, verifiers
 from trainproof.chaincode.contract.args import model_id, texts
+from trainproof.chaincode.contract.clock import check_clock
 from trainproof.chaincode.contract.identity import Identity, caller
 from trainproof.chaincode.contract.models import (
     ASSIGNED,
@@ -57,21 +58,6 @@ def authorize(stub: Stub, who: Identity, state: dict[str, Any], pool: list[dict[
             f"exist ({', '.join(others)}), one of those orgs must send this transaction", 403
         )
     return {**who.ref(), "role": "verifier" if is_verifier else "admin"}
-
-
-def check_clock(stub: Stub, skew: int) -> None:
-    """Refuse a transaction stamped more than ``skew`` seconds from this peer's clock.
-
-    Why: deadlines are in transaction time, which the client sets. Without this an assigner
-    could stamp ExpireAssignment past every deadline (or AssignVerifiers in the past) and push
-    a fresh model to INCONCLUSIVE in seconds. Every org's peer must endorse, so one honest
-    peer's refusal blocks it; the check only refuses, so accepted results stay deterministic.
-    """
-    offset = stub.tx_timestamp - stub.peer_time()
-    if abs(offset) > skew:
-        raise ChaincodeError(
-            f"clock: transaction time {stub.tx_timestamp:.3f} is {offset:+.1f} s from this peer's clock; "
-            f"{stub.function} accepts at most ±{skew} s (clock_skew_seconds): sync the sender's clock and retry", 409)
 
 
 def pick(stream: HashStream, pool: list[dict[str, Any]], size: int, submitter_msp: str) -> list[str] | None:

@@ -1,4 +1,15 @@
-"""Contract settings: GetConfig / SetConfig, with defaults when nothing was set.
+"""Contract settings and how the consortium changes them: ProposeConfig → ApproveConfig.
+
+No single org's admin changes the rules: an admin proposes a change (its org approving it), and
+the change takes effect in the transaction that brings the approvals of the member orgs' admins
+to what ``approval_rule`` asks (a majority of the member orgs, or all of them). Every proposal,
+approval and application is a ledger record (GetConfigProposal, ListConfigProposals). Bounds
+keep every value meaningful (no audit of 1 %, no sub-quorum of one, no one-second deadline), and
+are checked again when a change applies, because the registry may have changed meanwhile.
+
+The member orgs are the deployment's (the chaincode server's ``--members``; both orgs' servers
+must agree, since every write needs both orgs' endorsements and differing results fail the
+endorsement policy). Each proposal freezes the member list and the approvals it needs.
 
 AssignVerifiers copies the settings in force into the assignment, so changing them later never
 changes the rules of a model already being verified.
@@ -6,12 +17,19 @@ changes the rules of a model already being verified.
 from __future__ import annotations
 
 import math
+import os
+import re
 from typing import Any, Callable
 
-from trainproof.chaincode.contract import keys, store
-from trainproof.chaincode.contract.args import json_object, texts
+from trainproof.chaincode.contract import keys, store, verifiers
+from trainproof.chaincode.contract.args import json_object, optional_json_object, texts
 from trainproof.chaincode.contract.identity import caller, require_admin
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
+
+MEMBERS_ENV = "TRAINPROOF_MEMBER_MSPS"  # comma-separated MSP ids of the consortium's member orgs
+PROPOSAL_TTL = 7 * 86400  # transaction time a proposal stays open for approvals
+PENDING, APPLIED, EXPIRED = "PENDING", "APPLIED", "EXPIRED"
+PROPOSAL_ID_RE = re.compile(r"[0-9A-Za-z]{1,128}")  # the proposing transaction's id
 
 DEFAULTS: dict[str, Any] = {
     "k": 3.0,  # outlier threshold: median + k·MAD of the detrended log residuals
@@ -21,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "deadline_seconds": 86400,  # time, in transaction time, to vote before ExpireAssignment may act
     "max_reassignments": 2,  # re-assignments of an interval before it is INCONCLUSIVE
     "clock_skew_seconds": 300,  # how far a deadline-setting tx's time may be from each endorsing peer's clock
+    "approval_rule": "majority",  # member orgs whose admins must approve a change: majority | all
 }
 
 
@@ -34,16 +53,28 @@ def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# Each setting: (check, rule as shown in refusals, normalisation).
+# Each setting: (check, rule as shown in refusals, normalisation). The bounds are what keeps the
+# system meaningful whatever a majority agrees on: outlier rules that can still fire, an audit
+# sample that still samples, a real sub-quorum, time to vote and at least one re-staffing round.
 RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
-    "k": (lambda v: _number(v) and 0 < v <= 100, "a number in (0, 100]", float),
-    "shift_k": (lambda v: _number(v) and 0 < v <= 100, "a number in (0, 100]", float),
-    "audit_fraction": (lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]", float),
-    "sub_quorum_size": (lambda v: _integer(v) and 1 <= v <= 51 and v % 2 == 1, "an odd integer in [1, 51]", int),
-    "deadline_seconds": (lambda v: _integer(v) and 1 <= v <= 31_536_000, "an integer in [1, 31536000]", int),
-    "max_reassignments": (lambda v: _integer(v) and 0 <= v <= 10, "an integer in [0, 10]", int),
+    "k": (lambda v: _number(v) and 1 <= v <= 10, "a number in [1, 10]", float),
+    "shift_k": (lambda v: _number(v) and 1 <= v <= 10, "a number in [1, 10]", float),
+    "audit_fraction": (lambda v: _number(v) and 0.05 <= v <= 1, "a number in [0.05, 1]", float),
+    "sub_quorum_size": (lambda v: _integer(v) and 3 <= v <= 51 and v % 2 == 1, "an odd integer in [3, 51]", int),
+    "deadline_seconds": (lambda v: _integer(v) and 60 <= v <= 31_536_000, "an integer in [60, 31536000]", int),
+    "max_reassignments": (lambda v: _integer(v) and 1 <= v <= 10, "an integer in [1, 10]", int),
     "clock_skew_seconds": (lambda v: _integer(v) and 1 <= v <= 86400, "an integer in [1, 86400]", int),
+    "approval_rule": (lambda v: v in ("majority", "all"), "'majority' or 'all'", str),
 }
+
+
+def members() -> list[str]:
+    """The consortium's member MSPs, as the chaincode server was started with."""
+    return sorted({m.strip() for m in os.environ.get(MEMBERS_ENV, "").split(",") if m.strip()})
+
+
+def needed(rule: str, count: int) -> int:
+    return count if rule == "all" else count // 2 + 1
 
 
 def effective(stub: Stub) -> dict[str, Any]:
@@ -55,7 +86,9 @@ def _view(record: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "values": {**DEFAULTS, **(record["values"] if record else {})},
         "defaults": dict(DEFAULTS),
-        "updated": None if record is None else {k: record[k] for k in ("by", "tx_id", "timestamp")},
+        "members": members(),
+        "updated": None if record is None else {k: record[k] for k in ("by", "tx_id", "timestamp", "proposal_id")
+                                                if k in record},
     }
 
 
@@ -64,22 +97,123 @@ def get_config(stub: Stub) -> dict[str, Any]:
     return _view(store.get(stub, keys.config()))
 
 
-def set_config(stub: Stub) -> dict[str, Any]:
-    """Admin only: a JSON object with any subset of the settings."""
-    (text,) = texts(stub.args, 'SetConfig(json: {"k"?, "audit_fraction"?, "sub_quorum_size"?, ...})', 1, 1)
-    who = caller(stub)
-    require_admin(who)
-    changes = json_object(text, "settings")
-    if not changes:
-        raise ChaincodeError(f"settings: no setting given; known settings: {', '.join(sorted(RULES))}")
+def _check_values(stub: Stub, changes: dict[str, Any], status: int = 400) -> None:
+    """Each value within its bounds; a sub-quorum no larger than the active verifiers."""
     for name in sorted(changes):
         if name not in RULES:
             raise ChaincodeError(f"settings: unknown setting {name[:64]!r}; known settings: {', '.join(sorted(RULES))}")
         check, rule, _ = RULES[name]
         if not check(changes[name]):
             raise ChaincodeError(f"settings: {name} must be {rule}, got {str(changes[name])[:64]}")
+    size = changes.get("sub_quorum_size")
+    if size is not None:
+        count = len(verifiers.active(stub))
+        if size > count - 1:  # the submitter may itself be a verifier and is never drawn
+            raise ChaincodeError(f"settings: sub_quorum_size {size} needs at least {size + 1} active verifiers, "
+                                 f"{count} are active; no model could be assigned", status)
+
+
+def _require_member(who_mspid: str, member_list: list[str]) -> None:
+    if not member_list:
+        raise ChaincodeError(f"governance: no member orgs are configured (chaincode server's {MEMBERS_ENV}); "
+                             "settings cannot change", 409)
+    if who_mspid not in member_list:
+        raise ChaincodeError(f"governance: {who_mspid[:128]} is not a member org ({', '.join(member_list)})", 403)
+
+
+def _apply(stub: Stub, proposal: dict[str, Any]) -> dict[str, Any]:
+    """Write the new settings; the proposal becomes APPLIED. Bounds are checked again first."""
+    _check_values(stub, proposal["changes"], status=409)
     values = effective(stub)
-    values.update({name: RULES[name][2](value) for name, value in changes.items()})
-    record = {"values": values, "by": who.ref(), "tx_id": stub.tx_id, "timestamp": stub.tx_timestamp}
-    store.put(stub, keys.config(), record)
-    return _view(record)
+    values.update({name: RULES[name][2](value) for name, value in proposal["changes"].items()})
+    store.put(stub, keys.config(), {"values": values, "by": proposal["proposer"], "tx_id": stub.tx_id,
+                                    "timestamp": stub.tx_timestamp, "proposal_id": proposal["proposal_id"]})
+    return {**proposal, "status": APPLIED, "applied_tx": stub.tx_id, "applied_at": stub.tx_timestamp}
+
+
+def _status(proposal: dict[str, Any], now: float) -> dict[str, Any]:
+    """A pending proposal past its expiry reads as EXPIRED (nothing is written for that)."""
+    if proposal["status"] == PENDING and now >= proposal["expires_at"]:
+        return {**proposal, "status": EXPIRED}
+    return proposal
+
+
+def propose_config(stub: Stub) -> dict[str, Any]:
+    """ProposeConfig(json changes[, json {"note"}]) by a member org's admin; its org approves it."""
+    args = texts(stub.args, 'ProposeConfig(json: {"k"?, "audit_fraction"?, ...}[, json: {"note"?}])', 1, 2)
+    who = caller(stub)
+    require_admin(who)
+    member_list = members()
+    _require_member(who.mspid, member_list)
+    changes = json_object(args[0], "settings")
+    if not changes:
+        raise ChaincodeError(f"settings: no setting given; known settings: {', '.join(sorted(RULES))}")
+    _check_values(stub, changes)
+    extra = optional_json_object(args[1] if len(args) == 2 else None, "options")
+    if set(extra) - {"note"} or not isinstance(extra.get("note", ""), str) or len(extra.get("note", "")) > 2048:
+        raise ChaincodeError("options: only {\"note\": text of at most 2048 characters} is allowed")
+    rule = effective(stub)["approval_rule"]
+    proposal = {
+        "proposal_id": stub.tx_id,
+        "changes": changes,
+        "note": extra.get("note"),
+        "proposer": who.ref(),
+        "proposed_tx": stub.tx_id,
+        "proposed_at": stub.tx_timestamp,
+        "expires_at": stub.tx_timestamp + PROPOSAL_TTL,
+        "members": member_list,
+        "approval_rule": rule,
+        "needed": needed(rule, len(member_list)),
+        "approvals": [{**who.ref(), "tx_id": stub.tx_id, "timestamp": stub.tx_timestamp}],
+        "status": PENDING,
+    }
+    if len(proposal["approvals"]) >= proposal["needed"]:  # a one-org consortium
+        proposal = _apply(stub, proposal)
+    store.put(stub, keys.config_proposal(stub.tx_id), proposal)
+    return proposal
+
+
+def approve_config(stub: Stub) -> dict[str, Any]:
+    """ApproveConfig(proposal_id) by the admin of a member org that has not approved it yet."""
+    (text,) = texts(stub.args, "ApproveConfig(proposal_id)", 1, 1)
+    if not PROPOSAL_ID_RE.fullmatch(text):
+        raise ChaincodeError(f"proposal id: {text[:80]!r} is not a transaction id (the proposing transaction's)")
+    who = caller(stub)
+    require_admin(who)
+    proposal = store.get(stub, keys.config_proposal(text))
+    if proposal is None:
+        raise ChaincodeError(f"unknown proposal: no configuration proposal {text}", 404)
+    _require_member(who.mspid, proposal["members"])
+    proposal = _status(proposal, stub.tx_timestamp)
+    if proposal["status"] != PENDING:
+        raise ChaincodeError(f"state: proposal {text} is {proposal['status']}; only a PENDING proposal is approved", 409)
+    if who.mspid in {a["mspid"] for a in proposal["approvals"]}:
+        raise ChaincodeError(f"already approved: {who.mspid} has approved proposal {text}; "
+                             f"it needs {proposal['needed']} of {len(proposal['members'])} member orgs", 409)
+    proposal = {**proposal, "approvals": proposal["approvals"] + [
+        {**who.ref(), "tx_id": stub.tx_id, "timestamp": stub.tx_timestamp}]}
+    if len(proposal["approvals"]) >= proposal["needed"]:
+        proposal = _apply(stub, proposal)
+    store.put(stub, keys.config_proposal(text), proposal)
+    return proposal
+
+
+def get_config_proposal(stub: Stub) -> dict[str, Any]:
+    (text,) = texts(stub.args, "GetConfigProposal(proposal_id)", 1, 1)
+    if not PROPOSAL_ID_RE.fullmatch(text):
+        raise ChaincodeError(f"proposal id: {text[:80]!r} is not a transaction id (the proposing transaction's)")
+    proposal = store.get(stub, keys.config_proposal(text))
+    if proposal is None:
+        raise ChaincodeError(f"unknown proposal: no configuration proposal {text}", 404)
+    return _status(proposal, stub.tx_timestamp)
+
+
+def list_config_proposals(stub: Stub) -> dict[str, Any]:
+    """ListConfigProposals([json {"status"?}]): every proposal, oldest first."""
+    args = texts(stub.args, 'ListConfigProposals([json: {"status"?}])', 0, 1)
+    query = optional_json_object(args[0] if args else None, "filter")
+    if set(query) - {"status"} or query.get("status", PENDING) not in (PENDING, APPLIED, EXPIRED):
+        raise ChaincodeError("filter: only {\"status\": PENDING|APPLIED|EXPIRED} is allowed")
+    rows = [_status(p, stub.tx_timestamp) for _, p in store.scan(stub, keys.CONFIG_PROPOSAL)]
+    rows = [p for p in rows if query.get("status", p["status"]) == p["status"]]
+    return {"proposals": sorted(rows, key=lambda p: (p["proposed_at"], p["proposal_id"]))}

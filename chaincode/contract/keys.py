@@ -2,11 +2,16 @@
 
 | object type      | attributes                      | value                                        |
 |------------------|---------------------------------|----------------------------------------------|
-| config           | –                               | contract settings set by SetConfig           |
-| verifier         | fingerprint                     | verifier record                              |
+| config           | –                               | contract settings in force                   |
+| configproposal   | proposal id (proposing tx id)   | a settings change and its approvals          |
+| verifier         | fingerprint                     | verifier record (activated by the verifier)  |
+| verifierauth     | mspid, fingerprint              | an admin's authorization of a verifier       |
 | model            | model_id                        | birth certificate (immutable)                |
 | modelstate       | model_id                        | summary and status (small, mutable)          |
-| child            | parent_id, child_id             | INDEX_VALUE (family-tree index)              |
+| child            | parent_id, rank, child_id       | INDEX_VALUE (family tree; rank 0: VERIFIED)  |
+| artifact         | sha256                          | the first model to claim a snapshot          |
+| counter          | name                            | {"next": n} (the order of record)            |
+| idx-order        | seq (12 digits), model_id       | INDEX_VALUE (models in block order)          |
 | idx-status       | status, model_id                | INDEX_VALUE                                  |
 | idx-submitter    | fingerprint, model_id           | INDEX_VALUE                                  |
 | idx-name         | name, model_id                  | INDEX_VALUE                                  |
@@ -22,10 +27,15 @@ from __future__ import annotations
 from trainproof.chaincode.shim.stub import Stub
 
 CONFIG = "config"
+CONFIG_PROPOSAL = "configproposal"
 VERIFIER = "verifier"
+VERIFIER_AUTH = "verifierauth"
 MODEL = "model"
 MODEL_STATE = "modelstate"
 CHILD = "child"
+ARTIFACT = "artifact"
+COUNTER = "counter"
+BY_ORDER = "idx-order"
 BY_STATUS = "idx-status"
 BY_SUBMITTER = "idx-submitter"
 BY_NAME = "idx-name"
@@ -50,8 +60,16 @@ def config() -> str:
     return key(CONFIG)
 
 
+def config_proposal(proposal_id: str) -> str:
+    return key(CONFIG_PROPOSAL, proposal_id)
+
+
 def verifier(fingerprint: str) -> str:
     return key(VERIFIER, fingerprint)
+
+
+def verifier_authorization(mspid: str, fingerprint: str) -> str:
+    return key(VERIFIER_AUTH, mspid, fingerprint)
 
 
 def model(model_id: str) -> str:
@@ -62,8 +80,20 @@ def model_state(model_id: str) -> str:
     return key(MODEL_STATE, model_id)
 
 
-def child(parent_id: str, child_id: str) -> str:
-    return key(CHILD, parent_id, child_id)
+def child(parent_id: str, rank: str, child_id: str) -> str:
+    return key(CHILD, parent_id, rank, child_id)
+
+
+def artifact(sha256: str) -> str:
+    return key(ARTIFACT, sha256)
+
+
+def counter(name: str) -> str:
+    return key(COUNTER, name)
+
+
+def order(seq: int) -> str:
+    return f"{seq:012d}"
 
 
 def assignment(model_id: str) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from trainproof.chaincode.contract import events, keys, schemas, store
+from trainproof.chaincode.contract import config, events, keys, schemas, store
 from trainproof.chaincode.contract.args import json_object, texts
+from trainproof.chaincode.contract.clock import check_clock
 from trainproof.chaincode.contract.codec import canonical
 from trainproof.chaincode.contract.identity import caller, require_client
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
@@ -22,6 +23,13 @@ REJECTED = "REJECTED"
 INCONCLUSIVE = "INCONCLUSIVE"
 STATUSES = (SUBMITTED, ASSIGNED, VERIFIED, REJECTED, INCONCLUSIVE)
 FINAL = (VERIFIED, REJECTED, INCONCLUSIVE)
+# Family-tree index ranks: a VERIFIED child (its verifiers checked that it starts from the
+# parent's final weights) sorts before every other, so spam children cannot hide it.
+RANK_VERIFIED, RANK_OTHER = "0", "1"
+
+
+def child_rank(status: str) -> str:
+    return RANK_VERIFIED if status == VERIFIED else RANK_OTHER
 
 
 def load_state(stub: Stub, model_id: str) -> dict[str, Any] | None:
@@ -56,6 +64,10 @@ def update_status(stub: Stub, state: dict[str, Any], status: str, **changes: Any
     if state["status"] != status:
         stub.del_state(keys.key(keys.BY_STATUS, state["status"], state["model_id"]))
         stub.put_state(keys.key(keys.BY_STATUS, status, state["model_id"]), keys.INDEX_VALUE)
+        parent, old_rank, new_rank = state["parent_id"], child_rank(state["status"]), child_rank(status)
+        if parent is not None and old_rank != new_rank:
+            stub.del_state(keys.child(parent, old_rank, state["model_id"]))
+            stub.put_state(keys.child(parent, new_rank, state["model_id"]), keys.INDEX_VALUE)
     store.put(stub, keys.model_state(state["model_id"]), new)
     return new
 
@@ -105,6 +117,43 @@ def check_consistency(cert: dict[str, Any]) -> None:
                              "the ring has one more (the ouroboros entry)")
 
 
+def check_artifacts(stub: Stub, cert: dict[str, Any]) -> None:
+    """No trained snapshot already on the ledger is claimed again. Snapshot 0 is the starting
+    point: it may be another run's initialisation (the same seed gives the same bytes, and
+    nothing was trained), or its declared parent's final snapshot, but never other trained
+    weights. A copy of a REJECTED run is refused pointing at the verdict it would otherwise
+    escape; a copy of anything else is refused pointing at the original."""
+    parent_final = None
+    if cert.get("parent_id") is not None:
+        parent_final = load_certificate(stub, cert["parent_id"])["certificate"]["snapshots"][-1]["sha256"]
+    for snap in cert["snapshots"]:
+        claim = store.get(stub, keys.artifact(snap["sha256"]))
+        if claim is None or claim["model_id"] == cert["model_id"]:
+            continue
+        if snap["index"] == 0 and (claim["index"] == 0 or (
+                snap["sha256"] == parent_final and claim["model_id"] == cert["parent_id"])):
+            continue
+        owner = load_state(stub, claim["model_id"]) or {}
+        what = f"snapshot {snap['index']} ({snap['sha256'][:16]}…) is snapshot {claim['index']} of model {claim['model_id']}"
+        if owner.get("status") == REJECTED:
+            raise ChaincodeError(
+                f"rejected artifacts: {what}, which is REJECTED ({str(owner.get('reason'))[:200]}); a resubmission "
+                "inherits that verdict, so it is refused", 409)
+        raise ChaincodeError(
+            f"provenance: {what} (status {owner.get('status')}, submitted by {owner.get('submitter', {}).get('mspid')} "
+            f"in tx {owner.get('submitted_tx')}); trained weights are claimed once: a snapshot 0 may only be "
+            "another run's snapshot 0 or its declared parent's final snapshot", 409)
+
+
+def next_seq(stub: Stub) -> int:
+    """The model's place in the order of record. Every submission reads and writes this counter,
+    so two submissions endorsed on the same state conflict and the later one is invalidated:
+    committed numbers follow the block order."""
+    record = store.get(stub, keys.counter("models")) or {"next": 1}
+    store.put(stub, keys.counter("models"), {"next": record["next"] + 1})
+    return record["next"]
+
+
 def submit(stub: Stub) -> dict[str, Any]:
     """SubmitModel(json birth certificate) by any client identity of a member org."""
     (text,) = texts(stub.args, "SubmitModel(json: birth certificate, see schema/model_submission.json)", 1, 1)
@@ -120,9 +169,12 @@ def submit(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError(f"lineage: model {model_id} cannot be its own parent")
     if parent_id is not None and load_state(stub, parent_id) is None:
         raise ChaincodeError(f"unknown parent: parent model {parent_id} does not exist", 404)
+    check_artifacts(stub, cert)
+    check_clock(stub, config.effective(stub)["clock_skew_seconds"])
 
     digest = hashlib.sha256(canonical(cert)).hexdigest()
     submitter = who.ref()
+    seq = next_seq(stub)
     store.put(stub, keys.model(model_id), {
         "model_id": model_id,
         "certificate": cert,
@@ -144,15 +196,20 @@ def submit(stub: Stub) -> dict[str, Any]:
         "selected": None,
         "submitted_tx": stub.tx_id,
         "submitted_at": stub.tx_timestamp,
+        "seq": seq,
         "updated_tx": stub.tx_id,
         "updated_at": stub.tx_timestamp,
     }
     store.put(stub, keys.model_state(model_id), state)
+    for snap in cert["snapshots"]:
+        if store.get(stub, keys.artifact(snap["sha256"])) is None:  # a parent's final snapshot keeps its owner
+            store.put(stub, keys.artifact(snap["sha256"]), {"model_id": model_id, "index": snap["index"]})
+    stub.put_state(keys.key(keys.BY_ORDER, keys.order(seq), model_id), keys.INDEX_VALUE)
     stub.put_state(keys.key(keys.BY_STATUS, SUBMITTED, model_id), keys.INDEX_VALUE)
     stub.put_state(keys.key(keys.BY_SUBMITTER, who.fingerprint, model_id), keys.INDEX_VALUE)
     stub.put_state(keys.key(keys.BY_NAME, cert["name"], model_id), keys.INDEX_VALUE)
     if parent_id is not None:
-        stub.put_state(keys.child(parent_id, model_id), keys.INDEX_VALUE)
+        stub.put_state(keys.child(parent_id, RANK_OTHER, model_id), keys.INDEX_VALUE)
     event_fields = ("model_id", "name", "version", "parent_id", "submitter", "intervals", "certificate_sha256", "status")
     events.emit(stub, events.MODEL_SUBMITTED, {k: state[k] for k in event_fields})
     return state

@@ -1,7 +1,7 @@
 """Read-only transactions: GetModel, ListModels, GetVotes, GetAssignment, GetHistory.
 
 ListModels pages through an index chosen by the most selective filter given (name, then
-submitter, then status, else all models) and applies any other filters to each page, so with
+submitter, then status, else all models in the order of record, i.e. block order) and applies any other filters to each page, so with
 several filters a page can hold fewer than page_size models: keep following the bookmark until
 it is empty.
 """
@@ -55,8 +55,8 @@ def list_models(stub: Stub) -> dict[str, Any]:
         index, attrs = keys.BY_SUBMITTER, [query["submitter"]]
     elif "status" in query:
         index, attrs = keys.BY_STATUS, [query["status"]]
-    else:
-        index, attrs = keys.MODEL_STATE, []
+    else:  # the order of record: block order (models.next_seq)
+        index, attrs = keys.BY_ORDER, []
     bookmark = query.get("bookmark", "")
     if bookmark and not bookmark.startswith(keys.key(index, *attrs)):
         raise ChaincodeError("filter: bookmark does not belong to this query; pass back the one the previous page returned")

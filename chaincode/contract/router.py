@@ -17,12 +17,14 @@ Transaction = Callable[[Stub], Any]
 
 WRITES: dict[str, Transaction] = {
     "RegisterVerifier": verifiers.register,
+    "ActivateVerifier": verifiers.activate,
     "SetVerifierStatus": verifiers.set_status,
     "SubmitModel": models.submit,
     "AssignVerifiers": assignment.assign,
     "SubmitVote": votes.submit_vote,
     "ExpireAssignment": assignment.expire,
-    "SetConfig": config.set_config,
+    "ProposeConfig": config.propose_config,
+    "ApproveConfig": config.approve_config,
 }
 QUERIES: dict[str, Transaction] = {
     "GetModel": queries.get_model,
@@ -33,6 +35,8 @@ QUERIES: dict[str, Transaction] = {
     "GetHistory": queries.get_history,
     "ListVerifiers": verifiers.list_verifiers,
     "GetConfig": config.get_config,
+    "GetConfigProposal": config.get_config_proposal,
+    "ListConfigProposals": config.list_config_proposals,
 }
 TRANSACTIONS = {**WRITES, **QUERIES}
 

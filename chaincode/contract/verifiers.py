@@ -1,8 +1,14 @@
-"""The verifier registry: org admins register their own org's verifiers and suspend them.
+"""The verifier registry: org admins authorize their own org's verifiers; each verifier activates itself.
 
-A verifier is an identity recognised by its certificate fingerprint, bound to one MSP. Only an
-ACTIVE verifier may vote or assign; suspending one removes it from future sub-quorums and stops
-its votes (its pending assignments expire and are re-assigned).
+A verifier is an identity recognised by its certificate fingerprint, bound to one MSP. The
+registry (``verifier`` keys) holds only certificates Fabric's MSP has validated for that MSP:
+an admin's RegisterVerifier writes an authorization under its own MSP (``verifierauth``), and
+the record enters the registry only when the verifier itself sends ActivateVerifier, a
+transaction whose creator certificate and MSP the peers have checked. So an admin cannot enrol
+another org's certificate, a self-signed one, or anyone without that identity's own consent,
+and an authorization squatted by another org never blocks the real owner's (each MSP authorizes
+in its own namespace). Only an ACTIVE verifier may vote or assign; suspending one removes it from
+future sub-quorums and stops its votes (its pending assignments expire and are re-assigned).
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 ACTIVE = "ACTIVE"
 SUSPENDED = "SUSPENDED"
 STATUSES = (ACTIVE, SUSPENDED)
+PENDING = "PENDING"  # authorized by its org's admin, not yet activated by the verifier itself
+ACTIVATED = "ACTIVATED"  # an authorization that its verifier used
 
 
 def load(stub: Stub, fp: str) -> dict[str, Any] | None:
@@ -51,7 +59,8 @@ def require_active(stub: Stub, who: Identity) -> dict[str, Any]:
 
 
 def register(stub: Stub) -> dict[str, Any]:
-    """RegisterVerifier(json {cert_pem, name, mspid?}) by an MSP admin, for its own MSP only."""
+    """RegisterVerifier(json {cert_pem, name, mspid?}) by an MSP admin, for its own MSP only: an
+    authorization (PENDING) that the certificate's holder turns into a registry record."""
     (text,) = texts(stub.args, 'RegisterVerifier(json: {"cert_pem", "name", "mspid"?})', 1, 1)
     admin = caller(stub)
     require_admin(admin)
@@ -64,16 +73,22 @@ def register(stub: Stub) -> dict[str, Any]:
             "an admin registers only its own org's verifiers", 403
         )
     verifier = from_pem(mspid, request["cert_pem"].encode("utf-8"), "cert_pem")
+    if not verifier.is_client or verifier.is_admin:
+        raise ChaincodeError(f"certificate: {verifier.fingerprint} has OU={','.join(verifier.ous)[:64]}; "
+                             "verifiers are client identities (OU=client)", 400)
     if load(stub, verifier.fingerprint) is not None:
         raise ChaincodeError(
             f"duplicate: verifier {verifier.fingerprint} is already registered; use SetVerifierStatus to change it", 409
         )
+    if store.get(stub, keys.verifier_authorization(mspid, verifier.fingerprint)) is not None:
+        raise ChaincodeError(f"duplicate: {mspid} has already authorized verifier {verifier.fingerprint}; "
+                             "its holder activates it with ActivateVerifier", 409)
     record = {
         **verifier.ref(),
         "name": request["name"],
         "ous": list(verifier.ous),
         "cert_pem": request["cert_pem"],
-        "status": ACTIVE,
+        "status": PENDING,
         "reason": None,
         "registered_by": admin.ref(),
         "registered_tx": stub.tx_id,
@@ -81,7 +96,30 @@ def register(stub: Stub) -> dict[str, Any]:
         "updated_tx": stub.tx_id,
         "updated_at": stub.tx_timestamp,
     }
-    store.put(stub, keys.verifier(verifier.fingerprint), record)
+    store.put(stub, keys.verifier_authorization(mspid, verifier.fingerprint), record)
+    return record
+
+
+def activate(stub: Stub) -> dict[str, Any]:
+    """ActivateVerifier() by the verifier itself: its Fabric-validated creator certificate and MSP
+    must match an authorization its own org's admin wrote."""
+    texts(stub.args, "ActivateVerifier()", 0, 0)
+    who = caller(stub)
+    if not who.is_client or who.is_admin:
+        raise ChaincodeError(f"role: caller {who.describe()} is not a client identity; verifiers are (OU=client)", 403)
+    if load(stub, who.fingerprint) is not None:
+        raise ChaincodeError(f"duplicate: verifier {who.fingerprint} is already registered", 409)
+    auth_key = keys.verifier_authorization(who.mspid, who.fingerprint)
+    authorization = store.get(stub, auth_key)
+    if authorization is None or authorization["status"] != PENDING:
+        raise ChaincodeError(f"not authorized: no admin of {who.mspid} has authorized {who.describe()} as a "
+                             "verifier (RegisterVerifier by your own org's admin comes first)", 403)
+    cert_pem = stub.get_creator().cert_pem.decode("utf-8", "replace")
+    record = {**authorization, "cert_pem": cert_pem, "status": ACTIVE, "activated_tx": stub.tx_id,
+              "activated_at": stub.tx_timestamp, "updated_tx": stub.tx_id, "updated_at": stub.tx_timestamp}
+    store.put(stub, auth_key, {**authorization, "status": ACTIVATED, "updated_tx": stub.tx_id,
+                               "updated_at": stub.tx_timestamp})
+    store.put(stub, keys.verifier(who.fingerprint), record)
     return record
 
 
@@ -111,16 +149,20 @@ def set_status(stub: Stub) -> dict[str, Any]:
 
 
 def list_verifiers(stub: Stub) -> dict[str, Any]:
-    """ListVerifiers([json {status?, mspid?}]): every verifier, ordered by fingerprint."""
+    """ListVerifiers([json {status?, mspid?}]): every registered verifier, ordered by fingerprint;
+    status PENDING lists the authorizations not yet activated instead."""
     args = texts(stub.args, 'ListVerifiers([json: {"status"?, "mspid"?}])', 0, 1)
     filters = optional_json_object(args[0] if args else None, "filter")
     unknown = sorted(set(filters) - {"status", "mspid"})
     if unknown:
         raise ChaincodeError(f"filter: unknown field {unknown[0][:64]!r}; known fields: mspid, status")
-    if "status" in filters and filters["status"] not in STATUSES:
-        raise ChaincodeError(f"filter: status must be one of {', '.join(STATUSES)}")
+    if "status" in filters and filters["status"] not in STATUSES + (PENDING,):
+        raise ChaincodeError(f"filter: status must be one of {', '.join(STATUSES + (PENDING,))}")
     if "mspid" in filters and not isinstance(filters["mspid"], str):
         raise ChaincodeError("filter: mspid must be a string")
+    if filters.get("status") == PENDING:  # authorizations not yet activated
+        found = [a for _, a in store.scan(stub, keys.VERIFIER_AUTH, *([filters["mspid"]] if "mspid" in filters else []))]
+        return {"verifiers": [a for a in found if a["status"] == PENDING]}
     rows = [
         v for v in all_verifiers(stub)
         if filters.get("status", v["status"]) == v["status"] and filters.get("mspid", v["mspid"]) == v["mspid"]

@@ -31,7 +31,8 @@ from typing import Any, Callable, Optional
 from trainproof.gateway import CommitError, Contract, GatewayError, SubmittedTransaction
 
 FINAL_STATUSES = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
-ADMIN_TRANSACTIONS = frozenset({"RegisterVerifier", "SetVerifierStatus", "SetConfig"})  # need an MSP admin
+# need an MSP admin
+ADMIN_TRANSACTIONS = frozenset({"RegisterVerifier", "SetVerifierStatus", "ProposeConfig", "ApproveConfig"})
 CLIENT_TRANSACTIONS = frozenset({"SubmitModel"})  # need a client identity (OU=client)
 CONFLICT_CODES = frozenset({"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"})
 _REFUSAL = re.compile(r"(\w+) refused: ([^:]+): (.*)", re.DOTALL)
@@ -122,8 +123,14 @@ class TrainproofContract:
 
     # Verifiers
     def register_verifier(self, cert_pem: str, name: str, mspid: str | None = None) -> Record:
+        """Authorize a certificate of this admin's org (PENDING until its holder activates it)."""
         body = {"cert_pem": cert_pem, "name": name, **({"mspid": mspid} if mspid else {})}
         return self._submit("RegisterVerifier", json.dumps(body))
+
+    def activate_verifier(self) -> Record:
+        """ActivateVerifier as this gateway's own identity: turns its org admin's authorization into
+        a registry record bound to the MSP Fabric validated for this identity."""
+        return self._submit("ActivateVerifier")
 
     def set_verifier_status(self, fingerprint: str, status: str, reason: str | None = None) -> Record:
         return self._submit("SetVerifierStatus", fingerprint, status, *([reason] if reason else []))
@@ -162,8 +169,10 @@ class TrainproofContract:
         """``{"models", "bookmark"}``; query keys as in the README (status, submitter, name, page_size, bookmark)."""
         return self._evaluate("ListModels", *([json.dumps(query)] if query else []))
 
-    def get_lineage(self, model_id: str) -> Record:
-        return self._evaluate("GetLineage", model_id)
+    def get_lineage(self, model_id: str, page_size: int | None = None, bookmark: str | None = None) -> Record:
+        """Ancestors, descendants (VERIFIED children first) and one page of direct ``children``."""
+        page = {k: v for k, v in (("page_size", page_size), ("bookmark", bookmark)) if v}
+        return self._evaluate("GetLineage", model_id, *([json.dumps(page)] if page else []))
 
     def get_history(self, model_id: str) -> Record:
         return self._evaluate("GetHistory", model_id)
@@ -189,8 +198,20 @@ class TrainproofContract:
         """``{"values", "defaults", "updated"}``."""
         return self._evaluate("GetConfig")
 
-    def set_config(self, values: Record) -> Record:
-        return self._submit("SetConfig", json.dumps(values))
+    def propose_config(self, changes: Record, note: str | None = None) -> Record:
+        """Propose a settings change; it takes effect once enough member orgs' admins approved it
+        (the proposer's org counts). Returns the proposal (``status`` APPLIED if that was enough)."""
+        return self._submit("ProposeConfig", json.dumps(changes), *([json.dumps({"note": note})] if note else []))
+
+    def approve_config(self, proposal_id: str) -> Record:
+        """Approve a pending proposal for this admin's org; the approval that completes it applies it."""
+        return self._submit("ApproveConfig", proposal_id)
+
+    def get_config_proposal(self, proposal_id: str) -> Record:
+        return self._evaluate("GetConfigProposal", proposal_id)
+
+    def list_config_proposals(self, status: str | None = None) -> list[Record]:
+        return self._evaluate("ListConfigProposals", *([json.dumps({"status": status})] if status else []))["proposals"]
 
     def wait_for_verdict(self, model_id: str, timeout: float = 600.0, poll: float = 2.0,
                          on_update: Optional[Callable[[Record], None]] = None) -> Record:

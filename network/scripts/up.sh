@@ -32,7 +32,11 @@ CONFIG_SRC="$REPO_ROOT/network/config"
 CONFIG="$TRAINPROOF_HOME/config"        # configtx.yaml (relative paths point at ../crypto)
 BLOCKS="$TRAINPROOF_HOME/blocks"        # genesis block, channel tx/block, anchor peer updates
 CC="$TRAINPROOF_HOME/chaincode"         # chaincode TLS material, package, package id
+# Keys, the chaincode package (it carries the chaincode servers' TLS client key) and ledgers
+# are for this user only: new files are created so, and a network made before is fixed here.
+umask 077
 mkdir -p "$TRAINPROOF_HOME"/{pids,logs} "$CONFIG" "$BLOCKS" "$CC"
+chmod -R go= "$TRAINPROOF_HOME"
 
 # retry SECONDS WHAT CMD...: for steps that fail briefly after a start (no Raft leader yet, peer
 # not yet connected to the orderers); prints the last error if it never succeeds.
@@ -162,10 +166,10 @@ print(json.dumps({
 }, indent=2))
 EOF
   printf '{"type":"ccaas","label":"%s_%s"}\n' "$CC_NAME" "$org" > "$pkg/metadata.json"
-  chmod 644 "$pkg/connection.json" "$pkg/metadata.json"
+  chmod 600 "$pkg/connection.json" "$pkg/metadata.json"  # connection.json holds the TLS client key
   tarz() { tar --mtime=@0 --sort=name --owner=0 --group=0 --numeric-owner --format=gnu -C "$pkg" -cf - "$@" | gzip -n -9; }
   tarz connection.json > "$pkg/code.tar.gz"
-  chmod 644 "$pkg/code.tar.gz"
+  chmod 600 "$pkg/code.tar.gz"
   tarz code.tar.gz metadata.json > "$out/$CC_NAME.tar.gz.tmp"
   rm -rf "$pkg"
   mv "$out/$CC_NAME.tar.gz.tmp" "$out/$CC_NAME.tar.gz"
@@ -183,6 +187,7 @@ done
 
 # The chaincode servers (Python, chaincode/, in .venv-chaincode: no ML libraries) run before the definition is committed: on commit
 # each peer connects to its org's server right away (and again on the first invoke if that failed).
+MEMBER_MSPS=$(for org in "${ORGS[@]}"; do org_msp "$org"; done | paste -sd, -)  # who approves settings changes
 for org in "${ORGS[@]}"; do
   proc="chaincode-$org" address=$(cc_address "$org")
   if ! is_running "$proc"; then
@@ -190,7 +195,7 @@ for org in "${ORGS[@]}"; do
     ( cd "$REPO_ROOT" && export START_NETNS="${NODE_NETNS[peer0.$org]:-}" \
         && start_process "$proc" "$CC_VENV/bin/python" -m trainproof.chaincode --address "$address" \
              --ccid "$(package_id "$org")" --tls-key "$CC/tls/$org/server.key" --tls-cert "$CC/tls/$org/server.crt" \
-             --tls-client-ca "$CC/tls/ca.crt" $([ "$TEST_PLUMBING" = 1 ] && echo --test-plumbing) )
+             --tls-client-ca "$CC/tls/ca.crt" --members "$MEMBER_MSPS" $([ "$TEST_PLUMBING" = 1 ] && echo --test-plumbing) )
   fi
 done
 chaincode_listening() {

@@ -1,13 +1,15 @@
 """Fixtures for the CLI tests: the commands run in-process (click's CliRunner) on the live network.
 
 One tiny recorded run (3 intervals of 5 steps) is trained per session and submitted once; the
-tests read that model back through every command. "Network down" is a copy of the profile
+tests read that model back through every command. A test that submits trains its own tiny run
+(``tiny_run``), since an artifact is claimed once on the ledger. "Network down" is a copy of the profile
 whose peers and orderers point at closed ports, so the real network is never touched.
 """
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
 from pathlib import Path
 from typing import Any, Callable
@@ -64,19 +66,31 @@ def expect_json_error(result: Result, code: int, text: str = "") -> dict:
     return error
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def _train_tiny(run_dir: Path) -> Path:
     from demo.digits import train_digits
 
-    run_dir = tmp_path_factory.mktemp("cli") / "run"
-    train_digits(run_dir, intervals=3, steps_per_interval=5, seed=7, name="cli-test")
+    # a fresh seed each time: an artifact is claimed once on the ledger, so every submission
+    # needs a run of its own
+    train_digits(run_dir, intervals=3, steps_per_interval=5, seed=secrets.randbelow(2 ** 31 - 2) + 1, name="cli-test")
     return run_dir
 
 
+@pytest.fixture
+def tiny_run(tmp_path) -> Path:
+    """A tiny recorded run of this test's own (3 intervals of 5 steps: milliseconds to train)."""
+    return _train_tiny(tmp_path / "run")
+
+
 @pytest.fixture(scope="session")
-def model_id(invoke, tiny_run) -> str:
-    """The tiny run, submitted once for the whole session."""
-    result = invoke("submit", str(tiny_run), "--json")
+def session_run(tmp_path_factory) -> Path:
+    """The tiny run behind ``model_id``."""
+    return _train_tiny(tmp_path_factory.mktemp("cli") / "run")
+
+
+@pytest.fixture(scope="session")
+def model_id(invoke, session_run) -> str:
+    """The session's tiny run, submitted once for the whole session."""
+    result = invoke("submit", str(session_run), "--json")
     assert result.exit_code == 0, result.output
     return as_json(result)["model_id"]
 

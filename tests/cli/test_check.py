@@ -10,12 +10,12 @@ pytestmark = pytest.mark.cli
 
 
 @pytest.fixture(scope="module")
-def weights(tiny_run, tmp_path_factory):
+def weights(session_run, tmp_path_factory):
     """(the run's final weights as a plain safetensors file, a copy with layer fc2 altered)."""
     from demo.tamper import export_weights, tamper
 
     work = tmp_path_factory.mktemp("check")
-    good = export_weights(tiny_run / "snapshots" / "3.safetensors", work / "good.safetensors")
+    good = export_weights(session_run / "snapshots" / "3.safetensors", work / "good.safetensors")
     return good, tamper(good, work / "bad.safetensors", "fc2")
 
 

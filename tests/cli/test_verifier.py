@@ -1,8 +1,8 @@
 """`trainproof verifier`: the registry, as admins and (refused) as clients.
 
-Registering creates an ACTIVE verifier with no worker behind it, so the tests suspend it at
-once: until then a concurrent assignment could pick it (its sub-quorum still decides by the
-other members' majority).
+Registering authorizes a certificate (PENDING); only its holder's own `verifier join` puts it in
+the registry. The test's certificate is self-signed, so it can never join (Fabric's MSP refuses
+its transactions) and never enters a sub-quorum. (Until issue 15 it became ACTIVE at once.)
 """
 from __future__ import annotations
 
@@ -47,18 +47,21 @@ def test_list(invoke):
     assert result.exit_code == 0 and "org1-verifier1" in result.stdout and "verifier(s)" in result.stdout
 
 
-def test_register_then_suspend_as_admin(invoke, cert_file):
+def test_register_authorizes_but_does_not_enrol(invoke, cert_file):
     result = invoke("verifier", "register", str(cert_file), "--name", "cli-test", *ADMIN)
     assert result.exit_code == 0, result.output
-    assert "registered verifier cli-test of Org1MSP: ACTIVE" in result.stdout
+    assert "authorized verifier cli-test of Org1MSP: PENDING" in result.stdout
     fingerprint = re.search(r"fingerprint ([0-9a-f]{64})", result.stdout).group(1)
-    record = as_json(invoke("verifier", "suspend", str(cert_file), "--reason", "cli test", *ADMIN, "--json"))
-    assert (record["fingerprint"], record["status"], record["reason"]) == (fingerprint, "SUSPENDED", "cli test")
-    suspended = as_json(invoke("verifier", "list", "--status", "SUSPENDED", "--json"))["verifiers"]
-    assert fingerprint in {v["fingerprint"] for v in suspended}
-    expect_error(invoke("verifier", "suspend", fingerprint, *ADMIN), Exit.REFUSED, "already SUSPENDED")
+    pending = as_json(invoke("verifier", "list", "--status", "PENDING", "--json"))["verifiers"]
+    assert fingerprint in {v["fingerprint"] for v in pending}
+    assert fingerprint not in {v["fingerprint"] for v in as_json(invoke("verifier", "list", "--json"))["verifiers"]}
+    expect_error(invoke("verifier", "suspend", fingerprint, *ADMIN), Exit.NOT_FOUND, "unknown verifier")
     expect_json_error(invoke("verifier", "register", str(cert_file), *ADMIN, "--json"), Exit.REFUSED,
-                      "already registered")
+                      "already authorized")
+
+
+def test_joining_without_an_authorization_is_refused(invoke):
+    expect_error(invoke("verifier", "join", "--identity", "org1-user1"), Exit.DENIED, "not authorized")
 
 
 def test_activating_an_active_verifier_changes_nothing(invoke):

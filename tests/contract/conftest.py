@@ -1,9 +1,15 @@
 """Fixtures for the contract's tests on the in-memory ledger."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from trainproof.chaincode.contract.config import MEMBERS_ENV
 from tests.contract.factories import Cast, Net, model_payload
+
+# The in-memory contract's consortium: what the chaincode servers are started with (--members).
+os.environ.setdefault(MEMBERS_ENV, "Org1MSP,Org2MSP")
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ def model_payload(
             "optimizer": {"name": "sgd", "params": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}},
             "scheduler": None,
             "loss": "cross_entropy",
-            "seeds": {"torch": 1, "numpy": 2, "python": 3, "data_order": 4},
+            "seeds": {"torch": 1, "data": 4, "numpy": 2, "python": 3},
             "batch_size": 64,
             "drop_last": True,
             "data_order": "permutation-v1",
@@ -204,12 +204,24 @@ class Net:
         assert self.ledger.snapshot() == before
         return error
 
+    def register_verifier(self, admin: Party, verifier: Party) -> dict[str, Any]:
+        """The admin authorizes the verifier, which then activates its own record."""
+        self.call(admin, "RegisterVerifier", {"cert_pem": verifier.pem, "name": verifier.name})
+        return self.call(verifier, "ActivateVerifier")
+
     def register_verifiers(self) -> None:
         """Each org's admin registers its own verifiers: two in Org1, four in Org2."""
         for v in Cast.org1_verifiers:
-            self.call(Cast.admin1, "RegisterVerifier", {"cert_pem": v.pem, "name": v.name})
+            self.register_verifier(Cast.admin1, v)
         for v in Cast.org2_verifiers:
-            self.call(Cast.admin2, "RegisterVerifier", {"cert_pem": v.pem, "name": v.name})
+            self.register_verifier(Cast.admin2, v)
+
+    def set_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """The consortium changes settings: Org1's admin proposes, Org2's approves (applied)."""
+        proposal = self.call(Cast.admin1, "ProposeConfig", changes)
+        applied = self.call(Cast.admin2, "ApproveConfig", proposal["proposal_id"])
+        assert applied["status"] == "APPLIED", applied
+        return applied
 
     def last_event(self) -> tuple[str, dict[str, Any]]:
         _, name, payload = self.ledger.events[-1]

@@ -76,7 +76,7 @@ def check(net: Net, creator: Creator, function: str, args: list[bytes]) -> bool:
 
 # --- pure garbage ------------------------------------------------------------------------------
 
-KNOWN_FIELDS = set(RULES)  # a random {"k": 2} would be a valid SetConfig, not garbage
+KNOWN_FIELDS = set(RULES)  # a random {"k": 2} would be a valid ProposeConfig, not garbage
 json_keys = st.text(max_size=12).filter(lambda k: k not in KNOWN_FIELDS)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
@@ -176,7 +176,7 @@ def near_miss(draw: st.DrawFn) -> tuple[Creator, str, list[bytes]]:
         return Cast.admin2.creator, "RegisterVerifier", [json.dumps(draw(mutated(request))).encode()]
     if choice == "config":
         change = draw(st.dictionaries(st.sampled_from(sorted(RULES) + ["x"]), json_values, min_size=1, max_size=3))
-        return Cast.admin1.creator, "SetConfig", [json.dumps(change).encode()]
+        return Cast.admin1.creator, "ProposeConfig", [json.dumps(change).encode()]
     if choice == "list":
         query = draw(mutated({"status": "SUBMITTED", "page_size": 2, "bookmark": "", "name": "a"}))
         return Cast.client2.creator, "ListModels", [json.dumps(query).encode()]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,12 @@ def store():
 
 @pytest.fixture()
 def train(tmp_path):
-    """train(**kwargs) → run directory of a small digits model recorded with the Recorder."""
+    """train(**kwargs) → run directory of a small digits model recorded with the Recorder.
+
+    A fresh seed unless one is given: an artifact is claimed once on the ledger, so two runs
+    with the same seed (the same snapshots) could not both be submitted."""
     def _train(name: str = "run", **kwargs) -> Path:
+        kwargs.setdefault("seed", secrets.randbelow(2 ** 31 - 2) + 1)
         run_dir = tmp_path / name
         train_digits(run_dir, intervals=kwargs.pop("intervals", 8), steps_per_interval=kwargs.pop("steps_per_interval", 10),
                      name=f"e2e-{name}", **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +26,9 @@ def _contract(profile: Profile, identity: str = "org1-user1"):
 def submit(profile: Profile, name: str) -> dict:
     """Train a small honest digits model and submit it as org1's client."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"multihost-{name}-"))
-    train_digits(run_dir, intervals=4, steps_per_interval=10, name=f"multihost-{name}")
+    # a fresh seed: an artifact is claimed once on the ledger
+    train_digits(run_dir, intervals=4, steps_per_interval=10, name=f"multihost-{name}",
+                 seed=secrets.randbelow(2 ** 31 - 2) + 1)
     with ArtifactStore.from_state(role="submitter", org="org1") as store:
         submitted = submit_run(run_dir, _contract(profile), store)
     return {"model_id": submitted.model_id}

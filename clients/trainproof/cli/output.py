@@ -63,7 +63,7 @@ def _escape(text: str) -> str:
 # ---- small formatters shared by the commands --------------------------------------------------
 
 STATUS_STYLE = {"VERIFIED": "bold green", "REJECTED": "bold red", "INCONCLUSIVE": "bold yellow",
-                "ASSIGNED": "cyan", "SUBMITTED": "cyan", "ACTIVE": "green", "SUSPENDED": "yellow",
+                "ASSIGNED": "cyan", "SUBMITTED": "cyan", "ACTIVE": "green", "SUSPENDED": "yellow", "PENDING": "cyan",
                 "ACCEPT": "green", "REJECT": "red", "ACCEPTED": "green"}
 
 

@@ -11,9 +11,9 @@ deterministic anyway, is explained in the test modules' docstrings; the tools ar
   proposal that must be refused and never sends it to the orderers, so a refused test call
   cannot change the ledger even if the contract wrongly accepted it. ``proposal(...,
   timestamp=)`` sets the client-chosen transaction time.
-* ``runs``: real recorded training runs (``demo.digits.train_digits``), trained
-  once and cached under ``.pytest_cache``, with their artifacts uploaded to MinIO, so the
-  workers verify them for real.
+* ``runs``: real recorded training runs (``demo.digits.train_digits``), a fresh
+  one (new seed) per call since an artifact is claimed once on the ledger, with their artifacts
+  uploaded to MinIO, so the workers verify them for real.
 * ``fake_payload``: a valid certificate whose artifacts do not exist in MinIO (the workers vote
   REJECT, "unusable submission", within seconds).
 * ``events``: every chaincode event from the session's start.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import secrets
 import tempfile
 import threading
 import time
@@ -158,6 +158,14 @@ class Live:
 
     def submit(self, who: str, fn: str, *args: Any, attempts: int = 4) -> Any:
         return self.submit_tx(who, fn, *args, attempts=attempts)[0]
+
+    def set_config(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """The consortium changes settings: Org1's admin proposes, Org2's approves, which applies it.
+        Returns the APPLIED proposal."""
+        proposal = self.submit("org1-admin", "ProposeConfig", changes)
+        applied = self.submit("org2-admin", "ApproveConfig", proposal["proposal_id"])
+        assert applied["status"] == "APPLIED", applied
+        return applied
 
     def refuse(self, who: str, fn: str, *args: Any, status: int, match: str = "",
                timestamp: float | None = None) -> Refusal:
@@ -414,34 +422,29 @@ def _complete(directory: Path) -> dict[str, Any] | None:
 
 
 class Runs:
-    def __init__(self, cache_root: Path) -> None:
-        self.root = cache_root
-        self._runs: dict[str, RecordedRun] = {}
+    """``runs(kind)`` trains a fresh run of that kind on every call, with a seed never used before.
+
+    Why fresh: an artifact is claimed once on the ledger (issue 15), so the same snapshots cannot
+    back two models, in one session or across sessions on the same network. Training is cheap
+    (well under a second for 30 steps, a few seconds for the slow run); the replays are what
+    cost, and they are the same either way."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self._store = None
 
-    def __call__(self, kind: str) -> RecordedRun:
-        if kind not in self._runs:
-            self._runs[kind] = self._upload(self._train(kind))
-        return self._runs[kind]
+    def __call__(self, kind: str, parent: RecordedRun | None = None) -> RecordedRun:
+        """``parent``: fine-tune from that run's final weights (a real child)."""
+        return self._upload(self._train(kind, parent))
 
-    def _train(self, kind: str) -> Path:
-        """Train once; the cache key covers the spec and the recorder/training code."""
-        import trainproof.ml
+    def _train(self, kind: str, parent: RecordedRun | None = None) -> Path:
+        from demo.digits import train_digits
 
-        spec = RUN_SPECS[kind]
-        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
-        for source in sorted(Path(trainproof.ml.__file__).parent.glob("*.py")):
-            digest.update(source.read_bytes())
-        key = digest.hexdigest()[:12]
-        directory = self.root / f"{kind}-{key}"
-        if _complete(directory) is None:
-            from demo.digits import train_digits
-
-            shutil.rmtree(directory, ignore_errors=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=self.root))
-            train_digits(staging / "run", name=f"{PREFIX}{kind}", **spec)
-            (staging / "run").rename(directory)
-            shutil.rmtree(staging, ignore_errors=True)
+        spec = {**RUN_SPECS[kind], "seed": secrets.randbelow(2 ** 31 - 2) + 1}
+        if parent is not None:
+            spec["parent_snapshot"] = parent.directory / parent.run["snapshots"][-1]["file"]
+        directory = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self.root)) / "run"
+        train_digits(directory, name=f"{PREFIX}{kind}", **spec)
         return directory
 
     def _upload(self, directory: Path) -> RecordedRun:
@@ -460,11 +463,5 @@ class Runs:
 
 
 @pytest.fixture(scope="session")
-def runs(request) -> Runs:
-    """Cached across sessions in .pytest_cache (or the temp dir when the cache plugin is off)."""
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        return Runs(Path(cache.mkdir("contract-live-runs")))
-    root = Path(tempfile.gettempdir()) / "trainproof-contract-live-runs"
-    root.mkdir(exist_ok=True)
-    return Runs(root)
+def runs(tmp_path_factory) -> Runs:
+    return Runs(tmp_path_factory.mktemp("contract-live-runs"))

@@ -43,7 +43,7 @@ CALLERS = ["org1-user1", "org2-user1", "org1-admin", "org2-admin", "org1-verifie
 ARITY = {"SubmitVote": 4, "SetVerifierStatus": 2, "GetVotes": 2, "GetConfig": 0, "ListModels": 1, "ListVerifiers": 1}
 FUNCTIONS = sorted(TRANSACTIONS) + ["", "Nope", "submitmodel", "GetModel\x00", "Ping2"]
 
-KNOWN_FIELDS = set(RULES)  # {"k": 2} would be a valid SetConfig, not garbage
+KNOWN_FIELDS = set(RULES)  # {"k": 2} would be a valid ProposeConfig, not garbage
 json_keys = st.text(max_size=12).filter(lambda k: k not in KNOWN_FIELDS)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
@@ -96,7 +96,7 @@ def test_garbage_never_crashes_the_chaincode_nor_changes_state(live: Live, world
     sent: list[str] = []
     outcomes = {"refused": 0, "answered": 0, "endorsed near miss": 0}
     statuses: set[int] = set()
-    fresh = dict(world, model_id=str(uuid.uuid4()), name=world["name"] + "-nm")
+    fresh = fake_payload("fuzz-world-nm")  # its own snapshots: an artifact is claimed once
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

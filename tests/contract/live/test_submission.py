@@ -48,7 +48,9 @@ def test_submit_stores_the_certificate_and_emits_model_submitted(live, events):
         "intervals": len(payload["scores"]), "certificate_sha256": hashlib.sha256(canonical(payload)).hexdigest(),
         "status": "SUBMITTED", "reason": None, "selected": None,
         "submitted_tx": tx, "submitted_at": state["submitted_at"], "updated_tx": tx, "updated_at": state["updated_at"],
+        "seq": state["seq"],  # the order of record (issue 15)
     }
+    assert isinstance(state["seq"], int) and state["seq"] >= 1
     assert state["submitter"]["common_name"].startswith("User1@org1")
 
     stored = live.query("GetModel", payload["model_id"])
@@ -197,15 +199,20 @@ def test_duplicate_id_is_refused_and_the_original_is_untouched(live):
     assert not {r.tx_id for r in refusals} & live.tx_ids(start, live.height())
 
 
-def test_lineage_over_three_generations(live, runs):
-    run = runs("honest")
+def test_lineage_over_three_generations(live):
+    """Each child starts from its parent's final snapshot: the one artifact a model may share
+    (until issue 15 every generation reused one recorded run's snapshots)."""
     family = unique_name("family")
+    finals: dict[str, dict] = {}
 
     def submit(label: str, parent: str | None, who: str = "org1-user1") -> str:
-        cert = run.certificate(label, parent_id=parent)
+        cert = fake_payload(label, parent=parent)
+        if parent is not None:
+            cert["snapshots"][0] = {**finals[parent], "index": 0, "step": 0}
         cert["name"] = f"{family}-{label}"
         state = live.submit(who, "SubmitModel", cert)  # resubmitted if the parent's verdict landed meanwhile
         assert state["parent_id"] == parent
+        finals[cert["model_id"]] = cert["snapshots"][-1]
         return cert["model_id"]
 
     root = submit("g1", None)

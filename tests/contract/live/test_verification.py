@@ -34,11 +34,11 @@ How each path is made deterministic anyway:
    plainly if the window ever closes too early (then raise ``SLOW_STEPS`` in conftest.py).
 4. Expiry needs a deadline that has passed. The transaction time is the client's, but every
    endorsing peer refuses ExpireAssignment/AssignVerifiers stamped more than clock_skew_seconds
-   (300 s) from its own clock, so the test gives its model a SHORT_DEADLINE: SetConfig just
-   before the submission, restored as soon as the model is assigned (a second or two; a model
+   (300 s) from its own clock, so the test gives its model a SHORT_DEADLINE: a settings change
+   (proposed by Org1's admin, approved by Org2's) just before the submission, restored as soon as the model is assigned (a second or two; a model
    another process submits in that window also gets the short deadline, and at worst is
    re-staffed after it), and stamps each expiry just past the current deadline, inside the skew.
-   SetConfig itself is exercised with a change no selection can notice (a 10^-9 nudge of k).
+   Changing settings is exercised with a change no selection can notice (a 10^-9 nudge of k).
 """
 from __future__ import annotations
 
@@ -330,20 +330,20 @@ def test_majority_reject_rejects(live, runs, events):
 
 def test_config_refusals_change_nothing(live):
     before = live.query("GetConfig")
-    live.refuse("org1-user1", "SetConfig", {"deadline_seconds": 60}, status=403, match="not an MSP admin")
-    live.refuse("org1-verifier1", "SetConfig", {"deadline_seconds": 60}, status=403, match="not an MSP admin")
-    live.refuse("org1-admin", "SetConfig", {"sub_quorum_size": 4}, status=400, match="odd integer")
-    live.refuse("org1-admin", "SetConfig", {"deadline_seconds": 0}, status=400, match="deadline_seconds must be")
-    live.refuse("org1-admin", "SetConfig", {"k": True}, status=400, match="k must be")
-    live.refuse("org1-admin", "SetConfig", {"quorum": 3}, status=400, match="unknown setting")
-    live.refuse("org1-admin", "SetConfig", {}, status=400, match="no setting given")
-    live.refuse("org1-admin", "SetConfig", "[3]", status=400, match="must be a JSON object")
+    live.refuse("org1-user1", "ProposeConfig", {"deadline_seconds": 60}, status=403, match="not an MSP admin")
+    live.refuse("org1-verifier1", "ProposeConfig", {"deadline_seconds": 60}, status=403, match="not an MSP admin")
+    live.refuse("org1-admin", "ProposeConfig", {"sub_quorum_size": 4}, status=400, match="odd integer")
+    live.refuse("org1-admin", "ProposeConfig", {"deadline_seconds": 0}, status=400, match="deadline_seconds must be")
+    live.refuse("org1-admin", "ProposeConfig", {"k": True}, status=400, match="k must be")
+    live.refuse("org1-admin", "ProposeConfig", {"quorum": 3}, status=400, match="unknown setting")
+    live.refuse("org1-admin", "ProposeConfig", {}, status=400, match="no setting given")
+    live.refuse("org1-admin", "ProposeConfig", "[3]", status=400, match="must be a JSON object")
     live.refuse("org1-admin", "GetConfig", "{}", status=400, match="arguments")
     assert live.query("GetConfig") == before
 
 
 def test_settings_are_frozen_into_each_assignment(live):
-    """SetConfig is global, so the change made here is a nudge of ``k`` by one part in 10^9 (it
+    """Settings are global, so the change made here is a nudge of ``k`` by one part in 10^9 (it
     moves the outlier threshold by 3·10^-9 MAD: no real selection changes), in force only from
     just before a SubmitModel until its assignment has committed, and restored in a finally."""
     before = live.query("GetConfig")
@@ -351,13 +351,15 @@ def test_settings_are_frozen_into_each_assignment(live):
     nudged = k * (1 + 1e-9)
     payload = fake_payload("frozen", intervals=4, scores=decaying_scores(4))
     try:
-        view, tx = live.submit_tx("org1-admin", "SetConfig", {"k": nudged})
+        proposal = live.set_config({"k": nudged})
+        view = live.query("GetConfig")
         assert view["values"] == {**before["values"], "k": nudged} and view["defaults"] == before["defaults"]
-        assert view["updated"]["tx_id"] == tx and view["updated"]["by"]["fingerprint"] == live.fingerprint("org1-admin")
+        assert view["updated"]["tx_id"] == proposal["applied_tx"]
+        assert view["updated"]["by"]["fingerprint"] == live.fingerprint("org1-admin")
         live.submit_model(payload)
         assignment, _ = live.assign(payload["model_id"], "org2-admin")
     finally:
-        live.submit("org1-admin", "SetConfig", {"k": k})
+        live.set_config({"k": k})
     assert assignment["config"] == {**before["values"], "k": nudged}
     assert live.query("GetConfig")["values"]["k"] == k
     assert live.assignment(payload["model_id"])["config"]["k"] == nudged  # the model keeps its rules
@@ -374,10 +376,10 @@ def test_expired_assignment_is_restaffed_then_inconclusive(live, runs, events):
     early; a stamp further ahead is refused by the peers."""
     before = live.query("GetConfig")["values"]
     try:
-        live.submit("org1-admin", "SetConfig", {"deadline_seconds": SHORT_DEADLINE})
+        live.set_config({"deadline_seconds": SHORT_DEADLINE})
         cert, assignment, round0 = slow_model(live, runs, "expire", "org1-user1", "org2-admin")
     finally:
-        live.submit("org1-admin", "SetConfig", {"deadline_seconds": before["deadline_seconds"]})
+        live.set_config({"deadline_seconds": before["deadline_seconds"]})
     mid, i = cert["model_id"], round0["interval"]
     cfg = assignment["config"]
     limit, allowed, skew = cfg["deadline_seconds"], cfg["max_reassignments"], cfg["clock_skew_seconds"]

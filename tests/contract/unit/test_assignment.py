@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.contract.factories import Cast, Net, decaying_scores, model_payload
+from tests.contract.factories import Cast, Net, decaying_scores, model_payload, party
 
 pytestmark = pytest.mark.unit
 ORG2 = {v.fingerprint for v in Cast.org2_verifiers}
@@ -54,7 +54,7 @@ def test_an_input_shift_outlier_is_selected_with_its_z(net: Net):
 
 
 def test_submitters_org_fills_the_sub_quorum_only_when_other_orgs_are_too_few(net: Net, submitted):
-    net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 5})
+    net.set_config({"sub_quorum_size": 5})
     out = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])
     assert out["submitter_org_excluded"] is False
     for rec in out["intervals"]:
@@ -62,8 +62,10 @@ def test_submitters_org_fills_the_sub_quorum_only_when_other_orgs_are_too_few(ne
 
 
 def test_too_few_active_verifiers_is_refused(net: Net, submitted):
-    net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 7})
-    net.refuse(Cast.admin2, "AssignVerifiers", submitted["model_id"], status=409, match="quorum: 6 active verifier(s)")
+    net.set_config({"sub_quorum_size": 5})
+    for v in Cast.org2_verifiers[:2]:
+        net.call(Cast.admin2, "SetVerifierStatus", v.fingerprint, "SUSPENDED")
+    net.refuse(Cast.admin2, "AssignVerifiers", submitted["model_id"], status=409, match="quorum: 4 active verifier(s)")
 
 
 def test_suspended_verifiers_are_not_picked(net: Net, submitted):
@@ -94,11 +96,11 @@ def test_who_may_not_assign(net: Net, submitted, who, rule):
 
 
 def test_the_submitters_org_may_assign_when_no_other_org_has_active_verifiers(bare_net: Net):
-    for v in Cast.org1_verifiers + [Cast.org2_verifiers[0]]:
+    third = party("Org1MSP", "verifier2@org1.example.com", "client")
+    for v in Cast.org1_verifiers + [third, Cast.org2_verifiers[0]]:
         admin = Cast.admin1 if v.mspid == "Org1MSP" else Cast.admin2
-        bare_net.call(admin, "RegisterVerifier", {"cert_pem": v.pem, "name": v.name})
+        bare_net.register_verifier(admin, v)
     bare_net.call(Cast.admin2, "SetVerifierStatus", Cast.org2_verifiers[0].fingerprint, "SUSPENDED")
-    bare_net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 1})
     payload = model_payload()
     bare_net.call(Cast.client1, "SubmitModel", payload)
     out = bare_net.call(Cast.admin1, "AssignVerifiers", payload["model_id"])

@@ -72,7 +72,7 @@ def test_past_the_maximum_an_interval_is_inconclusive_and_so_is_the_model(net: N
 
 
 def test_settings_changed_after_assignment_do_not_apply_to_it(net: Net, assigned):
-    net.call(Cast.admin1, "SetConfig", {"max_reassignments": 0, "deadline_seconds": 60})
+    net.set_config({"max_reassignments": 1, "deadline_seconds": 60})
     net.advance(DAY - 60)
     net.refuse(Cast.admin2, "ExpireAssignment", assigned["model_id"], status=409, match="deadline")
     net.advance(60)
@@ -105,12 +105,14 @@ def test_one_interval_given_up_while_another_is_re_assigned(net: Net, submitted)
     assert net.last_event()[0] == "ModelVerdict"
 
 
-def test_max_zero_gives_up_at_the_first_deadline(net: Net, submitted):
-    net.call(Cast.admin1, "SetConfig", {"max_reassignments": 0, "deadline_seconds": 60})
+def test_max_one_gives_up_at_the_second_deadline(net: Net, submitted):
+    net.set_config({"max_reassignments": 1, "deadline_seconds": 60})
     mid = submitted["model_id"]
     out = net.call(Cast.admin2, "AssignVerifiers", mid)
     (i1, q1) = (out["intervals"][0]["interval"], out["intervals"][0]["verifiers"])
     vote(net, q1[0], mid, i1, "REJECT")
+    net.advance(60)
+    assert net.call(Cast.admin2, "ExpireAssignment", mid)["status"] == "ASSIGNED"
     net.advance(60)
     out = net.call(Cast.admin2, "ExpireAssignment", mid)
     assert out["status"] == "INCONCLUSIVE" and len(out["decided"]) == 2
@@ -118,7 +120,7 @@ def test_max_zero_gives_up_at_the_first_deadline(net: Net, submitted):
 
 
 def test_with_no_fresh_verifier_the_silent_ones_get_another_round(net: Net, submitted):
-    net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 5})
+    net.set_config({"sub_quorum_size": 5})
     mid = submitted["model_id"]
     first = net.call(Cast.admin2, "AssignVerifiers", mid)["intervals"][0]
     net.advance(DAY)
@@ -129,7 +131,7 @@ def test_with_no_fresh_verifier_the_silent_ones_get_another_round(net: Net, subm
 
 
 def test_too_few_active_verifiers_to_re_staff_is_inconclusive(net: Net, submitted):
-    net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 5})
+    net.set_config({"sub_quorum_size": 5})
     mid = submitted["model_id"]
     net.call(Cast.admin2, "AssignVerifiers", mid)
     for v in Cast.org1_verifiers:
@@ -179,9 +181,9 @@ def test_assignment_stamped_in_the_past_is_refused(net: Net, submitted):
 
 
 def test_expiry_uses_the_skew_frozen_at_assignment(net: Net, submitted):
-    net.call(Cast.admin1, "SetConfig", {"clock_skew_seconds": 10})
+    net.set_config({"clock_skew_seconds": 10})
     mid = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])["model_id"]
-    net.call(Cast.admin1, "SetConfig", {"clock_skew_seconds": 3600})
+    net.set_config({"clock_skew_seconds": 3600})
     net.advance(DAY - 11)
     net.refuse(Cast.admin2, "ExpireAssignment", mid, status=409, match="at most ±10 s", timestamp=net.ledger.clock + 11)
     net.advance(2)

@@ -116,7 +116,10 @@ def test_every_transaction_refuses_an_oversized_argument(net: Net, function):
 
 @pytest.mark.parametrize("function", sorted(QUERIES))
 def test_queries_write_nothing(net: Net, submitted, function):
-    args = {"ListModels": [], "ListVerifiers": [], "GetConfig": []}.get(function, [submitted["model_id"]])
+    args = {"ListModels": [], "ListVerifiers": [], "GetConfig": [], "ListConfigProposals": []}.get(
+        function, [submitted["model_id"]])
+    if function == "GetConfigProposal":
+        args = [net.call(Cast.admin1, "ProposeConfig", {"k": 2})["proposal_id"]]
     if function == "GetAssignment":
         net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])
     before = net.ledger.snapshot()

@@ -1,21 +1,53 @@
-"""RegisterVerifier, SetVerifierStatus, ListVerifiers: admins manage their own org's verifiers."""
+"""RegisterVerifier, ActivateVerifier, SetVerifierStatus, ListVerifiers: admins authorize their own
+org's verifiers, each verifier activates its own record, admins suspend them."""
 from __future__ import annotations
 
 import pytest
 
-from tests.contract.factories import Cast, Net
+from tests.contract.factories import Cast, Net, party
 
 pytestmark = pytest.mark.unit
 V1 = Cast.org1_verifiers[0]
 
 
-def test_admin_registers_its_own_orgs_verifier(bare_net: Net):
-    record = bare_net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": V1.pem, "name": "Verifier A"})
-    assert record["fingerprint"] == V1.fingerprint
+def test_admin_authorizes_and_the_verifier_activates_itself(bare_net: Net):
+    pending = bare_net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": V1.pem, "name": "Verifier A"})
+    assert pending["fingerprint"] == V1.fingerprint and pending["status"] == "PENDING"
+    assert bare_net.call(Cast.client2, "ListVerifiers")["verifiers"] == []  # not in the registry yet
+    assert bare_net.call(Cast.client2, "ListVerifiers", {"status": "PENDING"})["verifiers"] == [pending]
+    record = bare_net.call(V1, "ActivateVerifier")
     assert record["mspid"] == "Org1MSP" and record["status"] == "ACTIVE" and record["name"] == "Verifier A"
     assert record["registered_by"]["fingerprint"] == Cast.admin1.fingerprint
+    assert record["cert_pem"] == V1.pem
     listed = bare_net.call(Cast.client2, "ListVerifiers")["verifiers"]
     assert [v["fingerprint"] for v in listed] == [V1.fingerprint]
+    assert bare_net.call(Cast.client2, "ListVerifiers", {"status": "PENDING"})["verifiers"] == []
+    bare_net.refuse(V1, "ActivateVerifier", status=409, match="already registered")
+
+
+def test_nobody_activates_without_its_own_orgs_authorization(bare_net: Net):
+    bare_net.refuse(V1, "ActivateVerifier", status=403, match="not authorized: no admin of Org1MSP")
+    bare_net.refuse(Cast.admin1, "ActivateVerifier", status=403, match="not a client identity")
+
+
+def test_a_squatted_authorization_never_blocks_the_real_owner():
+    """Org1's admin authorizes an Org2 certificate as its own: it can never be activated, since
+    the holder's Fabric-validated MSP is Org2MSP; Org2's admin then authorizes it normally."""
+    net = Net()
+    owner = party("Org2MSP", "fresh@org2.example.com", "client")
+    net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": owner.pem, "name": "squatted"})
+    net.refuse(owner, "ActivateVerifier", status=403, match="no admin of Org2MSP has authorized")
+    net.call(Cast.admin2, "RegisterVerifier", {"cert_pem": owner.pem, "name": "real"})
+    record = net.call(owner, "ActivateVerifier")
+    assert record["mspid"] == "Org2MSP" and record["name"] == "real"
+    assert net.call(Cast.admin2, "SetVerifierStatus", owner.fingerprint, "SUSPENDED")["status"] == "SUSPENDED"
+    net.refuse(Cast.admin1, "SetVerifierStatus", owner.fingerprint, "ACTIVE", status=403, match="own org only")
+
+
+@pytest.mark.parametrize("cert", [Cast.admin2, Cast.peer1])
+def test_only_client_certificates_become_verifiers(bare_net: Net, cert):
+    bare_net.refuse(Cast.admin1, "RegisterVerifier", {"cert_pem": cert.pem, "name": "x"}, status=400,
+                    match="verifiers are client identities")
 
 
 def test_explicit_mspid_equal_to_the_admins_is_accepted(bare_net: Net):
@@ -50,7 +82,7 @@ def test_malformed_registrations_are_refused(bare_net: Net, arg, rule):
 
 
 def test_admin_suspends_and_reactivates_its_own_verifier(bare_net: Net):
-    bare_net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": V1.pem, "name": "A"})
+    bare_net.register_verifier(Cast.admin1, V1)
     record = bare_net.call(Cast.admin1, "SetVerifierStatus", V1.fingerprint, "SUSPENDED", "key rotation")
     assert record["status"] == "SUSPENDED" and record["reason"] == "key rotation"
     assert bare_net.call(Cast.admin1, "ListVerifiers", {"status": "ACTIVE"})["verifiers"] == []
@@ -58,7 +90,7 @@ def test_admin_suspends_and_reactivates_its_own_verifier(bare_net: Net):
 
 
 def test_status_changes_are_refused_for_other_orgs_unknown_verifiers_and_no_ops(bare_net: Net):
-    bare_net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": V1.pem, "name": "A"})
+    bare_net.register_verifier(Cast.admin1, V1)
     bare_net.refuse(Cast.admin2, "SetVerifierStatus", V1.fingerprint, "SUSPENDED", status=403, match="own org only")
     bare_net.refuse(Cast.client1, "SetVerifierStatus", V1.fingerprint, "SUSPENDED", status=403, match="MSP admin")
     bare_net.refuse(Cast.admin1, "SetVerifierStatus", "ab" * 32, "SUSPENDED", status=404, match="unknown verifier")

@@ -8,7 +8,7 @@ import pytest
 from trainproof.chaincode.contract.router import handle
 from tests.fakes.memory_ledger import MVCCReadConflict
 from trainproof.chaincode.shim.stub import Creator
-from tests.contract.factories import Cast, Net, evidence, model_payload
+from tests.contract.factories import Cast, Net, evidence
 
 pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
@@ -169,16 +169,6 @@ def test_concurrent_deciding_votes_cannot_both_miss_the_verdict(net: Net, assign
     with pytest.raises(MVCCReadConflict):
         net.ledger.commit(b)
     assert vote(net, q2[1], mid, i2)["model"]["status"] == "VERIFIED"
-
-
-def test_sub_quorum_of_one(net: Net):
-    net.call(Cast.admin1, "SetConfig", {"sub_quorum_size": 1})
-    payload = model_payload(intervals=3)
-    net.call(Cast.client1, "SubmitModel", payload)
-    out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])
-    for rec in out["intervals"]:
-        result = vote(net, rec["verifiers"][0], payload["model_id"], rec["interval"])
-    assert result["model"]["status"] == "VERIFIED"
 
 
 # --- a vote its own evidence contradicts is refused ------------------------------------------

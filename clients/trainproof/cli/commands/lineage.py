@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.tree import Tree
 
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
@@ -42,6 +43,9 @@ def tree(answer: dict[str, Any]) -> Tree:
 
 
 def _label(node: dict[str, Any], selected: str) -> str:
-    text = (f"[bold]{node['name']}[/] v{node['version']}  {node['model_id']}  {styled(node['status'])}  "
-            f"[dim]{node['submitter']['mspid']}, {when(node['submitted_at'])}[/]")
+    # Anyone may declare a parent; only a VERIFIED child's verifiers checked that it starts from
+    # the parent's final weights, so every other relation is shown as a claim.
+    claim = "  [yellow](lineage not verified)[/]" if node["parent_id"] and node["status"] != "VERIFIED" else ""
+    text = (f"[bold]{escape(node['name'])}[/] v{escape(node['version'])}  {node['model_id']}  {styled(node['status'])}"
+            f"{claim}  [dim]{escape(node['submitter']['mspid'])}, {when(node['submitted_at'])}[/]")
     return f"{text}  [reverse] this model [/]" if node["model_id"] == selected else text

@@ -5,12 +5,30 @@ import json
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
 from trainproof.cli.output import console, emit_json, short, size, styled, when
 from trainproof.cli.session import Session
 from trainproof.ml.certificate import SCORE_KEYS
+
+
+REJECTED_SHOWN = 100  # the most of a submitter's REJECTED models one `show` looks up
+
+
+def rejected_by(session: Session, fingerprint: str) -> list[dict[str, Any]]:
+    """The submitter's REJECTED models (up to REJECTED_SHOWN), oldest first: a submitter whose
+    runs were rejected before is worth knowing about when reading its next certificate."""
+    found: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"submitter": fingerprint, "status": "REJECTED", "page_size": 100}
+    for _ in range(50):  # pages of the submitter's models; bounded, so one `show` stays quick
+        page = session.ledger.list_models(query)
+        found += [{k: m[k] for k in ("model_id", "name", "reason", "submitted_at")} for m in page["models"]]
+        if not page["bookmark"] or len(found) >= REJECTED_SHOWN:
+            break
+        query["bookmark"] = page["bookmark"]
+    return sorted(found, key=lambda m: m["submitted_at"])[:REJECTED_SHOWN]
 
 
 @click.command()
@@ -20,12 +38,17 @@ from trainproof.ml.certificate import SCORE_KEYS
 def show(session: Session, model_id: str) -> None:
     """The birth certificate: recipe, dataset, environment, snapshots, scores, layer hashes."""
     model = session.ledger.get_model(model_id)
+    rejected = rejected_by(session, model["submitter"]["fingerprint"])
     if session.as_json:
-        emit_json(model)
+        emit_json({**model, "submitter_rejected": rejected})
         return
     cert = model["certificate"]
     sub = model["submitter"]
-    console.print(f"[bold]{model['name']}[/] v{model['version']}  {model['model_id']}  {styled(model['status'])}")
+    console.print(f"[bold]{escape(model['name'])}[/] v{escape(model['version'])}  {model['model_id']}  "
+                  f"{styled(model['status'])}")
+    record = (f"[bold red]{len(rejected)}{'+' if len(rejected) >= REJECTED_SHOWN else ''} REJECTED[/]: "
+              + ", ".join(f"{r['model_id']} ({escape(r['name'])})" for r in rejected[:5])) if rejected else "none REJECTED"
+    console.print(f"submitter's record: {record}")
     _section("identity", {
         "submitter": f"{sub['mspid']} ({sub['common_name']}), fingerprint {short(sub['fingerprint'], 16)}",
         "submitted": f"{when(model['submitted_at'])}, tx {model['submitted_tx']}",

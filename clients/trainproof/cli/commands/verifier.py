@@ -1,6 +1,8 @@
-"""``trainproof verifier register|list|suspend|activate``: the verifier registry, for org admins.
+"""``trainproof verifier register|join|list|suspend|activate``: the verifier registry.
 
-The contract lets an org's admin register and suspend only its own org's verifiers; these
+The contract lets an org's admin authorize (register) and suspend only its own org's verifiers,
+and a registration takes effect when the verifier itself joins (``join --identity
+org1-verifier6``): the registry holds only certificates Fabric validated for their MSP. These
 commands do not pre-check roles, so what is shown is the ledger's own refusal.
 """
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from trainproof.cli.identities import certificate_of, fingerprint_of
@@ -28,14 +31,22 @@ def verifier() -> None:
 @common_options
 @pass_session
 def register(session: Session, who: str, name: str | None) -> None:
-    """Register a verifier of your org: an identity of the profile or a PEM certificate file."""
+    """Authorize a verifier of your org (an identity of the profile or a PEM file); it then joins."""
     pem, default_name = certificate_of(session.profile, who)
     record = session.ledger.register_verifier(pem.decode(), name or default_name)
-    _done(session, record, "registered")
+    _done(session, record, "authorized")
+
+
+@verifier.command()
+@common_options
+@pass_session
+def join(session: Session) -> None:
+    """As the verifier identity itself: activate the registration your org's admin authorized."""
+    _done(session, session.ledger.activate_verifier(), "joined as")
 
 
 @verifier.command(name="list")
-@click.option("--status", type=click.Choice(("ACTIVE", "SUSPENDED"), case_sensitive=False))
+@click.option("--status", type=click.Choice(("ACTIVE", "SUSPENDED", "PENDING"), case_sensitive=False))
 @click.option("--org", help="Only this org's verifiers (org1 or Org1MSP).")
 @common_options
 @pass_session
@@ -85,5 +96,5 @@ def _done(session: Session, record: dict[str, Any], what: str) -> None:
     if session.as_json:
         emit_json(record)
         return
-    console.print(f"{what} verifier [bold]{record['name']}[/] of {record['mspid']}: {styled(record['status'])}, "
+    console.print(f"{what} verifier [bold]{escape(record['name'])}[/] of {escape(record['mspid'])}: {styled(record['status'])}, "
                   f"fingerprint {record['fingerprint']}, tx {short(record['updated_tx'], 16)}")
