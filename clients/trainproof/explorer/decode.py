@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -61,16 +62,28 @@ class Signer:
 
     @property
     def certificate(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self.cert_pem)
+        return _certificate(self.cert_pem)
 
     @property
     def fingerprint(self) -> str:
         """SHA-256 of the DER certificate: the contract's name for an identity."""
-        return hashlib.sha256(self.certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+        return _names(self.cert_pem)[0]
 
     @property
     def subject(self) -> str:
-        return self.certificate.subject.rfc4514_string()
+        return _names(self.cert_pem)[1]
+
+
+@lru_cache(maxsize=4096)
+def _certificate(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
+
+
+@lru_cache(maxsize=4096)
+def _names(pem: bytes) -> tuple[str, str]:
+    """(fingerprint, subject): a network has a few dozen identities, signing thousands of times."""
+    cert = _certificate(pem)
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest(), cert.subject.rfc4514_string()
 
 
 @dataclass

@@ -262,7 +262,8 @@ def vote_grid(db: Database, model_id: str) -> str:
         for fp in verifiers:
             v = by.get((i, fp))
             if v is None:
-                cells.append(f'<td class="{"pending" if fp in members else ""}">{"pending" if fp in members else ""}</td>')
+                word = ("not needed" if i in decisions else "pending") if fp in members else ""
+                cells.append(f'<td class="novote">{word}</td>')
                 continue
             ev = (_load(v["record"]) or {}).get("evidence") or {}
             disagree = len(set(hashes)) > 1 and v["replay_sha256"] != common
@@ -290,7 +291,9 @@ es.addEventListener('update', async ev => {
   const ind = document.getElementById('indexed');
   if (ind) ind.textContent = 'indexed to block '+s.indexed.last+' of height '+s.indexed.height;
   if (seen !== null && s.indexed.next !== seen) {
-    const r = await fetch(location.pathname + '/live'); if (r.ok) document.getElementById('live').innerHTML = await r.text();
+    const r = await fetch(location.pathname + '/live');
+    if (r.ok) { document.getElementById('live').innerHTML = await r.text();
+      document.getElementById('head-status').innerHTML = document.getElementById('status').innerHTML; }
   }
   seen = s.indexed.next;
 });
@@ -368,7 +371,7 @@ def model_page(db: Database, model_id: str) -> str:
     assurance = state.get("assurance") or assignment.get("assurance")
     seed = f'seed <code>{short(assignment.get("seed"), 16)}</code> by {e((assignment.get("assigner") or {}).get("mspid"))} in {tx_link(assignment["tx_id"])}' \
         if assignment.get("tx_id") else "not assigned yet"
-    body = (f'<h1>{e(m["name"])} <small>v{e(m["version"])}</small> {badge(m["status"])}</h1>{head}'
+    body = (f'<h1>{e(m["name"])} <small>v{e(m["version"])}</small> <span id="head-status">{badge(m["status"])}</span></h1>{head}'
             f'<div id="live">{model_live(db, model_id)}</div>'
             + (f"<h2>Assurance</h2><p>{e(assurance)}</p>" if assurance else "")
             + f'<h2>Scores per interval</h2><p class="note">Blue: the claimed scores (log scale). Dashed red: the contract\'s '

@@ -84,8 +84,9 @@ def _model_state(cur: Any, s: dict, attrs: list[str], tx: Tx, block: int) -> Non
     _hash(cur, s.get("certificate_sha256"), "certificate", s["model_id"])
 
 
-def _certificate(cur: Any, c: dict, attrs: list[str], tx: Tx, block: int) -> None:
+def _certificate(cur: Any, record: dict, attrs: list[str], tx: Tx, block: int) -> None:
     model_id = attrs[0]
+    c = record.get("certificate") or {}
     # The certificate is written in the same transaction as the first model state: that row exists.
     cur.execute("UPDATE models SET certificate = ? WHERE model_id = ?", (_dump(c), model_id))
     dataset = c.get("dataset") or {}

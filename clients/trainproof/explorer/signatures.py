@@ -44,7 +44,8 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
 
 
 def chains_to(cert_pem: bytes, msp: Msp, at: float | None = None) -> Check:
-    """The certificate is one of ``msp``'s members: issued by a root or by an intermediate a root issued."""
+    """The certificate is one of ``msp``'s members: issued by a root or by an intermediate a root
+    issued, not revoked, and (with ``at``) valid at that time."""
     try:
         cert = _cert(cert_pem)
     except ValueError as exc:
@@ -53,17 +54,26 @@ def chains_to(cert_pem: bytes, msp: Msp, at: float | None = None) -> Check:
         moment = datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
         if not cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
             return Check(False, "certificate not valid at the transaction's time")
-    roots = [_cert(r) for r in msp.root_certs]
-    intermediates = [i for i in (_cert(p) for p in msp.intermediate_certs) if any(_issued_by(i, r) for r in roots)]
+    return _member(cert_pem, msp.mspid, tuple(msp.root_certs), tuple(msp.intermediate_certs), tuple(msp.revoked))
+
+
+@lru_cache(maxsize=4096)
+def _member(cert_pem: bytes, mspid: str, root_pems: tuple[bytes, ...], intermediate_pems: tuple[bytes, ...],
+            revoked: tuple[bytes, ...]) -> Check:
+    """The issuer and revocation part of ``chains_to``: the same for every signature of a certificate,
+    so it is computed once per certificate and MSP config (the costly part of indexing)."""
+    cert = _cert(cert_pem)
+    roots = [_cert(r) for r in root_pems]
+    intermediates = [i for i in (_cert(p) for p in intermediate_pems) if any(_issued_by(i, r) for r in roots)]
     if not any(_issued_by(cert, ca) for ca in roots + intermediates):
-        return Check(False, f"certificate not issued by a CA of {msp.mspid}")
-    for crl_der in msp.revoked:
+        return Check(False, f"certificate not issued by a CA of {mspid}")
+    for crl_der in revoked:
         try:
             crl = x509.load_der_x509_crl(crl_der)
         except ValueError:
             crl = x509.load_pem_x509_crl(crl_der)
         if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
-            return Check(False, f"certificate revoked by {msp.mspid}")
+            return Check(False, f"certificate revoked by {mspid}")
     return Check(True)
 
 
