@@ -24,6 +24,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from trainproof.explorer import pages
+from trainproof.explorer.bundle import BundleError
+from trainproof.explorer.bundle import build as build_bundle
 from trainproof.explorer.db import Database
 
 log = logging.getLogger("trainproof.explorer")
@@ -47,7 +49,7 @@ class App:
                  bundle: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.db, self.token = db, token
         self.health = health or (lambda: [])
-        self.bundle = bundle
+        self.bundle = bundle or (lambda model_id: build_bundle(db, model_id))
         self.stopping = threading.Event()
 
 
@@ -147,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
                     return self._html(pages.model_live(db, mid))
                 if parts[2:] == ["tree"]:
                     return self._html(pages.tree_page(db, mid))
-                if parts[2:] == ["bundle.json"] and self.app.bundle is not None:
+                if parts[2:] == ["bundle.json"]:
                     return self._json(self.app.bundle(mid), extra={
                         "Content-Disposition": f'attachment; filename="trainproof-audit-{mid[:8]}.json"'})
             if head == "verifiers":
@@ -158,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
             if head == "check":
                 return self._html(pages.check_page(db, query.get("model", "")))
             raise pages.NotFound(f"no page {url.path}")
-        except pages.NotFound as exc:
+        except (pages.NotFound, BundleError) as exc:
             self._html(pages.error_page(db, "not found", str(exc)), 404)
         except (ValueError, KeyError) as exc:
             self._html(pages.error_page(db, "bad request", str(exc)), 400)
