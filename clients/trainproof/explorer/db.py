@@ -2,11 +2,13 @@
 
 The SQL is written once, in the subset both engines share (``?`` placeholders are rewritten to
 ``%s`` for psycopg, ``INSERT … ON CONFLICT … DO UPDATE`` for upserts, JSON as TEXT, no BLOBs).
-Each thread gets its own connection: the indexer writes while the web app's threads read, which
-SQLite's WAL mode and PostgreSQL both allow without readers blocking the writer.
+Each thread uses its own connection, borrowed from a pool and handed back with ``release()``
+(the web server's threads live for one request each): the indexer writes while the web app's
+threads read, which SQLite's WAL mode and PostgreSQL both allow without readers blocking the writer.
 """
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -83,6 +85,7 @@ class Database:
         self.path = None if self.postgres else Path(text.removeprefix("sqlite:///").removeprefix("sqlite://"))
         self._local = threading.local()
         self._all: list[Any] = []
+        self._idle: queue.LifoQueue = queue.LifoQueue()
         self._lock = threading.Lock()
         with self.transaction() as cur:
             for statement in SCHEMA:
@@ -117,8 +120,19 @@ class Database:
     def conn(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            self._local.conn = conn
         return conn
+
+    def release(self) -> None:
+        """Hand this thread's connection back to the pool (a thread that is about to end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            self._idle.put(conn)
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -173,6 +187,7 @@ class Database:
                     pass
             self._all.clear()
         self._local = threading.local()
+        self._idle = queue.LifoQueue()
 
 
 class _Cursor:

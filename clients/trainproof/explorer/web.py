@@ -110,6 +110,12 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
+        try:
+            self._route(method)
+        finally:
+            self.app.db.release()  # this thread ends with the request
+
+    def _route(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         ok, cookie = self._authorized(query)
