@@ -162,10 +162,17 @@ class Indexer:
     def follow(self, network: Any, stop: threading.Event, retry_seconds: float = 5.0) -> None:
         """Index ``network``'s blocks from the checkpoint on, until ``stop``; a refused block is asked for
         again after ``retry_seconds`` (a fresh stream, possibly from another peer)."""
+        current: list[Any] = []
+
+        def close_on_stop() -> None:  # a stream waiting for the next block ends only when closed
+            stop.wait()
+            for stream in current:
+                stream.close()
+
+        threading.Thread(target=close_on_stop, name="indexer-closer", daemon=True).start()
         while not stop.is_set():
             stream = network.blocks(start_block=self.next_block)
-            closer = threading.Thread(target=lambda: (stop.wait(), stream.close()), daemon=True)
-            closer.start()
+            current[:] = [stream]
             try:
                 refused = self.ingest_all(stream, stop)
             finally:

@@ -269,6 +269,8 @@ def vote_grid(db: Database, model_id: str) -> str:
             disagree = len(set(hashes)) > 1 and v["replay_sha256"] != common
             mark = ' <span class="flag" title="this replay hash differs from the other members\'">≠ replay</span>' if disagree else ""
             reason = f'<br><small>{e(ev.get("reason"))}</small>' if ev.get("reason") else ""
+            if ev.get("evidence_sha256"):
+                reason += "<br>" + link(f'/artifact/{e(ev["evidence_sha256"])}', "evidence", "evidence")
             cls = "vote disagree" if disagree else "vote"
             vote_link = link(f"/tx/{e(v['tx_id'])}", badge(v["verdict"]), "vote")
             cells.append(f'<td class="{cls}" data-interval="{e(i)}" data-verdict="{e(v["verdict"])}">'
@@ -341,7 +343,7 @@ def model_page(db: Database, model_id: str) -> str:
         ("seeds", f'<code>{e(json.dumps(recipe.get("seeds")))}</code>'),
         ("batch size · steps/interval · total steps",
          f'{e(recipe.get("batch_size"))} · {e(recipe.get("steps_per_interval"))} · {e(recipe.get("total_steps"))}'),
-        ("dataset", f'{e(dataset.get("name"))} · <code>{e(dataset.get("sha256"))}</code> · {e(dataset.get("size"))} bytes · '
+        ("dataset", f'{e(dataset.get("name"))} · {link("/artifact/" + e(dataset.get("sha256")), "<code>" + e(dataset.get("sha256")) + "</code>")} · {e(dataset.get("size"))} bytes · '
                     f'<code>{e(dataset.get("uri"))}</code>'),
         ("preprocessing", e("; ".join(map(str, dataset.get("preprocessing") or [])))),
         ("environment", f'{e(env.get("device"))} · python {e(env.get("python"))} · {e(env.get("platform"))} · '
@@ -352,7 +354,8 @@ def model_page(db: Database, model_id: str) -> str:
         ("metrics", f'<code>{e(json.dumps(cert.get("metrics")))}</code>'),
     ])
     score_by = {s.get("interval"): s for s in scores}
-    snaps = [[e(s.get("index")), e(s.get("step")), f'<code>{e(s.get("sha256"))}</code>', e(s.get("size")),
+    snaps = [[e(s.get("index")), e(s.get("step")),
+              link(f'/artifact/{e(s.get("sha256"))}', f'<code>{e(s.get("sha256"))}</code>', "artifact"), e(s.get("size")),
               f'<code>{e(s.get("uri"))}</code>',
               e(", ".join(f'{k}={score_by.get(s.get("index"), {}).get(k, 0):.3g}' for k, _ in
                           [("absolute", 0), ("input_shift", 0)]) if s.get("index") in score_by else "–")]

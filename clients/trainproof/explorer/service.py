@@ -56,6 +56,18 @@ class NodeHealth:
             return result
 
 
+def artifact_fetcher(org: str):
+    """(sha256, directory) → the artifact downloaded there, hash-checked by the store (read as ``org``'s
+    submitter key: it may read every bucket, write none of the explorer's business)."""
+    from storage import ArtifactStore
+
+    def fetch(sha256: str, directory: Path) -> Path:
+        with ArtifactStore.from_state(role="submitter", org=org) as store:
+            return store.get_file(sha256, sha256, directory / sha256)
+
+    return fetch
+
+
 class Explorer:
     """Starts the indexer and the web server; ``stop()`` ends both."""
 
@@ -66,8 +78,9 @@ class Explorer:
         self.network = self.gateway.get_network(profile.channel)
         self.indexer = Indexer(db, profile.chaincode)
         self.stop_event = threading.Event()
+        org = profile.identity_files(identity).mspid.removesuffix("MSP").lower()
         self.app = App(db, token, NodeHealth(profile),
-                       lambda mid: bundle.build(db, mid, profile.channel, profile.chaincode))
+                       lambda mid: bundle.build(db, mid, profile.channel, profile.chaincode), artifact_fetcher(org))
         self.server = serve(self.app, host, port)
         self.threads = [
             threading.Thread(target=self.indexer.follow, args=(self.network, self.stop_event), name="indexer", daemon=True),

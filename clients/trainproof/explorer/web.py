@@ -46,8 +46,10 @@ class App:
     """What the handler needs: the database, the token (None: open), node health and bundles."""
 
     def __init__(self, db: Database, token: str | None = None, health: Callable[[], list[dict[str, Any]]] | None = None,
-                 bundle: Callable[[str], dict[str, Any]] | None = None) -> None:
+                 bundle: Callable[[str], dict[str, Any]] | None = None,
+                 artifact: Callable[[str, Path], Path] | None = None) -> None:
         self.db, self.token = db, token
+        self.artifact = artifact  # (sha256, directory) → a file with exactly those bytes, or an exception
         self.health = health or (lambda: [])
         self.bundle = bundle or (lambda model_id: build_bundle(db, model_id))
         self.stopping = threading.Event()
@@ -163,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
             if head == "search":
                 target, page = pages.search(db, query.get("q", ""))
                 return self._send(303, b"", extra={"Location": target}) if target else self._html(page)
+            if head == "artifact" and len(parts) == 2:
+                return self._artifact(parts[1].lower())
             if head == "check":
                 return self._html(pages.check_page(db, query.get("model", "")))
             raise pages.NotFound(f"no page {url.path}")
@@ -195,6 +199,37 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(SSE_POLL)
         except (BrokenPipeError, ConnectionResetError):
             return
+
+    # ---- artifacts ----------------------------------------------------------------------------------
+    def _artifact(self, sha: str) -> None:
+        """An artifact the ledger names (snapshot, dataset manifest, evidence), fetched from storage
+        and sent only if its bytes hash to that SHA-256 (the store checks; so does this)."""
+        kinds = {r["kind"] for r in self.app.db.rows("SELECT kind FROM hashes WHERE sha256 = ?", (sha,))}
+        if not kinds & {"snapshot", "dataset", "evidence"}:
+            raise pages.NotFound(f"no snapshot, dataset or evidence on the ledger has SHA-256 {sha}")
+        if self.app.artifact is None:
+            raise pages.NotFound("this explorer has no access to the artifact store")
+        with tempfile.TemporaryDirectory(prefix="explorer-artifact-") as tmp:
+            try:
+                path = self.app.artifact(sha, Path(tmp))
+            except Exception as exc:  # unreachable store, or bytes that do not match: nothing is sent
+                return self._html(pages.error_page(self.app.db, "artifact unavailable", f"{type(exc).__name__}: {exc}"), 502)
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != sha:
+                return self._html(pages.error_page(self.app.db, "artifact refused", "its bytes do not match the ledger"), 502)
+            size = path.stat().st_size
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.send_header("Content-Disposition", f'attachment; filename="{sha[:16]}.{sorted(kinds)[0]}"')
+            self.send_header("X-Checksum-SHA256", sha)
+            self.end_headers()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    self.wfile.write(chunk)
 
     # ---- the file check -----------------------------------------------------------------------
     def _check(self, query: dict[str, str]) -> None:
