@@ -6,6 +6,7 @@ once here if the ledger has none), PostgreSQL is a private server started for th
 """
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,11 +120,15 @@ def wait_until(predicate, timeout: float, what: str, every: float = 0.2):
 
 
 @pytest.fixture(scope="session")
-def live_explorer(profile, tmp_path_factory, demo):
+def live_explorer(profile, tmp_path_factory, indexed):
     """The explorer service (indexer following the network + web server) on an ephemeral port."""
     from trainproof.explorer.service import Explorer
 
-    db = Database(tmp_path_factory.mktemp("live") / "explorer.db")
+    # A copy of the session's index: the service resumes from its checkpoint (the chain is not indexed again).
+    path = tmp_path_factory.mktemp("live") / "explorer.db"
+    with sqlite3.connect(indexed.path) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    db = Database(path)
     service = Explorer(profile, "org1-user1", db, "127.0.0.1", 0)
     gw = profile.connect("org1-user1")
     height = chain_height(gw.get_network(profile.channel))

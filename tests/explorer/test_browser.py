@@ -120,3 +120,9 @@ def test_an_auditor_follows_a_rejection_to_its_signatures(browser, live_explorer
     assert expected and differing.text == ", ".join(expected)
     assert len(b.find_element(By.ID, "browser-sha").text) == 64
     shot(b, "file-check")
+    # Without a model id: the untampered weights are recognised as the honest model's final weights.
+    b.get(f"{base}/check")
+    b.find_element(By.ID, "file").send_keys(str(check / "honest.safetensors"))
+    b.find_element(By.ID, "check-button").click()
+    wait_until(lambda: f"final weights (layer hash chain) of model {honest}" in b.find_element(By.ID, "result").text,
+               90, "the weights to be recognised")

@@ -117,3 +117,21 @@ def test_artifacts_download_hash_checked(indexed, tmp_path):
         assert "ab" * 32 not in fetched
     finally:
         httpd.shutdown()
+
+
+def test_a_disagreeing_replay_hash_is_marked(tmp_path):
+    """Two members replayed to the same bytes, the third claims other bytes: its cell is marked."""
+    db = Database(tmp_path / "grid.db")
+    mid = "22222222-2222-2222-2222-222222222222"
+    with db.transaction() as cur:
+        cur.upsert("intervals", {"model_id": mid, "interval": 4, "record": json.dumps(
+            {"verifiers": ["a" * 64, "b" * 64, "c" * 64], "reasons": ["audit"]})}, ["model_id", "interval"])
+        for fp, verdict, replay in (("a", "REJECT", "1" * 64), ("b", "REJECT", "1" * 64), ("c", "ACCEPT", "2" * 64)):
+            cur.upsert("votes", {"model_id": mid, "interval": 4, "verifier": fp * 64, "verdict": verdict, "round": 0,
+                                 "replay_sha256": replay, "record": json.dumps({"evidence": {"replay_sha256": replay}}),
+                                 "tx_id": fp * 64, "block_number": 9, "timestamp": 1.0}, ["model_id", "interval", "verifier"])
+    grid = pages.vote_grid(db, mid)
+    assert grid.count('class="vote disagree"') == 1
+    marked = grid.split('class="vote disagree"')[1].split("</td>")[0]
+    assert 'data-verdict="ACCEPT"' in marked and "≠ replay" in marked
+    db.close()

@@ -488,7 +488,7 @@ document.getElementById('check-form').addEventListener('submit', async ev => {
   if (j.error) { p(j.error, 'flag'); return; }
   p('server sha256 '+j.sha256+(j.sha256===h?' (same as the browser\\'s)':' (differs from the browser\\'s!)'));
   if (j.matches.length) for (const m of j.matches) p('this file is the '+m.kind+' '+m.detail+' of model '+m.model_id, 'ok');
-  else p('no artifact on the ledger has this SHA-256');
+  else p('no artifact on the ledger has this SHA-256, and no model has these weights');
   if (j.model) {
     if (j.differing === null) p('not a weights file the chain can be checked on: '+j.chain_error, 'flag');
     else if (j.differing.length===0) p('every layer matches model '+j.model+'\\'s hash chain', 'ok');

@@ -93,6 +93,9 @@ def _certificate(cur: Any, record: dict, attrs: list[str], tx: Tx, block: int) -
     _hash(cur, dataset.get("sha256"), "dataset", model_id, str(dataset.get("name", "")))
     for snap in c.get("snapshots") or []:
         _hash(cur, snap.get("sha256"), "snapshot", model_id, str(snap.get("index")))
+    chain = (c.get("layer_hashes") or {}).get("chain") or []
+    if chain:  # the last entry chains every layer: it names the final weights whatever file holds them
+        _hash(cur, chain[-1], "weights", model_id, "final weights (layer hash chain)")
 
 
 def _assignment(cur: Any, a: dict, attrs: list[str], tx: Tx, block: int) -> None:

@@ -258,16 +258,19 @@ class Handler(BaseHTTPRequestHandler):
                 left -= len(chunk)
             tmp.flush()
             sha = digest.hexdigest()
-            matches = db.rows("SELECT kind, model_id, detail FROM hashes WHERE sha256 = ?", (sha,))
+            matches = db.rows("SELECT kind, model_id, detail FROM hashes WHERE sha256 = ? AND kind != 'weights'", (sha,))
             result: dict[str, Any] = {"sha256": sha, "matches": matches, "model": model_id or None,
                                       "differing": None, "chain_error": None}
-            if cert is not None:
-                try:
-                    from trainproof.ml.hashchain import diff_layers  # torch: loaded on the first check only
+            try:
+                from trainproof.ml.hashchain import diff_layers, layer_chain  # torch: loaded on the first check only
 
+                chain = layer_chain(Path(tmp.name))["chain"]
+                matches += db.rows("SELECT kind, model_id, detail FROM hashes WHERE sha256 = ? AND kind = 'weights'",
+                                   (chain[-1],))
+                if cert is not None:
                     result["differing"] = diff_layers(Path(tmp.name), cert["layer_hashes"])
-                except Exception as exc:  # not a safetensors file, or not this architecture
-                    result["chain_error"] = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # not a safetensors file, or not this architecture
+                result["chain_error"] = f"{type(exc).__name__}: {exc}"
         self._json(result)
 
 
