@@ -5,15 +5,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import subprocess
-import sys
 
 import pytest
 from fabric_protos.common import common_pb2
 
 from trainproof.explorer import bundle
 from trainproof.explorer.decode import data_hash
-from trainproof.profile import REPO_ROOT
 
 pytestmark = [pytest.mark.explorer, pytest.mark.network]
 
@@ -47,26 +44,24 @@ def test_bundle_proves_the_verdict_offline(made, rejected, profile):
 
 
 def test_cli_writes_and_verifies_a_bundle(indexed, rejected, tmp_path):
-    env = {"TRAINPROOF_EXPLORER_DB": str(indexed.path), "PATH": "/usr/bin:/bin"}
-    import os
+    """`trainproof audit bundle` then `audit verify`: exit 0 and the verdict; a broken header chain: exit 7."""
+    from click.testing import CliRunner
 
-    env = {**os.environ, **env}
+    from trainproof.cli.main import cli
+
+    runner = CliRunner(env={"TRAINPROOF_EXPLORER_DB": str(indexed.path)})
     out = tmp_path / "bundle.json"
-    cli = [sys.executable, "-m", "trainproof.cli"]
-    made = subprocess.run([*cli, "audit", "bundle", rejected["model_id"], "-o", str(out), "--json"], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert made.returncode == 0, made.stderr
+    made = runner.invoke(cli, ["audit", "bundle", rejected["model_id"], "-o", str(out), "--json"])
+    assert made.exit_code == 0, made.output
     assert json.loads(made.stdout)["transactions"] >= 4
-    checked = subprocess.run([*cli, "audit", "verify", str(out)], cwd=REPO_ROOT, env=env, capture_output=True,
-                             text=True, timeout=120)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    checked = runner.invoke(cli, ["audit", "verify", str(out)])
+    assert checked.exit_code == 0, checked.output
     assert f"proven: model {rejected['model_id']} is REJECTED" in " ".join(checked.stdout.split())
     tampered = json.loads(out.read_text())
     tampered["headers"][3][1] = "00" * 32
     out.write_text(json.dumps(tampered))
-    refused = subprocess.run([*cli, "audit", "verify", str(out)], cwd=REPO_ROOT, env=env, capture_output=True,
-                             text=True, timeout=120)
-    assert refused.returncode == 7, refused.stdout + refused.stderr
+    refused = runner.invoke(cli, ["audit", "verify", str(out)])
+    assert refused.exit_code == 7, refused.output
     assert "does not prove a verdict" in refused.stdout
 
 

@@ -142,7 +142,8 @@ class Database:
         """A cursor whose statements commit together or not at all."""
         conn = self.conn
         if self.postgres:
-            with conn.transaction(), conn.cursor() as cur:
+            # Pipeline mode: a block's statements go out without a round trip each (results are not read).
+            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
                 yield _Cursor(cur, self)
         else:
             conn.execute("BEGIN IMMEDIATE")
