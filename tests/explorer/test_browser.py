@@ -83,9 +83,10 @@ def test_an_auditor_follows_a_rejection_to_its_signatures(browser, live_explorer
     assert b.find_elements(By.CSS_SELECTOR, "svg.scores polyline.threshold")
     shot(b, "model-rejected")
 
-    # Follow a REJECT vote to its transaction: both orgs' endorsements verified.
+    # Follow a REJECT vote to its transaction: both orgs' endorsements verified. (By its address: a new
+    # block re-renders the live part of the page, which would leave an element in hand stale.)
     reject = next(v for v in votes if v.get_attribute("data-verdict") == "REJECT")
-    reject.find_element(By.CSS_SELECTOR, "a.vote").click()
+    b.get(reject.find_element(By.CSS_SELECTOR, "a.vote").get_attribute("href"))
     wait_until(lambda: "/tx/" in b.current_url, 30, "the transaction page")
     assert "SubmitVote" in b.find_element(By.CSS_SELECTOR, "code.call").text
     rows = b.find_elements(By.CSS_SELECTOR, "#endorsements tbody tr")
@@ -97,10 +98,10 @@ def test_an_auditor_follows_a_rejection_to_its_signatures(browser, live_explorer
     b.get(base + "/")
     wait_until(lambda: b.find_elements(By.CSS_SELECTOR, "#latest-blocks tbody tr"), 30, "the latest blocks")
     b.execute_script("window.__notReloaded = true")
-    top = int(b.find_element(By.CSS_SELECTOR, "#latest-blocks tbody tr td").text.lstrip("#"))
+    newest = "const td = document.querySelector('#latest-blocks tbody tr td'); return td ? td.textContent : '#-1';"
+    top = int(b.execute_script(newest).lstrip("#"))
     contract.submit("Ping")
-    wait_until(lambda: int(b.find_element(By.CSS_SELECTOR, "#latest-blocks tbody tr td").text.lstrip("#")) > top,
-               60, "the new block on the dashboard")
+    wait_until(lambda: int(b.execute_script(newest).lstrip("#")) > top, 60, "the new block on the dashboard")
     assert b.execute_script("return window.__notReloaded === true")
 
     # The file check names the tampered layer of the demo's honest model.
