@@ -40,6 +40,9 @@ def main() -> None:
                   + ("" if ok else " [bold red]with unexpected outcomes (see above)[/]"))
     console.print("The network keeps running (ledger, MinIO, verifier workers). Stop it with [bold]make network-down"
                   "[/]; [bold]make network-clean[/] also removes its state.")
+    url = Profile.load().home / "explorer" / "url"  # written by network/scripts/services/explorer.sh
+    if url.exists():
+        console.print(f"Audit every block, vote and verdict in the explorer: [bold]{url.read_text().strip()}[/]")
     sys.exit(0 if ok else 1)
 
 

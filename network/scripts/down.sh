@@ -6,6 +6,7 @@ source "$(dirname "$0")/env.sh"
 source "$REPO_ROOT/network/scripts/lib/verifiers.sh"
 source "$REPO_ROOT/network/scripts/services/minio.sh"
 source "$REPO_ROOT/network/scripts/services/redis.sh"
+source "$REPO_ROOT/network/scripts/services/explorer.sh"
 [ -d "$TRAINPROOF_HOME/pids" ] || { log "nothing to stop ($TRAINPROOF_HOME/pids does not exist)"; exit 0; }
 
 # The chaincode servers first, then the peers (they hold connections to the orderers), then the
@@ -19,6 +20,7 @@ stop_group() {
   done
   wait
 }
+explorer_stop
 verifiers_stop
 stop_group $(for org in "${ORGS[@]}"; do echo "chaincode-$org"; done)
 stop_group "${PEERS[@]}"

@@ -37,6 +37,18 @@ install_redis() {
   # Debian's package may start a system service on 6379; trainproof runs its own on 17379 and leaves it be.
 }
 
+install_explorer_deps() {
+  # The explorer's tests: Debian's chromium and its driver (headless browser), PostgreSQL (started
+  # by the tests in a private directory; Debian's system service is left alone).
+  local pg_bin
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && [ -x "$pg_bin/initdb" ] && return
+  log "installing chromium, chromium-driver and postgresql from Debian"
+  command -v apt-get >/dev/null || die "chromium, chromium-driver or postgresql is missing and apt-get is not available: install them yourself"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver postgresql >/dev/null \
+    || die "apt-get could not install chromium, chromium-driver and postgresql (is another apt-get running?)"
+}
+
 write_script() {
   printf '#!%s\nimport sys\n%s\nsys.exit(main())\n' "$VENV/bin/python" "$2" > "$VENV/bin/$1"
   chmod +x "$VENV/bin/$1"
@@ -89,6 +101,7 @@ case "${1:-all}" in
   minio) install_minio ;;
   redis) install_redis ;;
   python) install_python ;;
-  all) install_fabric; install_minio; install_redis; install_python ;;
-  *) die "usage: install.sh [fabric|minio|redis|python|all]" ;;
+  explorer) install_explorer_deps ;;
+  all) install_fabric; install_minio; install_redis; install_explorer_deps; install_python ;;
+  *) die "usage: install.sh [fabric|minio|redis|explorer|python|all]" ;;
 esac

@@ -5,6 +5,7 @@ source "$(dirname "$0")/env.sh"
 source "$REPO_ROOT/network/scripts/lib/verifiers.sh"
 source "$REPO_ROOT/network/scripts/services/minio.sh"
 source "$REPO_ROOT/network/scripts/services/redis.sh"
+source "$REPO_ROOT/network/scripts/services/explorer.sh"
 for v in $(compgen -e | grep -E '^CORE_' || true); do unset "$v"; done
 [ -d "$TRAINPROOF_HOME" ] || { echo "no network state in $TRAINPROOF_HOME (run up.sh)"; exit 1; }
 bad=0
@@ -38,6 +39,13 @@ for n in $([ $ledger_only = 1 ] || verifier_processes); do
   if is_running "$n"; then state=up; else state=DOWN; bad=1; fi
   row "$n" "$pid" "$state" "-" "log logs/$n.log"
 done
+if [ $ledger_only = 0 ]; then
+  pid=$(cat "$(pid_file explorer)" 2>/dev/null || echo -)
+  if is_running explorer && curl -sf --max-time 2 "$(explorer_url)api/summary" >/dev/null 2>&1; then state=up
+  elif is_running explorer; then state=UNHEALTHY; bad=1
+  else state=DOWN; bad=1; fi
+  row explorer "$pid" "$state" "$EXPLORER_HOST:$EXPLORER_PORT" "log logs/explorer.log"
+fi
 echo
 if leader=$(consensus_leader "$CHANNEL"); then echo "$CONSENSUS leader of $CHANNEL: $leader"; else echo "$CONSENSUS leader of $CHANNEL: NONE"; bad=1; fi
 for org in "${ORGS[@]}"; do

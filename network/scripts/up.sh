@@ -20,6 +20,7 @@ source "$REPO_ROOT/network/scripts/lib/identities.sh"
 source "$REPO_ROOT/network/scripts/lib/verifiers.sh"
 source "$REPO_ROOT/network/scripts/services/minio.sh"
 source "$REPO_ROOT/network/scripts/services/redis.sh"
+source "$REPO_ROOT/network/scripts/services/explorer.sh"
 
 # Node processes must not inherit a caller's peer CLI settings (peer_env) or Fabric overrides.
 for v in $(compgen -e | grep -E '^(CORE|ORDERER|CONFIGTX)_' || true); do unset "$v"; done
@@ -295,4 +296,8 @@ redis_wait
 
 # ---- 11. verification service: verifiers registered, dispatcher and one worker each ---------
 verifiers_start
-log "all services are up: make network-status shows them; make network-down stops them"
+
+# ---- 12. the audit explorer ------------------------------------------------------------------
+explorer_start
+explorer_wait
+log "all services are up: make network-status shows them; make network-down stops them; explorer on $(explorer_url)"

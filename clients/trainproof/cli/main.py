@@ -10,7 +10,9 @@ from typing import Any, Sequence
 
 import click
 
-from trainproof.cli.commands import analyze, check, config, lineage, models, network, show, status, submit, verifier
+from trainproof.cli.commands import (
+    analyze, audit, check, config, explorer, lineage, models, network, show, status, submit, verifier,
+)
 from trainproof.cli.options import common_options
 from trainproof.cli.output import CliError, Exit, err_console, fail
 
@@ -54,7 +56,8 @@ def cli() -> None:
 
 
 for command in (submit.submit, status.status, show.show, show.history, lineage.lineage, models.models,
-                check.check, analyze.analyze, verifier.verifier, config.config, network.network):
+                check.check, analyze.analyze, verifier.verifier, config.config, network.network, explorer.explorer,
+                audit.audit):
     cli.add_command(command)
 
 
