@@ -24,6 +24,7 @@ SUSPENDED = "SUSPENDED"
 STATUSES = (ACTIVE, SUSPENDED)
 PENDING = "PENDING"  # authorized by its org's admin, not yet activated by the verifier itself
 ACTIVATED = "ACTIVATED"  # an authorization that its verifier used
+REVOKED = "REVOKED"  # an authorization its admin withdrew before it was used
 
 
 def load(stub: Stub, fp: str) -> dict[str, Any] | None:
@@ -136,7 +137,7 @@ def set_status(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError("reason: longer than 2048 characters")
     record = load(stub, fp)
     if record is None:
-        raise ChaincodeError(f"unknown verifier: no verifier is registered with fingerprint {fp}", 404)
+        return _revoke(stub, admin, fp, status, reason)
     if record["mspid"] != admin.mspid:
         raise ChaincodeError(
             f"own org only: admin of {admin.mspid} cannot change verifier {fp} of {record['mspid']}", 403
@@ -146,6 +147,19 @@ def set_status(stub: Stub) -> dict[str, Any]:
     record = {**record, "status": status, "reason": reason, "updated_tx": stub.tx_id, "updated_at": stub.tx_timestamp}
     store.put(stub, keys.verifier(fp), record)
     return record
+
+
+def _revoke(stub: Stub, admin: Identity, fp: str, status: str, reason: str | None) -> dict[str, Any]:
+    """SUSPENDED on a certificate its own MSP authorized but that never activated: the
+    authorization is withdrawn (REVOKED), so it can no longer be activated."""
+    key = keys.verifier_authorization(admin.mspid, fp)
+    authorization = store.get(stub, key)
+    if authorization is None or authorization["status"] != PENDING or status != SUSPENDED:
+        raise ChaincodeError(f"unknown verifier: no verifier is registered with fingerprint {fp}", 404)
+    revoked = {**authorization, "status": REVOKED, "reason": reason, "updated_tx": stub.tx_id,
+               "updated_at": stub.tx_timestamp}
+    store.put(stub, key, revoked)
+    return revoked
 
 
 def list_verifiers(stub: Stub) -> dict[str, Any]:
