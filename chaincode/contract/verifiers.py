@@ -81,7 +81,8 @@ def register(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError(
             f"duplicate: verifier {verifier.fingerprint} is already registered; use SetVerifierStatus to change it", 409
         )
-    if store.get(stub, keys.verifier_authorization(mspid, verifier.fingerprint)) is not None:
+    earlier = store.get(stub, keys.verifier_authorization(mspid, verifier.fingerprint))
+    if earlier is not None and earlier["status"] != REVOKED:  # a revoked one may be authorized again
         raise ChaincodeError(f"duplicate: {mspid} has already authorized verifier {verifier.fingerprint}; "
                              "its holder activates it with ActivateVerifier", 409)
     record = {

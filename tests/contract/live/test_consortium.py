@@ -137,7 +137,7 @@ def test_an_admin_cannot_enrol_foreign_forged_or_unconsenting_certificates(live)
         live.refuse("org2-user1", "ActivateVerifier", status=403, match="no admin of Org2MSP has authorized")
     finally:
         _suspend_if_registered(live, fps)
-        for fp in fps:  # withdraw what is left, so nothing can be activated later
+        for fp in fps:  # withdraw what is left, so nothing can be activated later (and a rerun may authorize again)
             if fp in {a["fingerprint"] for a in live.query("ListVerifiers", {"status": "PENDING", "mspid": "Org1MSP"})
                       ["verifiers"]}:
                 assert live.submit("org1-admin", "SetVerifierStatus", fp, "SUSPENDED", "test")["status"] == "REVOKED"

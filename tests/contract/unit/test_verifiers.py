@@ -51,6 +51,7 @@ def test_an_admin_revokes_an_authorization_before_it_is_used(bare_net: Net):
     assert revoked["status"] == "REVOKED" and revoked["reason"] == "mistake"
     bare_net.refuse(V1, "ActivateVerifier", status=403, match="not authorized")
     bare_net.refuse(Cast.admin1, "SetVerifierStatus", V1.fingerprint, "SUSPENDED", status=404, match="unknown verifier")
+    assert bare_net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": V1.pem, "name": "A"})["status"] == "PENDING"
 
 
 @pytest.mark.parametrize("cert", [Cast.admin2, Cast.peer1])
