@@ -24,6 +24,7 @@ SUSPENDED = "SUSPENDED"
 STATUSES = (ACTIVE, SUSPENDED)
 PENDING = "PENDING"  # authorized by its org's admin, not yet activated by the verifier itself
 ACTIVATED = "ACTIVATED"  # an authorization that its verifier used
+REVOKED = "REVOKED"  # an authorization its admin withdrew before it was used
 
 
 def load(stub: Stub, fp: str) -> dict[str, Any] | None:
@@ -80,7 +81,8 @@ def register(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError(
             f"duplicate: verifier {verifier.fingerprint} is already registered; use SetVerifierStatus to change it", 409
         )
-    if store.get(stub, keys.verifier_authorization(mspid, verifier.fingerprint)) is not None:
+    earlier = store.get(stub, keys.verifier_authorization(mspid, verifier.fingerprint))
+    if earlier is not None and earlier["status"] != REVOKED:  # a revoked one may be authorized again
         raise ChaincodeError(f"duplicate: {mspid} has already authorized verifier {verifier.fingerprint}; "
                              "its holder activates it with ActivateVerifier", 409)
     record = {
@@ -136,7 +138,7 @@ def set_status(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError("reason: longer than 2048 characters")
     record = load(stub, fp)
     if record is None:
-        raise ChaincodeError(f"unknown verifier: no verifier is registered with fingerprint {fp}", 404)
+        return _revoke(stub, admin, fp, status, reason)
     if record["mspid"] != admin.mspid:
         raise ChaincodeError(
             f"own org only: admin of {admin.mspid} cannot change verifier {fp} of {record['mspid']}", 403
@@ -146,6 +148,19 @@ def set_status(stub: Stub) -> dict[str, Any]:
     record = {**record, "status": status, "reason": reason, "updated_tx": stub.tx_id, "updated_at": stub.tx_timestamp}
     store.put(stub, keys.verifier(fp), record)
     return record
+
+
+def _revoke(stub: Stub, admin: Identity, fp: str, status: str, reason: str | None) -> dict[str, Any]:
+    """SUSPENDED on a certificate its own MSP authorized but that never activated: the
+    authorization is withdrawn (REVOKED), so it can no longer be activated."""
+    key = keys.verifier_authorization(admin.mspid, fp)
+    authorization = store.get(stub, key)
+    if authorization is None or authorization["status"] != PENDING or status != SUSPENDED:
+        raise ChaincodeError(f"unknown verifier: no verifier is registered with fingerprint {fp}", 404)
+    revoked = {**authorization, "status": REVOKED, "reason": reason, "updated_tx": stub.tx_id,
+               "updated_at": stub.tx_timestamp}
+    store.put(stub, key, revoked)
+    return revoked
 
 
 def list_verifiers(stub: Stub) -> dict[str, Any]:

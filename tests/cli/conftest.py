@@ -78,7 +78,7 @@ def _train_tiny(run_dir: Path) -> Path:
 @pytest.fixture
 def tiny_run(tmp_path) -> Path:
     """A tiny recorded run of this test's own (3 intervals of 5 steps: milliseconds to train)."""
-    return _train_tiny(tmp_path / "run")
+    return _train_tiny(tmp_path / "tiny")
 
 
 @pytest.fixture(scope="session")

@@ -55,13 +55,15 @@ def test_register_authorizes_but_does_not_enrol(invoke, cert_file):
     pending = as_json(invoke("verifier", "list", "--status", "PENDING", "--json"))["verifiers"]
     assert fingerprint in {v["fingerprint"] for v in pending}
     assert fingerprint not in {v["fingerprint"] for v in as_json(invoke("verifier", "list", "--json"))["verifiers"]}
-    expect_error(invoke("verifier", "suspend", fingerprint, *ADMIN), Exit.NOT_FOUND, "unknown verifier")
     expect_json_error(invoke("verifier", "register", str(cert_file), *ADMIN, "--json"), Exit.REFUSED,
                       "already authorized")
+    revoked = as_json(invoke("verifier", "suspend", fingerprint, "--reason", "cli test", *ADMIN, "--json"))
+    assert (revoked["fingerprint"], revoked["status"]) == (fingerprint, "REVOKED")  # can never be activated now
+    expect_error(invoke("verifier", "suspend", fingerprint, *ADMIN), Exit.NOT_FOUND, "unknown verifier")
 
 
 def test_joining_without_an_authorization_is_refused(invoke):
-    expect_error(invoke("verifier", "join", "--identity", "org1-user1"), Exit.DENIED, "not authorized")
+    expect_error(invoke("verifier", "join", "--identity", "org2-user1"), Exit.DENIED, "not authorized")
 
 
 def test_activating_an_active_verifier_changes_nothing(invoke):

@@ -117,7 +117,9 @@ def _suspend_if_registered(live: Live, fps: list[str]) -> None:
 def test_an_admin_cannot_enrol_foreign_forged_or_unconsenting_certificates(live):
     forged = {
         "Org2's client": live.profile.identity_files("org2-user1").cert.read_text(),
-        "own submitter": live.profile.identity_files("org1-user1").cert.read_text(),
+        # one of its own org's clients that never asked (a fresh one: a profile identity such as
+        # org1-user1 could later consent and activate it, which is its right, but not in a test)
+        "own org's client": org_client_cert(live, "org1")[0].decode(),
         "self-signed": self_signed_client_cert().decode(),
     }
     fps = [fingerprint(pem.encode()) for pem in forged.values()]
@@ -135,6 +137,10 @@ def test_an_admin_cannot_enrol_foreign_forged_or_unconsenting_certificates(live)
         live.refuse("org2-user1", "ActivateVerifier", status=403, match="no admin of Org2MSP has authorized")
     finally:
         _suspend_if_registered(live, fps)
+        for fp in fps:  # withdraw what is left, so nothing can be activated later (and a rerun may authorize again)
+            if fp in {a["fingerprint"] for a in live.query("ListVerifiers", {"status": "PENDING", "mspid": "Org1MSP"})
+                      ["verifiers"]}:
+                assert live.submit("org1-admin", "SetVerifierStatus", fp, "SUSPENDED", "test")["status"] == "REVOKED"
 
 
 def test_a_squatted_certificate_does_not_lock_out_its_owner(live):
@@ -164,3 +170,8 @@ def test_a_squatted_certificate_does_not_lock_out_its_owner(live):
         assert fp not in registry(live)
     finally:
         _suspend_if_registered(live, [fp])
+        for admin, mspid in (("org1-admin", "Org1MSP"), ("org2-admin", "Org2MSP")):  # withdraw both
+            pending = {a["fingerprint"] for a in live.query("ListVerifiers", {"status": "PENDING", "mspid": mspid})
+                       ["verifiers"]}
+            if fp in pending:
+                live.submit(admin, "SetVerifierStatus", fp, "SUSPENDED", "test")

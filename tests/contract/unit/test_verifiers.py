@@ -44,6 +44,16 @@ def test_a_squatted_authorization_never_blocks_the_real_owner():
     net.refuse(Cast.admin1, "SetVerifierStatus", owner.fingerprint, "ACTIVE", status=403, match="own org only")
 
 
+def test_an_admin_revokes_an_authorization_before_it_is_used(bare_net: Net):
+    bare_net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": V1.pem, "name": "A"})
+    bare_net.refuse(Cast.admin2, "SetVerifierStatus", V1.fingerprint, "SUSPENDED", status=404, match="unknown verifier")
+    revoked = bare_net.call(Cast.admin1, "SetVerifierStatus", V1.fingerprint, "SUSPENDED", "mistake")
+    assert revoked["status"] == "REVOKED" and revoked["reason"] == "mistake"
+    bare_net.refuse(V1, "ActivateVerifier", status=403, match="not authorized")
+    bare_net.refuse(Cast.admin1, "SetVerifierStatus", V1.fingerprint, "SUSPENDED", status=404, match="unknown verifier")
+    assert bare_net.call(Cast.admin1, "RegisterVerifier", {"cert_pem": V1.pem, "name": "A"})["status"] == "PENDING"
+
+
 @pytest.mark.parametrize("cert", [Cast.admin2, Cast.peer1])
 def test_only_client_certificates_become_verifiers(bare_net: Net, cert):
     bare_net.refuse(Cast.admin1, "RegisterVerifier", {"cert_pem": cert.pem, "name": "x"}, status=400,
