@@ -4,17 +4,18 @@
                                [--intervals 20] [--steps 10] [--poison-fraction 0.25] [--seed 0]
                                [--solo 3] [--timeout 900]
 
-Twenty recorded runs of the demo's digits MLP (20 intervals × 10 steps), trained once with fixed
-seeds and reused: 10 clean, 5 poisoned (a quarter of every batch carries the backdoor trigger)
-in 1–3 random intervals, 5 in 2–4 consecutive intervals. For every configuration (share p of the
+Twenty recorded runs of the demo's digits MLP (20 intervals × 10 steps): 10 clean, 5 poisoned (a
+quarter of every batch carries the backdoor trigger) in 1–3 random intervals, 5 in 2–4
+consecutive intervals. The scenarios are fixed by ``--seed``; the runs are trained afresh for
+every configuration (new training seeds), because the ledger accepts a trained snapshot only
+once. For every configuration (share p of the
 10 verifier identities malicious; ordered = approves everything, chaotic = inverts its honest
 verdict) the bench
 
 1. restarts exactly round(p·10) verifier workers with TRAINPROOF_EXPERIMENT_ADVERSARY set (the others
    honest), chosen once at random (seeded) in an order that alternates the orgs, so every set is
    spread evenly over both orgs and a larger share contains the smaller ones;
-2. submits all models at once (a new model id each; artifacts already in MinIO are not sent
-   again), half as org1-user1 and half as org2-user1 — sub-quorums come from the other org while
+2. submits all models at once (a new model id and fresh runs each), half as org1-user1 and half as org2-user1 — sub-quorums come from the other org while
    it has enough verifiers, so this way every verifier is exposed to half of the models;
 3. waits for every verdict and counts a model judged correctly when clean → VERIFIED,
    poisoned → REJECTED.

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import statistics
 import time
 import traceback
 from dataclasses import asdict
@@ -15,7 +14,7 @@ from bench import robustness
 from bench.robustness.expectation import malicious_order
 from bench.robustness.harness import Bench
 from bench.robustness.report import print_table
-from bench.robustness.scenarios import KINDS, SUBMITTERS, demo_model, model_set, say, train_models
+from bench.robustness.scenarios import KINDS, SUBMITTERS, demo_model, model_set, say
 from bench.workers import WorkerSwap, verifier_identities, worker_mode, worker_pid
 
 
@@ -57,10 +56,6 @@ def main() -> None:
     specs = model_set(args.models, args.intervals, args.seed)
     say(f"bench-robustness: {len(specs)} models ({', '.join(f'{sum(s.kind == k for s in specs)} {k}' for k in KINDS)}), "
         f"{args.intervals} intervals × {args.steps} steps, poison fraction {args.poison_fraction}; runs in {work}")
-    seconds = train_models(specs, work, args.intervals, args.steps, args.poison_fraction)
-    asr = [s.attack_success_rate for s in specs if s.poisoned and s.attack_success_rate is not None]
-    say(f"training: {seconds:.0f} s" + (f"; backdoor attack success rate of the poisoned runs: median {statistics.median(asr):.2f}"
-                                         if asr else ""))
 
     identities = verifier_identities()
     down = [i for i in identities if worker_pid(i) is None]
@@ -69,7 +64,7 @@ def main() -> None:
         raise SystemExit(f"the verifier workers must all run honestly first (down: {down or 'none'}, malicious: "
                          f"{bad_now or 'none'}); run `make network-up` or `python -m bench.workers --restore`")
 
-    bench = Bench(args)
+    bench = Bench(args, work)
     order = malicious_order(identities, args.seed)
     say(f"malicious order (org-alternating, seed {args.seed}): {', '.join(order)}; sub-quorum "
         f"{bench.cfg['sub_quorum_size']} from the other org's {len(bench.pool_of(SUBMITTERS[0]))} verifiers; "
@@ -90,7 +85,7 @@ def main() -> None:
     failure: Optional[BaseException] = None
     try:
         if args.solo:
-            solo = bench.solo(demo_model(home / "bench-robustness" / "demo"), args.solo)
+            solo = bench.solo(demo_model(), args.solo)
             save()
         for fraction, mode in configs:
             rows.append(bench.configuration(specs, fraction, mode, order, swap))

@@ -9,12 +9,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from bench.robustness.expectation import expected_correct, malicious_set, org_of, predicted_status
 from bench.robustness.report import fmt
 from bench.robustness.results import task_results, wait_idle
-from bench.robustness.scenarios import KINDS, SUBMITTERS, ModelSpec, say
+from bench.robustness.scenarios import KINDS, SUBMITTERS, ModelSpec, retrained, say
 from bench.workers import WorkerSwap, verifier_identities, worker_mode
 
 FINAL = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
@@ -71,12 +72,13 @@ class Outcome:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
         from trainproof.storage import ArtifactStore
         from trainproof.contract import TrainproofContract
         from trainproof.profile import Profile
 
         self.args = args
+        self.work = work  # fresh runs per submission round go here
         self.profile = Profile.load()
         self.gateways = {name: self.profile.connect(name) for name in SUBMITTERS}
         self.networks = {name: gw.get_network(self.profile.channel) for name, gw in self.gateways.items()}
@@ -188,6 +190,7 @@ class Bench:
         bad = {i: mode for i in bad_ids}
         label = f"{round(fraction * 100)}% {mode or 'honest'}"
         say(f"\n== {label}: malicious {', '.join(bad_ids) or 'none'}")
+        specs = retrained(specs, self.work, self.args.intervals, self.args.steps, self.args.poison_fraction)
         fingerprints = list(self.names)
         if not wait_idle(fingerprints):
             say("  !! verification queues still busy after 300 s; going on")
@@ -271,9 +274,12 @@ class Bench:
         """The demo model alone on an idle honest network: submit-to-verdict vs the replays it needed."""
         say(f"\n== demo model alone ({spec.label}), {times}×, honest workers")
         rows = []
+        from demo import training
+
         for _ in range(times):
+            run = retrained([spec], self.work / "demo", training.INTERVALS, training.STEPS_PER_INTERVAL, 0.0)[0]
             wait_idle(list(self.names))
-            out = self.submit_and_wait([spec], "solo")[0]
+            out = self.submit_and_wait([run], "solo")[0]
             wait_idle(list(self.names), timeout=60)
             voted = [r for r in task_results(self.task_ids(out.model_id)).values() if r.get("status") == "voted"]
             replay = [float(r["replay_seconds"]) for r in voted]

@@ -1,9 +1,12 @@
 """The model set: recorded digits runs, clean or poisoned in random or consecutive intervals."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import secrets
 import shutil
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,11 +95,22 @@ def train_models(specs: list[ModelSpec], work: Path, intervals: int, steps: int,
     return time.monotonic() - started
 
 
-def demo_model(work: Path) -> ModelSpec:
-    """The honest model of ``make demo`` (demo/training.py: digits MLP, 10 intervals × 10 steps, seed 0)."""
-    from demo import training
+def demo_model() -> ModelSpec:
+    """The honest model of ``make demo`` (demo/training.py: digits MLP, 10 intervals × 10 steps), untrained."""
+    return ModelSpec(0, "clean", [], 0, submitter=SUBMITTERS[0], name="demo-honest")
 
-    spec = ModelSpec(0, "clean", [], 0, submitter=SUBMITTERS[0], name="demo-honest")
-    work.mkdir(parents=True, exist_ok=True)
-    train_models([spec], work, training.INTERVALS, training.STEPS_PER_INTERVAL, 0.0)
-    return spec
+
+def retrained(specs: list[ModelSpec], work: Path, intervals: int, steps: int, poison_fraction: float) -> list[ModelSpec]:
+    """Copies of ``specs`` with fresh training seeds, trained into a new directory under ``work``.
+
+    The ledger accepts a trained snapshot once (a copy is refused as someone else's work), so each
+    submission needs its own run: the scenario (kind, poisoned intervals, submitter) is kept, the
+    weights are new. Prints the training time and the backdoor's attack success rate.
+    """
+    fresh = [dataclasses.replace(s, seed=secrets.randbelow(2 ** 31 - 2) + 1, run_dir="", scores=[], shifts=[])
+             for s in specs]
+    seconds = train_models(fresh, work / f"runs-{secrets.token_hex(4)}", intervals, steps, poison_fraction)
+    asr = [s.attack_success_rate for s in fresh if s.poisoned and s.attack_success_rate is not None]
+    say(f"  trained {len(fresh)} fresh run(s) in {seconds:.0f} s" +
+        (f"; backdoor attack success rate: median {statistics.median(asr):.2f}" if asr else ""))
+    return fresh
