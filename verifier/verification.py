@@ -12,6 +12,7 @@ import logging
 import math
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -39,9 +40,17 @@ class Finding:
     replay_seconds: float = 0.0
 
     def vote_evidence(self) -> dict[str, Any]:
-        """The SubmitVote evidence argument (schema/vote_evidence.json in the contract)."""
+        """The SubmitVote evidence argument (schema/vote_evidence.json in the contract). The reason
+        may quote the submission (an exception's text): control and format characters, which the
+        contract refuses, are written out as \\uXXXX."""
         evidence = {"distances": {"replayed": 0}, "replay_sha256": NO_REPLAY, **self.evidence}
-        return {**evidence, "reason": self.reason[:2048]}
+        return {**evidence, "reason": printable(self.reason)[:2048]}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or format character (Unicode Cc, Cf, Cs, Zl, Zp) as \\uXXXX."""
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch
+                   for ch in text)
 
 
 def _json_number(value: float) -> float:

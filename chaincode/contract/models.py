@@ -13,6 +13,7 @@ from chaincode.contract import events, keys, schemas, store
 from chaincode.contract.args import json_object, texts
 from chaincode.contract.codec import canonical
 from chaincode.contract.identity import caller, require_client
+from chaincode.contract.text import check_text
 from chaincode.shim.stub import ChaincodeError, Stub
 
 SUBMITTED = "SUBMITTED"
@@ -112,6 +113,7 @@ def submit(stub: Stub) -> dict[str, Any]:
     require_client(who)
     cert = json_object(text, "submission")
     schemas.validate(schemas.MODEL_SUBMISSION, cert)
+    check_text("certificate", cert)
     check_consistency(cert)
     model_id, parent_id = cert["model_id"], cert.get("parent_id")
     if load_state(stub, model_id) is not None:

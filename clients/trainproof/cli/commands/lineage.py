@@ -7,7 +7,7 @@ import click
 from rich.tree import Tree
 
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
-from trainproof.cli.output import console, emit_json, styled, when
+from trainproof.cli.output import console, emit_json, safe, styled, when
 from trainproof.cli.session import Session
 
 
@@ -42,6 +42,6 @@ def tree(answer: dict[str, Any]) -> Tree:
 
 
 def _label(node: dict[str, Any], selected: str) -> str:
-    text = (f"[bold]{node['name']}[/] v{node['version']}  {node['model_id']}  {styled(node['status'])}  "
-            f"[dim]{node['submitter']['mspid']}, {when(node['submitted_at'])}[/]")
+    text = (f"[bold]{safe(node['name'])}[/] v{safe(node['version'])}  {safe(node['model_id'])}  {styled(node['status'])}  "
+            f"[dim]{safe(node['submitter']['mspid'])}, {when(node['submitted_at'])}[/]")
     return f"{text}  [reverse] this model [/]" if node["model_id"] == selected else text
