@@ -88,4 +88,4 @@ class Profile:
         peers' gateways reach them."""
         files = self.identity_files(identity)
         return connect(files.identity(), signer_from_key_file(files.key), self.peers, self.orderers, timeouts,
-                       msps=self.msps)
+                       msps=lambda: self.msps)

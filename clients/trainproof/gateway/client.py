@@ -101,27 +101,39 @@ class Gateway:
     Endorsement asks for one endorsement from each org of ``peers`` (the channel's MAJORITY
     policy needs every org of this network), so a refusal carries every org's answer.
     ``orderers`` is accepted and not used: the peers' gateways reach the orderers themselves.
-    ``msps``: the channel's MSPs, to check endorsements against (None: not checked).
+    ``msps``: the channel's MSPs, to check endorsements against, or a function returning them
+    (called at the first endorsement); None: not checked.
     ``commit_quorum``: how many peers must report the same commit status (None: the own org's
     peer decides, and there must be one).
     """
 
     def __init__(self, identity: Identity, signer: Signer | None, peers: Sequence[Endpoint],
                  orderers: Sequence[Endpoint] = (), timeouts: Timeouts | None = None, retries: int = 3,
-                 msps: MSPs | None = None, commit_quorum: int | None = None) -> None:
+                 msps: MSPs | Callable[[], MSPs] | None = None, commit_quorum: int | None = None) -> None:
         if not peers:
             raise ValueError("a gateway needs at least one peer")
         if commit_quorum is not None and not 1 <= commit_quorum <= len(peers):
             raise ValueError(f"commit_quorum must be 1..{len(peers)} (the number of peers), not {commit_quorum}")
         self.identity, self.signer = identity, signer
-        self.msps, self.commit_quorum = msps, commit_quorum
+        self._msps, self.commit_quorum = msps, commit_quorum
         self.timeouts = timeouts or Timeouts()
         self.retries = retries
         self.connections = [Connection(p) for p in sorted(peers, key=lambda p: p.mspid != identity.mspid)]
-        # Every org of the channel when its MSPs are known, not only those whose peers this gateway knows.
-        self.endorsing_orgs = list(dict.fromkeys([*(c.endpoint.mspid for c in self.connections if c.endpoint.mspid),
-                                                  *sorted(msps or ())]))
         self._networks: dict[str, Network] = {}
+
+    @property
+    def msps(self) -> MSPs | None:
+        """The channel's MSPs, read on first use (a provider is called once): queries need none,
+        so a client whose MSPs cannot be read still reads the ledger, and fails only to submit."""
+        if callable(self._msps):
+            self._msps = self._msps()
+        return self._msps
+
+    @property
+    def endorsing_orgs(self) -> list[str]:
+        """Every org of the channel when its MSPs are known, not only those whose peers this gateway knows."""
+        return list(dict.fromkeys([*(c.endpoint.mspid for c in self.connections if c.endpoint.mspid),
+                                   *sorted(self.msps or ())]))
 
     def get_network(self, name: str) -> Network:
         if name not in self._networks:
@@ -505,7 +517,7 @@ class SubmittedTransaction:
 
 
 def connect(identity: Identity, signer: Signer | None, peers: Sequence[Endpoint], orderers: Sequence[Endpoint] = (),
-            timeouts: Timeouts | None = None, retries: int = 3, msps: MSPs | None = None,
+            timeouts: Timeouts | None = None, retries: int = 3, msps: MSPs | Callable[[], MSPs] | None = None,
             commit_quorum: int | None = None) -> Gateway:
     """A gateway to ``peers`` (own org's first); ``orderers`` is accepted for older callers and not used."""
     return Gateway(identity, signer, peers, orderers, timeouts, retries, msps, commit_quorum)
