@@ -61,17 +61,21 @@ def verify_interval(self, model_id: str, interval: int, verifier: str) -> dict[s
     try:
         if any(v["verifier"]["fingerprint"] == verifier for v in res.ledger.get_votes(model_id, interval)):
             return {**outcome, "status": "already voted"}
-        record = _interval_record(res.ledger.get_assignment(model_id), interval)
+        assignment = res.ledger.get_assignment(model_id)
+        record = _interval_record(assignment, interval)
         if record is None or record.get("decision") or verifier not in record.get("verifiers", []):
             return {**outcome, "status": "no longer assigned or already decided"}
         certificate = res.ledger.get_model(model_id)["certificate"]
+        # The consortium limits frozen at assignment, like every other setting of this model (an
+        # assignment older than the limits has none: its work is still held to the ledger's sizes and steps).
+        limits = assignment.get("config") or {}
 
         def progress(done: int, total: int) -> None:
             if done == total or done % max(1, total // 4) == 0:
                 log.info("replaying %s interval %d: step %d/%d", model_id, interval, done, total)
                 self.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
-        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress)
+        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress, limits=limits)
         end = next((snap["sha256"] for snap in certificate["snapshots"] if snap["index"] == interval + 1), "")
         verdict, evidence = corrupt(finding.verdict, finding.vote_evidence(), identity.adversary, end)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from chaincode.contract import events, keys, schemas, store
+from chaincode.contract import config, events, keys, schemas, store
 from chaincode.contract.args import json_object, texts
 from chaincode.contract.codec import canonical
 from chaincode.contract.identity import caller, require_client
+from chaincode.contract.limits import check_limits, check_uris
 from chaincode.contract.text import check_text
 from chaincode.shim.stub import ChaincodeError, Stub
 
@@ -115,6 +116,9 @@ def submit(stub: Stub) -> dict[str, Any]:
     schemas.validate(schemas.MODEL_SUBMISSION, cert)
     check_text("certificate", cert)
     check_consistency(cert)
+    settings = config.effective(stub)
+    check_limits(cert, settings)
+    check_uris(cert, settings)
     model_id, parent_id = cert["model_id"], cert.get("parent_id")
     if load_state(stub, model_id) is not None:
         raise ChaincodeError(f"duplicate: model {model_id} already exists; model ids are unique", 409)
