@@ -165,7 +165,12 @@ def replay_interval(start_path: str | Path, end_path: str | Path, certificate: d
         raise SnapshotError(f"snapshots {start_entry['index']} and {end_entry['index']} are not consecutive")
     recipe = certificate["recipe"]
     dataset = load_dataset(dataset_path, certificate["dataset"]["sha256"])
-    total = int(end.meta["step"]) - int(start.meta["step"])
+    # The step count is the ledger's (the manifest), never the artifacts' own claim about it.
+    for snap, entry in ((start, start_entry), (end, end_entry)):
+        if snap.meta.get("step") != entry["step"]:
+            raise SnapshotError(f"snapshot {entry['index']} records step {str(snap.meta.get('step'))[:32]}, "
+                                f"the certificate's manifest says {entry['step']}")
+    total = int(end_entry["step"]) - int(start_entry["step"])
     if total < 0:
         raise SnapshotError("the end snapshot's step is before the start snapshot's")
     recorded_fp = start.meta["fingerprint"]

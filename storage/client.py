@@ -111,13 +111,20 @@ class ArtifactStore:
     # --- get -------------------------------------------------------------------------------------
 
     def get_file(self, uri_or_sha: str, expected_sha256: str, dest: str | Path,
-                 progress: Optional[ProgressFn] = None, bucket: str | None = None) -> Path:
+                 progress: Optional[ProgressFn] = None, bucket: str | None = None,
+                 expected_size: int | None = None) -> Path:
         """Download to ``dest`` if and only if the bytes hash to ``expected_sha256`` (normally the ledger's).
 
-        A bare digest is looked up in ``bucket``, or in every bucket if none is given.
+        A bare digest is looked up in ``bucket``, or in every bucket if none is given. With
+        ``expected_size`` (the ledger's), an object of another size is refused before a byte is
+        fetched: a reader never downloads more than the ledger said it would.
         """
         bucket, sha256 = self._where(uri_or_sha, expected_sha256, bucket)
         stored = self._require(bucket, sha256)
+        if expected_size is not None and stored.size != expected_size:
+            uri = make_uri(bucket, sha256)
+            raise IntegrityError(f"{uri} is {stored.size} bytes, the ledger says {expected_size}: not downloaded",
+                                 object_uri=uri, expected=sha256, actual=None)
         return self._download(bucket, sha256, stored, Path(dest), Meter(progress, "download", stored.size))
 
     def get_dir(self, uri_or_sha: str, expected_sha256: str, dest: str | Path,

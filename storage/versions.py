@@ -43,15 +43,20 @@ def _stat(client: Minio, bucket: str, key: str, version_id: str | None = None) -
 
 def find(client: Minio, bucket: str, sha256: str) -> Stored | None:
     """The version MinIO attests has ``sha256``; else the newest version (to be checked by download);
-    None if nothing is stored under the key. Normally one HEAD request."""
+    None if nothing is stored under the key. Normally one HEAD request.
+
+    When other bytes were written over the key, the original is looked for oldest version first,
+    from one listing: it was there before anything written over it, so the reader pays one
+    listing and about one more HEAD however many versions were added after it (not one HEAD per
+    version, which let 200 rogue writes make every lookup 40 times slower)."""
     key = object_key(sha256)
     latest = _stat(client, bucket, key)
     if latest is None or latest.sha256 == sha256:
         return latest
-    # Someone wrote other bytes over the key: look for the original among the older versions.
-    for version in client.list_objects(bucket, prefix=key, include_version=True):
-        if version.object_name != key or version.is_delete_marker or version.version_id == latest.version_id:
-            continue
+    versions = [v for v in client.list_objects(bucket, prefix=key, include_version=True)
+                if v.object_name == key and not v.is_delete_marker and v.version_id != latest.version_id]
+    # Oldest first; the listing is newest first, which breaks ties of equal timestamps.
+    for _, version in sorted(enumerate(versions), key=lambda iv: (iv[1].last_modified, -iv[0])):
         older = _stat(client, bucket, key, version.version_id)
         if older is not None and older.sha256 == sha256:
             return older

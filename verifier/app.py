@@ -5,6 +5,10 @@ so a killed worker's task runs again elsewhere; tasks are idempotent (the ledger
 before voting), which makes redelivery safe. Redis redelivers an unacknowledged task after
 TRAINPROOF_VISIBILITY_TIMEOUT seconds (default 60): set it above your longest replay, or a
 slow task is started twice (harmless — the second vote is refused — but wasted work).
+
+Anyone holding the broker's password can write to the queues, so the queues are input, not
+trust: a malformed item is logged and dropped (``trainproof.verifier.broker``), only JSON is accepted, and
+Celery's remote control is off (with it, any broker client could shut down every worker).
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ CONFIG = dict(
     result_expires=24 * 3600,
     broker_transport_options={"visibility_timeout": int(os.environ.get("TRAINPROOF_VISIBILITY_TIMEOUT", "60"))},
     worker_hijack_root_logger=False,
+    broker_transport="verifier.broker:Transport",
+    worker_enable_remote_control=False,
     broker_connection_retry_on_startup=True,
 )
 

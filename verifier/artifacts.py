@@ -14,10 +14,11 @@ class ArtifactCache:
         self.store, self.directory = store, directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def fetch(self, uri: str, sha256: str) -> Path:
+    def fetch(self, uri: str, sha256: str, size: int | None = None) -> Path:
+        """The artifact's path; ``size`` (the ledger's) bounds what is downloaded."""
         path = self.directory / sha256
         if path.exists():
             if sha256_file(path) == sha256:
                 return path
             path.unlink()  # damaged on disk: fetch again
-        return self.store.get_file(uri, sha256, path)
+        return self.store.get_file(uri, sha256, path, expected_size=size)

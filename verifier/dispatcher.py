@@ -7,7 +7,14 @@ IntervalDecided / ModelVerdict from an expiry may re-staff intervals → tasks f
 
 The position in the event stream is checkpointed after each event, so a restart neither misses
 nor repeats events; a crash between enqueueing and checkpointing re-enqueues, which is harmless
-because tasks check the ledger before voting. Overdue assignments are expired periodically.
+because tasks check the ledger before voting.
+
+Events are a fast path, never the only one: an event can be missed for good (AssignVerifiers
+still failing after its retries, a checkpoint that moved past an event that was not acted on,
+a dispatcher that was restarted and so forgot the deadlines it had seen). So on start and every
+``--reconcile-every`` seconds the dispatcher reads the ledger itself (``reconcile``): every model
+still SUBMITTED is assigned, and every ASSIGNED model's earliest open deadline is watched, so an
+overdue assignment is expired (every ``--expire-every`` seconds) whatever happened before.
 """
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ import logging
 import signal
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from trainproof.contract import ContractError, TrainproofContract
 from trainproof.gateway import FileCheckpointer
@@ -45,6 +52,10 @@ class Dispatcher:
         self._ledgers = ledgers
         self._enqueue_task = enqueue
         self._assigned: dict[str, tuple[float, str]] = {}  # model_id -> (latest deadline, submitter MSP)
+        # Event handling and reconciliation run in two threads; one at a time, so that they
+        # never race each other's AssignVerifiers/ExpireAssignment into read conflicts.
+        self._lock = threading.RLock()
+        self.expire_every, self.reconcile_every = 30.0, 60.0
 
     @classmethod
     def connect(cls, profile: Profile, assigners: list[str]) -> Dispatcher:
@@ -56,9 +67,11 @@ class Dispatcher:
                 gateway.get_network(profile.channel).get_contract(profile.chaincode))
         return cls(ledgers)
 
-    def run(self, profile: Profile, listener_identity: str, expire_every: float, stop: threading.Event) -> None:
-        """Follow the chaincode events from the checkpoint until ``stop`` is set."""
-        self.profile, self.expire_every = profile, expire_every
+    def run(self, profile: Profile, listener_identity: str, expire_every: float, stop: threading.Event,
+            reconcile_every: float = 60.0) -> None:
+        """Reconcile with the ledger, then follow the chaincode events from the checkpoint until
+        ``stop`` is set (reconciling again every ``reconcile_every`` seconds)."""
+        self.profile, self.expire_every, self.reconcile_every = profile, expire_every, reconcile_every
         self.listener = profile.connect(listener_identity).get_network(profile.channel)
         self.checkpointer = FileCheckpointer(profile.home / "dispatcher" / "checkpoint.json")
         start = None if self.checkpointer.block_number is not None else 0
@@ -72,6 +85,10 @@ class Dispatcher:
             self.checkpointer.checkpoint_chaincode_event(event)
 
     def handle(self, name: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self._handle(name, payload)
+
+    def _handle(self, name: str, payload: dict[str, Any]) -> None:
         model_id = payload.get("model_id", "")
         if name == "ModelSubmitted":
             self._assign(model_id, payload["submitter"]["mspid"])
@@ -86,12 +103,43 @@ class Dispatcher:
         """A ledger client of another org than the submitter's: the contract requires one."""
         return next((lg for msp, lg in self._ledgers.items() if msp != submitter_msp), None)
 
-    def _assign(self, model_id: str, submitter_msp: str) -> None:
+    def _models(self, status: str) -> Iterator[dict[str, Any]]:
+        """Every model in ``status``, page by page (ListModels)."""
+        reader = next(iter(self._ledgers.values()))
+        bookmark = ""
+        while True:
+            page = reader.list_models({"status": status, "page_size": 100, **({"bookmark": bookmark} if bookmark else {})})
+            yield from page["models"]
+            bookmark = page.get("bookmark") or ""
+            if not bookmark:
+                return
+
+    def reconcile(self) -> None:
+        """Act on what the ledger says, not on remembered events: assign every model still
+        SUBMITTED, and watch the earliest open deadline of every ASSIGNED model (the expiry pass
+        expires it once past). A ledger that does not answer ends this pass; the next one retries."""
+        reader = next(iter(self._ledgers.values()))
+        try:
+            with self._lock:
+                for state in list(self._models("SUBMITTED")):
+                    log.info("reconcile: model %s is SUBMITTED without an assignment", state["model_id"])
+                    self._assign(state["model_id"], state["submitter"]["mspid"], attempts=1)
+                for state in list(self._models("ASSIGNED")):
+                    model_id = state["model_id"]
+                    record = reader.get_assignment(model_id)
+                    open_deadlines = [float(i["deadline"]) for i in record.get("intervals", []) if not i.get("decision")]
+                    if open_deadlines:
+                        self._assigned[model_id] = (min(open_deadlines), state["submitter"]["mspid"])
+        except ContractError as exc:
+            log.warning("reconcile with the ledger failed (%s); next pass in %.0fs", exc.reason,
+                        self.reconcile_every)
+
+    def _assign(self, model_id: str, submitter_msp: str, attempts: int = 5) -> None:
         ledger = self._independent(submitter_msp)
         if ledger is None:
             log.info("model %s: no assigner here outside %s; another org's dispatcher assigns it", model_id, submitter_msp)
             return
-        for attempt in range(5):
+        for attempt in range(attempts):
             try:
                 ledger.assign_verifiers(model_id)
                 log.info("model %s: verifiers assigned", model_id)
@@ -100,8 +148,10 @@ class Dispatcher:
                 message = exc.reason
                 if "already" in message:
                     return
-                log.warning("AssignVerifiers for %s failed (%s); retry %d", model_id, message, attempt + 1)
-                time.sleep(1 + attempt)
+                log.warning("AssignVerifiers for %s failed (%s); attempt %d", model_id, message, attempt + 1)
+                if attempt + 1 < attempts:
+                    time.sleep(1 + attempt)
+        log.warning("AssignVerifiers for %s: giving up for now; the next reconcile pass tries again", model_id)
 
     def _enqueue(self, model_id: str, assignment: dict[str, Any], submitter_msp: str) -> None:
         interval = int(assignment["interval"])
@@ -114,13 +164,27 @@ class Dispatcher:
                  ", ".join(assignment.get("reasons", [])))
 
     def _expire_loop(self, stop: threading.Event) -> None:
+        """Reconcile at once and every ``reconcile_every`` s; expire overdue assignments every ``expire_every`` s."""
+        self.reconcile()
+        last = time.monotonic()
+        self.expire_overdue()
         while not stop.wait(self.expire_every):
-            now = time.time()
+            if time.monotonic() - last >= self.reconcile_every:
+                self.reconcile()
+                last = time.monotonic()
+            self.expire_overdue()
+
+    def expire_overdue(self, now: float | None = None) -> None:
+        """ExpireAssignment for every watched model whose deadline has passed."""
+        now = time.time() if now is None else now
+        with self._lock:
             for model_id, (deadline, submitter_msp) in list(self._assigned.items()):
                 ledger = self._independent(submitter_msp)
                 if deadline and deadline < now and ledger is not None:
                     try:
                         ledger.expire_assignment(model_id)
+                        # Its events bring the re-staffed rounds' deadlines; until then nothing to watch.
+                        self._assigned.pop(model_id, None)
                         log.info("model %s: overdue assignment expired", model_id)
                     except ContractError as exc:
                         log.warning("ExpireAssignment %s: %s", model_id, exc.reason)
@@ -132,6 +196,8 @@ def main() -> None:
     parser.add_argument("--assigner", action="append", default=[],
                         help="identity allowed to send AssignVerifiers (repeat, one per org); default: every org admin")
     parser.add_argument("--expire-every", type=float, default=30.0, help="seconds between deadline checks")
+    parser.add_argument("--reconcile-every", type=float, default=60.0,
+                        help="seconds between passes over the ledger's SUBMITTED and ASSIGNED models")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     profile = Profile.load()
@@ -139,7 +205,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    Dispatcher.connect(profile, assigners).run(profile, assigners[0], args.expire_every, stop)
+    Dispatcher.connect(profile, assigners).run(profile, assigners[0], args.expire_every, stop, args.reconcile_every)
 
 
 if __name__ == "__main__":

@@ -85,10 +85,14 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
     try:
         if any(v["verifier"]["fingerprint"] == verifier for v in res.ledger.get_votes(model_id, interval)):
             return {**outcome, "status": "already voted"}
-        record = _interval_record(res.ledger.get_assignment(model_id), interval)
+        assignment = res.ledger.get_assignment(model_id)
+        record = _interval_record(assignment, interval)
         if record is None or record.get("decision") or verifier not in record.get("verifiers", []):
             return {**outcome, "status": "no longer assigned or already decided"}
         certificate = res.ledger.get_model(model_id)["certificate"]
+        # The consortium limits frozen at assignment, like every other setting of this model (an
+        # assignment older than the limits has none: its work is still held to the ledger's sizes and steps).
+        limits = assignment.get("config") or {}
 
         def progress(done: int, total: int) -> None:
             if done == total or done % max(1, total // 4) == 0:
@@ -99,7 +103,7 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
         if certificate.get("parent_id"):  # the lineage claim is checked by every member
             parent_final = res.ledger.get_model(certificate["parent_id"])["certificate"]["snapshots"][-1]
         finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress,
-                                   parent_final=parent_final)
+                                   parent_final=parent_final, limits=limits)
         verdict, evidence = cast(finding, certificate, interval)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)
     except TRANSIENT as exc:

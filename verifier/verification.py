@@ -16,6 +16,7 @@ import logging
 import math
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +25,7 @@ from trainproof.storage import EVIDENCE, ArtifactStore, StorageError, StorageUna
 from trainproof.ml.certificate import SCORE_KEYS
 from trainproof.ml.hashchain import layer_chain
 from trainproof.ml.metrics import interval_scores
-from trainproof.ml.registry import SpecError
+from trainproof.ml.registry import SpecError, build_model
 from trainproof.ml.replay import replay_interval
 from trainproof.ml.snapshot import SnapshotError
 from trainproof.verifier.artifacts import ArtifactCache
@@ -44,9 +45,17 @@ class Finding:
     replay_seconds: float = 0.0
 
     def vote_evidence(self) -> dict[str, Any]:
-        """The SubmitVote evidence argument (schema/vote_evidence.json in the contract)."""
+        """The SubmitVote evidence argument (schema/vote_evidence.json in the contract). The reason
+        may quote the submission (an exception's text): control and format characters, which the
+        contract refuses, are written out as \\uXXXX."""
         evidence = {"distances": {"replayed": 0}, "replay_sha256": NO_REPLAY, **self.evidence}
-        return {**evidence, "reason": self.reason[:2048]}
+        return {**evidence, "reason": printable(self.reason)[:2048]}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or format character (Unicode Cc, Cf, Cs, Zl, Zp) as \\uXXXX."""
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch
+                   for ch in text)
 
 
 def _json_number(value: float) -> float:
@@ -77,15 +86,51 @@ def lineage_mismatch(start: Path, parent_final: Path) -> str:
     return "" if mine["chain"] == theirs["chain"] else "snapshot 0's weights differ from the parent's final weights"
 
 
+def parameter_count(architecture: dict) -> int:
+    """Parameters of an architecture spec, counted on torch's meta device: nothing is allocated,
+    so a claimed giant model costs nothing to measure. SpecError if the registry refuses it."""
+    import torch
+
+    with torch.device("meta"):
+        model = build_model(architecture)
+    return sum(p.numel() for p in model.parameters())
+
+
+def over_limits(certificate: dict, interval: int, limits: dict[str, Any]) -> str:
+    """'' if the task's work is within the consortium limits (the settings frozen in the model's
+    assignment), else what is over. Sizes and steps are the ledger's: downloads are held to them
+    and replay runs exactly the manifest's steps, so the limits bound the real work."""
+    by_index = {s["index"]: s for s in certificate["snapshots"]}
+    steps = by_index[interval + 1]["step"] - by_index[interval]["step"]
+    checks = [("max_steps_per_interval", steps, f"interval {interval} spans {steps} steps"),
+              ("max_dataset_bytes", certificate["dataset"]["size"],
+               f"the dataset is {certificate['dataset']['size']} bytes"),
+              *(("max_snapshot_bytes", s["size"], f"snapshot {s['index']} is {s['size']} bytes")
+                for s in certificate["snapshots"])]
+    for setting, value, what in checks:
+        if setting in limits and value > limits[setting]:
+            return f"over the consortium's limits: {what}, {setting} is {limits[setting]}"
+    if "max_parameters" in limits:
+        count = parameter_count(certificate["recipe"]["architecture"])
+        if count > limits["max_parameters"]:
+            return f"over the consortium's limits: the architecture has {count} parameters, max_parameters is " \
+                   f"{limits['max_parameters']}"
+    return ""
+
+
 def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cache: ArtifactCache,
                     on_step: Callable[[int, int], None] | None = None,
-                    parent_final: dict[str, Any] | None = None) -> Finding:
-    """``parent_final``: the declared parent's final snapshot entry ({uri, sha256}) from the ledger."""
+                    parent_final: dict[str, Any] | None = None, limits: dict[str, Any] | None = None) -> Finding:
+    """``parent_final``: the declared parent's final snapshot entry ({uri, sha256}) from the ledger;
+    ``limits``: the consortium limits in force for this model (its assignment's config)."""
     snapshots = certificate["snapshots"]
     if not 0 <= interval < len(snapshots) - 1:
         return Finding("REJECT", f"interval {interval} does not exist in the manifest")
     try:
-        paths = [cache.fetch(s["uri"], s["sha256"]) for s in snapshots]
+        over = over_limits(certificate, interval, limits or {})
+        if over:
+            return Finding("REJECT", over)
+        paths = [cache.fetch(s["uri"], s["sha256"], s["size"]) for s in snapshots]
         mismatch = compare_scores(certificate["scores"], interval_scores(paths))
         if mismatch:
             return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
@@ -94,7 +139,8 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
             if forged:
                 return Finding("REJECT", f"lineage: {forged} (declared parent {certificate.get('parent_id')})",
                                {"scores_match": True})
-        dataset = cache.fetch(certificate["dataset"]["uri"], certificate["dataset"]["sha256"])
+        dataset = cache.fetch(certificate["dataset"]["uri"], certificate["dataset"]["sha256"],
+                              certificate["dataset"]["size"])
         started = time.monotonic()
         out = cache.directory / f"replay-{certificate['model_id']}-{interval}.safetensors"
         result = replay_interval(paths[interval], paths[interval + 1], certificate, dataset, on_step=on_step,

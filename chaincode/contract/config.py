@@ -40,7 +40,17 @@ DEFAULTS: dict[str, Any] = {
     "max_reassignments": 2,  # re-assignments of an interval before it is INCONCLUSIVE
     "clock_skew_seconds": 300,  # how far a deadline-setting tx's time may be from each endorsing peer's clock
     "approval_rule": "majority",  # member orgs whose admins must approve a change: majority | all
+    # Consortium limits on the work one submission may cost a verifier (limits.py; issue 15, finding 11).
+    "max_steps_per_interval": 100_000,  # optimizer steps one replay task runs
+    "max_parameters": 100_000_000,  # parameters of the architecture (counted by verifiers without allocating)
+    "max_dataset_bytes": 1 << 30,  # bytes of the dataset each verifier downloads
+    "max_snapshot_bytes": 1 << 30,  # bytes of each snapshot
+    # Where certificate artifacts may live: the network's own storage (limits.check_uris).
+    "storage_uri_prefixes": ["s3://datasets/sha256/", "s3://snapshots/sha256/"],
 }
+
+
+_URI_PREFIX = re.compile(r"[a-z][a-z0-9+.-]*://[!-~]{1,200}/")
 
 
 def _number(value: Any) -> bool:
@@ -65,6 +75,14 @@ RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "max_reassignments": (lambda v: _integer(v) and 1 <= v <= 10, "an integer in [1, 10]", int),
     "clock_skew_seconds": (lambda v: _integer(v) and 1 <= v <= 86400, "an integer in [1, 86400]", int),
     "approval_rule": (lambda v: v in ("majority", "all"), "'majority' or 'all'", str),
+    "max_steps_per_interval": (lambda v: _integer(v) and 1 <= v <= 10_000_000, "an integer in [1, 10000000]", int),
+    "max_parameters": (lambda v: _integer(v) and 1 <= v <= 2_000_000_000, "an integer in [1, 2000000000]", int),
+    "max_dataset_bytes": (lambda v: _integer(v) and 1 <= v <= 1 << 40, "an integer in [1, 2^40]", int),
+    "max_snapshot_bytes": (lambda v: _integer(v) and 1 <= v <= 1 << 40, "an integer in [1, 2^40]", int),
+    "storage_uri_prefixes": (lambda v: isinstance(v, list) and 1 <= len(v) <= 16 and all(
+        isinstance(p, str) and _URI_PREFIX.fullmatch(p) for p in v),
+        "a list of 1-16 URI prefixes such as \"s3://snapshots/sha256/\" (scheme://, up to 200 characters, ending in /)",
+        list),
 }
 
 

@@ -14,6 +14,8 @@ from trainproof.chaincode.contract.args import json_object, texts
 from trainproof.chaincode.contract.clock import check_clock
 from trainproof.chaincode.contract.codec import canonical
 from trainproof.chaincode.contract.identity import caller, require_client
+from trainproof.chaincode.contract.limits import check_limits, check_uris
+from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 SUBMITTED = "SUBMITTED"
@@ -161,7 +163,11 @@ def submit(stub: Stub) -> dict[str, Any]:
     require_client(who)
     cert = json_object(text, "submission")
     schemas.validate(schemas.MODEL_SUBMISSION, cert)
+    check_text("certificate", cert)
     check_consistency(cert)
+    settings = config.effective(stub)
+    check_limits(cert, settings)
+    check_uris(cert, settings)
     model_id, parent_id = cert["model_id"], cert.get("parent_id")
     if load_state(stub, model_id) is not None:
         raise ChaincodeError(f"duplicate: model {model_id} already exists; model ids are unique", 409)

@@ -17,6 +17,7 @@ from typing import Any
 from trainproof.chaincode.contract import keys, schemas, store
 from trainproof.chaincode.contract.args import fingerprint, json_object, optional_json_object, texts
 from trainproof.chaincode.contract.identity import Identity, caller, from_pem, require_admin
+from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 ACTIVE = "ACTIVE"
@@ -67,6 +68,7 @@ def register(stub: Stub) -> dict[str, Any]:
     require_admin(admin)
     request = json_object(text, "registration")
     schemas.validate(schemas.VERIFIER_REGISTRATION, request)
+    check_text("name", request["name"])
     mspid = request.get("mspid", admin.mspid)
     if mspid != admin.mspid:
         raise ChaincodeError(
@@ -136,6 +138,7 @@ def set_status(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError(f"status: {status[:32]!r} is not one of {', '.join(STATUSES)}")
     if reason is not None and len(reason) > 2048:
         raise ChaincodeError("reason: longer than 2048 characters")
+    check_text("reason", reason)
     record = load(stub, fp)
     if record is None:
         return _revoke(stub, admin, fp, status, reason)

@@ -17,6 +17,7 @@ from trainproof.chaincode.contract import decisions, events, keys, schemas, stor
 from trainproof.chaincode.contract.args import interval, json_object, model_id, texts
 from trainproof.chaincode.contract.identity import caller
 from trainproof.chaincode.contract.models import ASSIGNED, load_certificate, require_state
+from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 USAGE = "SubmitVote(model_id, interval, ACCEPT|REJECT, evidence_json)"
@@ -51,6 +52,7 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
     verifier = verifiers.require_active(stub, who)
     evidence = json_object(evidence_text, "evidence")
     schemas.validate(schemas.VOTE_EVIDENCE, evidence)
+    check_text("evidence", evidence)
 
     state = require_state(stub, mid)
     if state["status"] != ASSIGNED:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from trainproof.gateway import Endpoint, Gateway, Identity, Timeouts, connect, signer_from_key_file
+from trainproof.gateway.endorsements import MSPs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +72,20 @@ class Profile:
             raise ProfileError(f"unknown identity {name!r}; this network has: {known}")
         return self.identities[name]
 
+    @cached_property
+    def msps(self) -> MSPs:
+        """The channel's MSPs, from its configuration block (``blocks/<channel>.block``): what every
+        gateway checks endorsements against, the same CA roots the peers validate with."""
+        path = self.home / "blocks" / f"{self.channel}.block"
+        if not path.is_file():
+            raise ProfileError(f"no channel configuration block at {path}: copy it from the network's home "
+                               "with the profile (clients check endorsements against its MSPs)")
+        return MSPs.from_file(path)
+
     def connect(self, identity: str, timeouts: Timeouts | None = None) -> Gateway:
-        """A gateway to every peer; the orderers are passed along but the peers' gateways reach them."""
+        """A gateway to every peer, checking endorsements against the channel's MSPs and taking
+        commit status from the identity's own org's peer; the orderers are passed along but the
+        peers' gateways reach them."""
         files = self.identity_files(identity)
-        return connect(files.identity(), signer_from_key_file(files.key), self.peers, self.orderers, timeouts)
+        return connect(files.identity(), signer_from_key_file(files.key), self.peers, self.orderers, timeouts,
+                       msps=lambda: self.msps)

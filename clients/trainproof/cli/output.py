@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+import unicodedata
 from enum import IntEnum
 from typing import Any, NoReturn
 
@@ -55,9 +56,41 @@ def fail(error: CliError, as_json: bool) -> NoReturn:
 
 
 def _escape(text: str) -> str:
+    return safe(" ".join(text.split()))  # one line, whatever the source message looked like
+
+
+# ---- text from the ledger ---------------------------------------------------------------------
+# Everything the ledger holds was written by some member and is untrusted: a name may carry rich
+# markup ("[/]" crashes a table, "[green]VERIFIED[/]" forges a status), ANSI escapes that rewrite
+# the terminal, or bidi overrides that make one name read as another. So no ledger text reaches
+# the console as markup or raw: commands pass it through ``safe`` (inside markup) or ``visible``
+# (printed with markup=False).
+
+# Cc control, Cf format (bidi, zero-width), Cs surrogates, Zl/Zp separators (as the contract refuses).
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _show(ch: str) -> str:
+    if ch == "\\":
+        return "\\\\"  # so that a literal "\u202e" in a name cannot pass for an escaped character
+    if unicodedata.category(ch) in _INVISIBLE:
+        return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+    return ch
+
+
+def visible(value: Any) -> str:
+    """``value`` as text whose every character shows: control and bidi/format characters become
+    ``\\uXXXX``, a backslash ``\\\\``; None becomes "–"."""
+    if value is None:
+        return "–"
+    return "".join(_show(ch) for ch in str(value))
+
+
+def safe(value: Any) -> str:
+    """``visible(value)`` escaped for rich markup: prints exactly as the text it is."""
     from rich.markup import escape
 
-    return escape(" ".join(text.split()))  # one line, whatever the source message looked like
+    return escape(visible(value))
 
 
 # ---- small formatters shared by the commands --------------------------------------------------
@@ -72,7 +105,7 @@ def styled(word: str | None) -> str:
     if word is None:
         return "[dim]–[/]"
     style = STATUS_STYLE.get(word)
-    return f"[{style}]{word}[/]" if style else word
+    return f"[{style}]{word}[/]" if style else safe(word)
 
 
 def when(timestamp: float | None) -> str:
@@ -99,4 +132,5 @@ def size(n: int) -> str:
 
 
 def short(identifier: str | None, n: int = 8) -> str:
-    return identifier[:n] if identifier else "–"
+    """The first ``n`` characters of an id, escaped (ids come from the ledger too)."""
+    return safe(identifier[:n]) if identifier else "–"

@@ -9,9 +9,16 @@ commit-status and event requests, and calls those services itself with ``grpcio`
 and has no Gateway support, and the official fabric-gateway clients are Go, Node and Java only.
 
 Each call goes to the first peer's gateway (own org first) and fails over to the next peer's on
-a transport failure, never on a refusal. A submit is reported committed from an own-org peer's
-commit status, once the other peers have had a short grace to commit it too, so that a query
-sent right after a submit sees the new state on any peer.
+a transport failure, never on a refusal.
+
+Trust (the fabric-gateway model, checked rather than assumed): the gateway peer that endorses
+may be another org's, and that org may lie. So, given the channel's MSPs (``msps``; the
+profile passes them), the prepared transaction is checked before it is signed: signatures,
+endorsers issued by their MSP's CA, one endorsement per org (``endorsements.py``). A submit is
+reported committed only from the client's own org's peer, or, where ``commit_quorum`` is set,
+from that many peers reporting the same status; another org's peer alone is never believed.
+After the own org's peer reports, the other peers get a short grace to commit it too, so that a
+query sent right after a submit sees the new state on any peer.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from fabric_protos.peer import proposal_pb2, transaction_pb2
 from trainproof.gateway import messages
 from trainproof.gateway.checkpoint import InMemoryCheckpointer
 from trainproof.gateway.deliver import BlockSource, blocks
+from trainproof.gateway.endorsements import MSPs, EndorsementInvalid, check_endorsements
 from trainproof.gateway.endpoints import Connection, Endpoint
 from trainproof.gateway.errors import (
     CommitError, CommitStatusError, EndorseError, ErrorDetail, EvaluateError, GatewayError, Status, SubmitError,
@@ -93,18 +101,39 @@ class Gateway:
     Endorsement asks for one endorsement from each org of ``peers`` (the channel's MAJORITY
     policy needs every org of this network), so a refusal carries every org's answer.
     ``orderers`` is accepted and not used: the peers' gateways reach the orderers themselves.
+    ``msps``: the channel's MSPs, to check endorsements against, or a function returning them
+    (called at the first endorsement); None: not checked.
+    ``commit_quorum``: how many peers must report the same commit status (None: the own org's
+    peer decides, and there must be one).
     """
 
     def __init__(self, identity: Identity, signer: Signer | None, peers: Sequence[Endpoint],
-                 orderers: Sequence[Endpoint] = (), timeouts: Timeouts | None = None, retries: int = 3) -> None:
+                 orderers: Sequence[Endpoint] = (), timeouts: Timeouts | None = None, retries: int = 3,
+                 msps: MSPs | Callable[[], MSPs] | None = None, commit_quorum: int | None = None) -> None:
         if not peers:
             raise ValueError("a gateway needs at least one peer")
+        if commit_quorum is not None and not 1 <= commit_quorum <= len(peers):
+            raise ValueError(f"commit_quorum must be 1..{len(peers)} (the number of peers), not {commit_quorum}")
         self.identity, self.signer = identity, signer
+        self._msps, self.commit_quorum = msps, commit_quorum
         self.timeouts = timeouts or Timeouts()
         self.retries = retries
         self.connections = [Connection(p) for p in sorted(peers, key=lambda p: p.mspid != identity.mspid)]
-        self.endorsing_orgs = list(dict.fromkeys(c.endpoint.mspid for c in self.connections if c.endpoint.mspid))
         self._networks: dict[str, Network] = {}
+
+    @property
+    def msps(self) -> MSPs | None:
+        """The channel's MSPs, read on first use (a provider is called once): queries need none,
+        so a client whose MSPs cannot be read still reads the ledger, and fails only to submit."""
+        if callable(self._msps):
+            self._msps = self._msps()
+        return self._msps
+
+    @property
+    def endorsing_orgs(self) -> list[str]:
+        """Every org of the channel when its MSPs are known, not only those whose peers this gateway knows."""
+        return list(dict.fromkeys([*(c.endpoint.mspid for c in self.connections if c.endpoint.mspid),
+                                   *sorted(self.msps or ())]))
 
     def get_network(self, name: str) -> Network:
         if name not in self._networks:
@@ -368,6 +397,13 @@ class Proposal:
         except ValueError as exc:
             raise EndorseError(f"{self.function}: the gateway's transaction is not ours: {exc}",
                                [ErrorDetail(peer.endpoint.label, str(exc))], self.tx_id) from None
+        if gw.msps is not None:
+            try:
+                check_endorsements(payload, self._proposal, gw.msps)
+            except EndorsementInvalid as exc:
+                raise EndorseError(f"{self.function}: endorsements from the gateway of {peer.endpoint.label} refused: "
+                                   f"{exc}", [ErrorDetail(peer.endpoint.label, str(exc), None, peer.endpoint.mspid)],
+                                   self.tx_id) from None
         return Transaction(self, payload, result)
 
 
@@ -419,13 +455,19 @@ class SubmittedTransaction:
         return digest(self.bytes)
 
     def get_status(self, timeout: float | None = None, signature: bytes | None = None) -> Status:
-        """The commit status as the own org's peer reports it (the submitting peer if the gateway
-        has none of its org), after the other peers had ``CATCH_UP_SECONDS`` to report it too."""
+        """The commit status as the own org's peer reports it, after the other peers had
+        ``CATCH_UP_SECONDS`` to report it too; with ``commit_quorum``, as that many peers agree."""
         gw = self._network.gateway
         limit = timeout if timeout is not None else gw.timeouts.commit_status
         signed = gateway_pb2.SignedCommitStatusRequest(
             request=self.bytes, signature=signature if signature is not None else gw.sign(self.bytes))
-        own = [c for c in gw.connections if c.endpoint.mspid == gw.identity.mspid] or [self._submitted_to]
+        if gw.commit_quorum is not None:
+            return self._quorum_status(signed, gw.commit_quorum, limit)
+        own = [c for c in gw.connections if c.endpoint.mspid == gw.identity.mspid]
+        if not own:
+            raise CommitStatusError(f"commit status of {self.tx_id} not trusted: this gateway has no peer of "
+                                    f"{gw.identity.mspid}, and another org's peer alone is not believed; add an own-org "
+                                    "peer or set commit_quorum", [], self.tx_id)
         try:
             response, peer = gw._call("CommitStatus", signed, limit, own, deadline=time.monotonic() + limit)
         except _Unanswered as failed:
@@ -436,6 +478,31 @@ class SubmittedTransaction:
                                     "query the ledger before resubmitting", failed.details, self.tx_id) from None
         self._catch_up(signed, peer)
         return Status(self.tx_id, transaction_pb2.TxValidationCode.Name(response.result), response.block_number)
+
+    def _quorum_status(self, signed: gateway_pb2.SignedCommitStatusRequest, quorum: int, limit: float) -> Status:
+        """The status ``quorum`` peers report alike; peers that report different outcomes are an error."""
+        calls = [(c, c.gateway.CommitStatus.future(signed, timeout=limit)) for c in self._network.gateway.connections]
+        seen: dict[tuple[int, int], list[str]] = {}
+        failures: list[ErrorDetail] = []
+        for peer, call in calls:
+            try:
+                response = call.result()
+            except grpc.RpcError as exc:
+                failures.extend(details_from_rpc(exc, peer.endpoint.label))
+                continue
+            seen.setdefault((response.result, response.block_number), []).append(peer.endpoint.label)
+            if len({result for result, _ in seen}) > 1:
+                raise CommitStatusError(f"peers disagree on the commit status of {self.tx_id}: " + "; ".join(
+                    f"{transaction_pb2.TxValidationCode.Name(r)} in block {b} ({', '.join(p)})"
+                    for (r, b), p in seen.items()), failures, self.tx_id)
+            (result, block), agreeing = next(iter(seen.items()))
+            if len(agreeing) >= quorum:
+                for _, other in calls:
+                    other.cancel()
+                return Status(self.tx_id, transaction_pb2.TxValidationCode.Name(result), block)
+        raise CommitStatusError(f"commit status unknown for {self.tx_id}: fewer than {quorum} peers reported it "
+                                f"within {limit:.0f}s; it may still commit; query the ledger before resubmitting",
+                                failures, self.tx_id)
 
     def _catch_up(self, signed: gateway_pb2.SignedCommitStatusRequest, answered: Connection) -> None:
         calls = [(c, c.gateway.CommitStatus.future(signed, timeout=self.CATCH_UP_SECONDS))
@@ -450,6 +517,7 @@ class SubmittedTransaction:
 
 
 def connect(identity: Identity, signer: Signer | None, peers: Sequence[Endpoint], orderers: Sequence[Endpoint] = (),
-            timeouts: Timeouts | None = None, retries: int = 3) -> Gateway:
+            timeouts: Timeouts | None = None, retries: int = 3, msps: MSPs | Callable[[], MSPs] | None = None,
+            commit_quorum: int | None = None) -> Gateway:
     """A gateway to ``peers`` (own org's first); ``orderers`` is accepted for older callers and not used."""
-    return Gateway(identity, signer, peers, orderers, timeouts, retries)
+    return Gateway(identity, signer, peers, orderers, timeouts, retries, msps, commit_quorum)

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
-from trainproof.cli.output import Exit, console, emit_json, short, styled
+from trainproof.cli.output import Exit, console, emit_json, safe, short, styled
 from trainproof.cli.progress import transfer_bars
 from trainproof.cli.session import Session
 
@@ -79,24 +79,24 @@ def _restore(session: Session, model: dict[str, Any], weights_file: Path, restor
 
 
 def _render(model: dict[str, Any], result: dict[str, Any]) -> None:
-    console.print(f"{result['file']} against model {model['model_id']} ([bold]{model['name']}[/] v{model['version']}, "
-                  f"{styled(model['status'])}):")
+    console.print(f"{safe(result['file'])} against model {safe(model['model_id'])} ([bold]{safe(model['name'])}[/] "
+                  f"v{safe(model['version'])}, {styled(model['status'])}):")
     differing = set(result["differing"])
     for layer in result["layers"]:
-        console.print(f"  {layer:<24} " + ("[bold red]DIFFERS[/]" if layer in differing else "[green]ok[/]"))
+        console.print(f"  {safe(f'{layer:<24}')} " + ("[bold red]DIFFERS[/]" if layer in differing else "[green]ok[/]"))
     for layer in [d for d in result["differing"] if d not in result["layers"]]:
-        console.print(f"  {layer:<24} [bold red]not on the ledger[/]")
+        console.print(f"  {safe(f'{layer:<24}')} [bold red]not on the ledger[/]")
     if model["status"] != "VERIFIED":
         console.print(f"[yellow]note: the model is {model['status']}; the ledger's weights themselves are not "
                       "verified[/]")
     if not differing:
         console.print("[green]every layer matches the ledger's hash chain[/]")
         return
-    console.print(f"[bold red]{len(differing)} layer(s) differ from the ledger:[/] {', '.join(result['differing'])}")
+    console.print(f"[bold red]{len(differing)} layer(s) differ from the ledger:[/] {safe(', '.join(result['differing']))}")
     if result["restored_file"]:
         src = result["source"]
-        console.print(f"restored {', '.join(result['restored'])} from snapshot {src['snapshot']} "
-                      f"(sha256 {short(src['sha256'], 16)}, checked against the ledger) → {result['restored_file']}; "
+        console.print(f"restored {safe(', '.join(result['restored']))} from snapshot {safe(src['snapshot'])} "
+                      f"(sha256 {short(src['sha256'], 16)}, checked against the ledger) → {safe(result['restored_file'])}; "
                       "[green]the repaired file matches the ledger's hash chain[/]")
     else:
         console.print("[dim]repair it with --restore OUT[/]")

@@ -4,11 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.tree import Tree
 
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
-from trainproof.cli.output import console, emit_json, styled, when
+from trainproof.cli.output import console, emit_json, safe, styled, when
 from trainproof.cli.session import Session
 
 
@@ -46,6 +45,6 @@ def _label(node: dict[str, Any], selected: str) -> str:
     # Anyone may declare a parent; only a VERIFIED child's verifiers checked that it starts from
     # the parent's final weights, so every other relation is shown as a claim.
     claim = "  [yellow](lineage not verified)[/]" if node["parent_id"] and node["status"] != "VERIFIED" else ""
-    text = (f"[bold]{escape(node['name'])}[/] v{escape(node['version'])}  {node['model_id']}  {styled(node['status'])}"
-            f"{claim}  [dim]{escape(node['submitter']['mspid'])}, {when(node['submitted_at'])}[/]")
+    text = (f"[bold]{safe(node['name'])}[/] v{safe(node['version'])}  {safe(node['model_id'])}  {styled(node['status'])}"
+            f"{claim}  [dim]{safe(node['submitter']['mspid'])}, {when(node['submitted_at'])}[/]")
     return f"{text}  [reverse] this model [/]" if node["model_id"] == selected else text

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from trainproof.cli.identities import FINGERPRINT, fingerprint_of
 from trainproof.cli.options import common_options, pass_session
-from trainproof.cli.output import CliError, Exit, console, emit_json, short, styled, when
+from trainproof.cli.output import CliError, Exit, console, emit_json, safe, short, styled, visible, when
 from trainproof.cli.session import Session
 
 STATUSES = ("SUBMITTED", "ASSIGNED", "VERIFIED", "REJECTED", "INCONCLUSIVE")
@@ -47,14 +47,14 @@ def models(session: Session, status: str | None, submitter: str | None, name: st
     for column in ("model id", "name", "version", "status", "submitter", "parent", "submitted (UTC)"):
         table.add_column(column, overflow="fold", no_wrap=column == "model id")
     for m in rows:
-        table.add_row(m["model_id"], m["name"], m["version"], styled(m["status"]),
-                      f"{m['submitter']['mspid']} {m['submitter']['common_name'].split('@')[0]}",
+        table.add_row(safe(m["model_id"]), safe(m["name"]), safe(m["version"]), styled(m["status"]),
+                      safe(f"{m['submitter']['mspid']} {m['submitter']['common_name'].split('@')[0]}"),
                       short(m["parent_id"]), when(m["submitted_at"]))
     console.print(table)
     note = f"{len(rows)} model(s) on this page"
     if answer["bookmark"]:
         note += f"; next page: trainproof models --bookmark '{answer['bookmark']}'" + _repeat(status, submitter, name)
-    console.print(note, markup=False, soft_wrap=True)
+    console.print(visible(note), markup=False, soft_wrap=True)
 
 
 def _submitter(session: Session, value: str) -> tuple[str | None, str | None]:

@@ -5,11 +5,10 @@ import json
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
-from trainproof.cli.output import console, emit_json, short, size, styled, when
+from trainproof.cli.output import console, emit_json, safe, short, size, styled, visible, when
 from trainproof.cli.session import Session
 from trainproof.ml.certificate import SCORE_KEYS
 
@@ -44,10 +43,10 @@ def show(session: Session, model_id: str) -> None:
         return
     cert = model["certificate"]
     sub = model["submitter"]
-    console.print(f"[bold]{escape(model['name'])}[/] v{escape(model['version'])}  {model['model_id']}  "
+    console.print(f"[bold]{safe(model['name'])}[/] v{safe(model['version'])}  {safe(model['model_id'])}  "
                   f"{styled(model['status'])}")
     record = (f"[bold red]{len(rejected)}{'+' if len(rejected) >= REJECTED_SHOWN else ''} REJECTED[/]: "
-              + ", ".join(f"{r['model_id']} ({escape(r['name'])})" for r in rejected[:5])) if rejected else "none REJECTED"
+              + ", ".join(f"{safe(r['model_id'])} ({safe(r['name'])})" for r in rejected[:5])) if rejected else "none REJECTED"
     console.print(f"submitter's record: {record}")
     _section("identity", {
         "submitter": f"{sub['mspid']} ({sub['common_name']}), fingerprint {short(sub['fingerprint'], 16)}",
@@ -85,7 +84,7 @@ def show(session: Session, model_id: str) -> None:
     for snap in cert["snapshots"]:
         s = scores.get(snap["index"])
         metrics = [f"{s[k]:.4g}" for k in SCORE_KEYS] if s else [""] * len(SCORE_KEYS)
-        table.add_row(str(snap["index"]), str(snap["step"]), short(snap["sha256"], 16), size(snap["size"]), *metrics)
+        table.add_row(safe(snap["index"]), safe(snap["step"]), short(snap["sha256"], 16), size(snap["size"]), *metrics)
     console.print(table)
     chain = cert["layer_hashes"]
     _section("layer hash chain (DeepRing)", {
@@ -110,7 +109,7 @@ def _section(title: str, rows: dict[str, str]) -> None:
     console.print(f"[bold]{title}[/]")
     width = max(len(k) for k in rows) if rows else 0
     for key, value in rows.items():
-        console.print(f"  {key:<{width}}  {value}", markup=False)
+        console.print(visible(f"  {key:<{width}}  {value}"), markup=False)
 
 
 @click.command()
@@ -134,7 +133,7 @@ def history(session: Session, model_id: str) -> None:
 
 def _record(entry: dict[str, Any]) -> str:
     key = entry["key"][1:]  # the model id is the first attribute of every key
-    return entry["record"] + (f" {int(key[0])}" if key and key[0].isdigit() else "")
+    return safe(entry["record"]) + (f" {int(key[0])}" if key and key[0].isdigit() else "")
 
 
 def describe(entry: dict[str, Any]) -> str:
@@ -145,17 +144,17 @@ def describe(entry: dict[str, Any]) -> str:
     if record == "model":
         return "birth certificate recorded"
     if record == "modelstate":
-        reason = f": {value['reason']}" if value.get("reason") else ""
+        reason = f": {safe(value['reason'])}" if value.get("reason") else ""
         return f"status {styled(value['status'])}{reason}"
     if record == "assignment":
         chosen = ", ".join(str(s["interval"]) for s in value.get("selected", []))
-        return f"intervals {chosen} selected (seed {short(value.get('seed'), 12)})"
+        return f"intervals {safe(chosen)} selected (seed {short(value.get('seed'), 12)})"
     if record == "interval":
-        return f"round {value['round']}: {len(value['verifiers'])} verifiers assigned"
+        return f"round {safe(value['round'])}: {len(value['verifiers'])} verifiers assigned"
     if record == "vote":
-        who = value["verifier"].get("name") or short(value["verifier"]["fingerprint"])
+        who = safe(value["verifier"]["name"]) if value["verifier"].get("name") else short(value["verifier"]["fingerprint"])
         return f"{who} voted {styled(value['verdict'])}"
     if record == "decision":
         tally = value.get("tally", {})
         return f"{styled(value['outcome'])} ({tally.get('ACCEPT', 0)} accept, {tally.get('REJECT', 0)} reject)"
-    return record
+    return safe(record)

@@ -7,7 +7,7 @@ import click
 from rich.table import Table
 
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
-from trainproof.cli.output import console, emit_json, err_console, short, styled, when
+from trainproof.cli.output import console, emit_json, err_console, safe, short, styled, when
 from trainproof.cli.session import Session
 from trainproof.contract import FINAL_STATUSES, NotFound, TrainproofContract
 
@@ -24,7 +24,7 @@ def status(session: Session, model_id: str, wait: bool, timeout: float) -> None:
     if wait:
         with err_console.status("waiting for the verdict", spinner="dots") as spinner:
             def show(state: dict[str, Any]) -> None:
-                spinner.update(f"waiting for the verdict of {model_id[:8]}: {state['status']}")
+                spinner.update(f"waiting for the verdict of {model_id[:8]}: {safe(state['status'])}")
             session.ledger.wait_for_verdict(model_id, timeout, on_update=show)
     report = collect(session.ledger, model_id)
     if session.as_json:
@@ -92,10 +92,11 @@ def why_selected(entry: dict[str, Any]) -> str:
 def render(report: dict[str, Any]) -> None:
     model = report["model"]
     sub = model["submitter"]
-    console.print(f"[bold]{model['name']}[/] v{model['version']}  {model['model_id']}  {styled(model['status'])}")
-    console.print(f"  submitted  {when(model['submitted_at'])} by {sub['mspid']} ({sub['common_name']}), "
+    console.print(f"[bold]{safe(model['name'])}[/] v{safe(model['version'])}  {safe(model['model_id'])}  "
+                  f"{styled(model['status'])}")
+    console.print(f"  submitted  {when(model['submitted_at'])} by {safe(sub['mspid'])} ({safe(sub['common_name'])}), "
                   f"tx {short(model['submitted_tx'], 16)}")
-    console.print(f"  parent     {model['parent_id'] or '–'}")
+    console.print(f"  parent     {safe(model['parent_id'])}")
     intervals = report["intervals"]
     if report["assignment"] is None:
         console.print(f"  intervals  {model['intervals']} recorded; none selected yet (verifiers select them "
@@ -104,7 +105,7 @@ def render(report: dict[str, Any]) -> None:
         console.print(f"  intervals  {model['intervals']} recorded, {len(intervals)} selected for replay: "
                       f"{', '.join(str(i['interval']) for i in intervals)}")
     verdict = styled(model["status"]) if model["status"] in FINAL_STATUSES else "[dim]pending[/]"
-    reason = f": {model['reason']}" if model.get("reason") else ""
+    reason = f": {safe(model['reason'])}" if model.get("reason") else ""
     console.print(f"  verdict    {verdict}{reason}")
     if not intervals:
         return
@@ -112,10 +113,11 @@ def render(report: dict[str, Any]) -> None:
     for column in ("interval", "selected because", "votes", "decision", "reason"):
         table.add_column(column, overflow="fold")
     for row in intervals:
-        votes = ", ".join(f"{v['name'] or short(v['verifier'])} {styled(v['verdict'])}" for v in row["votes"])
+        votes = ", ".join(f"{safe(v['name']) if v['name'] else short(v['verifier'])} {styled(v['verdict'])}"
+                          for v in row["votes"])
         waiting = len(row["verifiers"]) - len(row["votes"])
         if waiting > 0 and row["decision"] is None:
             votes = f"{votes}{', ' if votes else ''}[dim]{waiting} to come[/]"
-        table.add_row(str(row["interval"]), row["why"], votes or "[dim]none yet[/]", styled(row["decision"]),
-                      row["decision_reason"] or "")
+        table.add_row(str(row["interval"]), safe(row["why"]), votes or "[dim]none yet[/]", styled(row["decision"]),
+                      safe(row["decision_reason"] or ""))
     console.print(table)

@@ -8,7 +8,7 @@ import click
 
 from trainproof import submission
 from trainproof.cli.options import MODEL_ID, common_options, pass_session
-from trainproof.cli.output import CliError, Exit, console, emit_json, size
+from trainproof.cli.output import CliError, Exit, console, emit_json, safe, size
 from trainproof.cli.progress import transfer_bars
 from trainproof.cli.session import Session
 
@@ -47,7 +47,7 @@ def submit(session: Session, run_dir: Path, name: str | None, parent_id: str | N
                    "bytes": total, "artifacts": uris})
         return
     parent = f", child of {parent_id}" if parent_id else ""
-    console.print(f"submitted [bold]{state['name']}[/] v{state['version']}: {state['intervals']} intervals, "
+    console.print(f"submitted [bold]{safe(state['name'])}[/] v{safe(state['version'])}: {state['intervals']} intervals, "
                   f"{len(files) - 1} snapshots + dataset ({size(total)}){parent}; tx {tx_id[:16]}")
     console.print(f"model id: [bold]{state['model_id']}[/]")
     console.print(f"[dim]follow it with: trainproof status {state['model_id']} --wait[/]")

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from trainproof.cli.identities import certificate_of, fingerprint_of
 from trainproof.cli.options import common_options, pass_session
-from trainproof.cli.output import console, emit_json, short, styled, when
+from trainproof.cli.output import console, emit_json, safe, short, styled, when
 from trainproof.cli.session import Session
 
 
@@ -61,8 +60,8 @@ def list_(session: Session, status: str | None, org: str | None) -> None:
     for column in ("name", "org", "status", "fingerprint", "registered (UTC)", "reason"):
         table.add_column(column, overflow="fold")
     for v in rows:
-        table.add_row(v["name"], v["mspid"], styled(v["status"]), short(v["fingerprint"], 16),
-                      when(v["registered_at"]), v.get("reason") or "")
+        table.add_row(safe(v["name"]), safe(v["mspid"]), styled(v["status"]), short(v["fingerprint"], 16),
+                      when(v["registered_at"]), safe(v.get("reason") or ""))
     console.print(table)
     console.print(f"{len(rows)} verifier(s)")
 
@@ -96,5 +95,6 @@ def _done(session: Session, record: dict[str, Any], what: str) -> None:
     if session.as_json:
         emit_json(record)
         return
-    console.print(f"{what} verifier [bold]{escape(record['name'])}[/] of {escape(record['mspid'])}: {styled(record['status'])}, "
-                  f"fingerprint {record['fingerprint']}, tx {short(record['updated_tx'], 16)}")
+    console.print(f"{what} verifier [bold]{safe(record['name'])}[/] of {safe(record['mspid'])}: "
+                  f"{styled(record['status'])}, fingerprint {safe(record['fingerprint'])}, "
+                  f"tx {short(record['updated_tx'], 16)}")
