@@ -4,7 +4,8 @@ chromium-driver (Selenium Manager never downloads anything: the driver's path is
 One journey, as an auditor would make it: the dashboard; the demo's REJECTED model found through
 the search box; its rejected interval and the votes that decided it; a vote followed to its
 transaction, both orgs' endorsements verified; a new block appearing on the dashboard without a
-reload; the file-check page naming the tampered layer. Screenshots go to tests/explorer/artifacts/.
+reload; the file-check page naming the tampered layer. Then a model page open while the real
+workers vote: the votes appear without a reload. Screenshots go to tests/explorer/artifacts/.
 """
 from __future__ import annotations
 
@@ -127,3 +128,40 @@ def test_an_auditor_follows_a_rejection_to_its_signatures(browser, live_explorer
     b.find_element(By.ID, "check-button").click()
     wait_until(lambda: f"final weights (layer hash chain) of model {honest}" in b.find_element(By.ID, "result").text,
                90, "the weights to be recognised")
+
+
+def test_votes_appear_on_an_open_model_page_without_a_reload(browser, live_explorer, contract, tmp_path):
+    """A real run submitted now, its page opened while the workers still replay: each vote shows up
+    in the open page's grid through server-sent events, with no reload. (The replays take some
+    seconds — a wide MLP, 150 steps per interval — so the page is open before the first vote.)"""
+    import secrets
+
+    from selenium.webdriver.common.by import By
+
+    from demo.digits import train_digits
+    from trainproof.storage import ArtifactStore
+    from trainproof.submission import submit_run
+
+    run_dir = tmp_path / "run"
+    train_digits(run_dir, hidden=[512, 512], intervals=2, steps_per_interval=150, seed=secrets.randbelow(2 ** 30) + 1,
+                 name="explorer-live-votes")
+    store = ArtifactStore.from_state(role="submitter", org="org1")
+    try:
+        model_id = submit_run(run_dir, contract, store).model_id
+    finally:
+        store.close()
+    url = f"{live_explorer.url.rstrip('/')}/model/{model_id}"
+
+    def opened() -> bool:
+        browser.get(url)
+        return bool(browser.find_elements(By.ID, "status"))
+
+    wait_until(opened, 30, "the new model's page")
+    votes = "return document.querySelectorAll('#vote-grid td.vote[data-verdict]').length"
+    assert browser.execute_script(votes) == 0, "votes were already indexed when the page opened"
+    browser.execute_script("window.__notReloaded = true")
+    wait_until(lambda: browser.execute_script(votes) >= 2, 240, "votes in the open page")
+    assert browser.execute_script("return window.__notReloaded === true")
+    cast = {v.get_attribute("data-verdict") for v in browser.find_elements(By.CSS_SELECTOR, "#vote-grid td.vote[data-verdict]")}
+    assert cast == {"ACCEPT"}, cast  # an honest run
+    shot(browser, "model-live-votes")
