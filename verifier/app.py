@@ -30,7 +30,7 @@ CONFIG = dict(
     result_expires=24 * 3600,
     broker_transport_options={"visibility_timeout": int(os.environ.get("TRAINPROOF_VISIBILITY_TIMEOUT", "60"))},
     worker_hijack_root_logger=False,
-    broker_transport="verifier.broker:Transport",
+    broker_transport="trainproof.verifier.broker:Transport",
     worker_enable_remote_control=False,
     broker_connection_retry_on_startup=True,
 )

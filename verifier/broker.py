@@ -9,7 +9,7 @@ the worker carries on. What lies *inside* a well-formed envelope is Celery's to 
 already logs and rejects it: an undecodable body, a content type other than JSON (nothing is
 unpickled: ``accept_content``), an unknown task name; a task with wrong arguments fails alone.
 
-Used through ``broker_transport = "verifier.broker:Transport"`` (``trainproof.verifier.app``).
+Used through ``broker_transport = "trainproof.verifier.broker:Transport"`` (``trainproof.verifier.app``).
 """
 from __future__ import annotations
 
