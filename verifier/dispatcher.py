@@ -1,7 +1,12 @@
 """Follows the contract's events and turns them into work: ``python -m trainproof.verifier.dispatcher``.
 
-ModelSubmitted    → AssignVerifiers, sent by an assigner identity of another org than the
-                    submitter's (the contract refuses the submitter's own org while others exist).
+ModelSubmitted    → the seed round: CommitSeed for each org this dispatcher acts for, with
+SeedCommitted       SHA-256 of a secret derived as HMAC(org key, model id) (the org key comes
+SeedRevealed        from the assigner's private key file, so a restarted dispatcher re-derives
+                    it and nothing is stored); once every member org committed, RevealSeed;
+                    once the draw is ready, AssignVerifiers, sent by an assigner identity of
+                    another org than the submitter's (the contract refuses the submitter's own
+                    org while others exist). The draw is fixed by the reveals (ASSIGNMENT.md).
 IntervalsAssigned → one task per (verifier, interval) on that verifier's queue.
 IntervalDecided / ModelVerdict from an expiry may re-staff intervals → tasks for the new members.
 
@@ -13,20 +18,25 @@ Events are a fast path, never the only one: an event can be missed for good (Ass
 still failing after its retries, a checkpoint that moved past an event that was not acted on,
 a dispatcher that was restarted and so forgot the deadlines it had seen). So on start and every
 ``--reconcile-every`` seconds the dispatcher reads the ledger itself (``reconcile``): every model
-still SUBMITTED is assigned, and every ASSIGNED model's earliest open deadline is watched, so an
+still SUBMITTED is taken through its seed round (committing, revealing, or assigning once a
+withheld reveal is past its deadline, whatever step it is stuck at) and assigned, and every ASSIGNED model's earliest open deadline is watched, so an
 overdue assignment is expired (every ``--expire-every`` seconds) whatever happened before.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
+import os
 import logging
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from trainproof.contract import ContractError, TrainproofContract
+from trainproof.contract import ContractError, NotFound, TrainproofContract, Transient
 from trainproof.gateway import FileCheckpointer
 from trainproof.profile import Profile
 from trainproof.verifier.settings import queue_for
@@ -35,6 +45,25 @@ from trainproof.verifier.settings import queue_for
 Enqueue = Callable[[str, int, str, str], None]
 
 log = logging.getLogger("trainproof.verifier.dispatcher")
+
+
+SEED_KEY_DOMAIN = b"trainproof/seed-key/v1\x00"
+SEED_DOMAIN = b"trainproof/seed/v1\x00"
+
+
+def org_seed_key(key_file: Path) -> bytes:
+    """The org-local key that seed secrets derive from: a hash of the assigner's private key file,
+    which only the org holds."""
+    return hashlib.sha256(SEED_KEY_DOMAIN + Path(key_file).read_bytes()).digest()
+
+
+def seed_secret(org_key: bytes, model_id: str) -> str:
+    """This org's secret for a model's seed round (64 hex digits): HMAC(org key, model id)."""
+    return hmac.new(org_key, SEED_DOMAIN + model_id.encode(), hashlib.sha256).hexdigest()
+
+
+def seed_commitment(secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(secret)).hexdigest()
 
 
 def celery_enqueue(model_id: str, interval: int, verifier: str, task_id: str) -> None:
@@ -48,8 +77,12 @@ def celery_enqueue(model_id: str, interval: int, verifier: str, task_id: str) ->
 class Dispatcher:
     """Event handling over injected ledgers (one per assigner MSP) and an injected enqueue function."""
 
-    def __init__(self, ledgers: dict[str, TrainproofContract], enqueue: Enqueue = celery_enqueue) -> None:
+    def __init__(self, ledgers: dict[str, TrainproofContract], enqueue: Enqueue = celery_enqueue,
+                 seed_keys: dict[str, bytes] | None = None) -> None:
         self._ledgers = ledgers
+        # Per MSP, the org-local key seed secrets derive from (a random one where none is given:
+        # then a restarted dispatcher cannot reveal what it committed, so connect() always passes them).
+        self._seed_keys = {msp: (seed_keys or {}).get(msp) or os.urandom(32) for msp in ledgers}
         self._enqueue_task = enqueue
         self._assigned: dict[str, tuple[float, str]] = {}  # model_id -> (latest deadline, submitter MSP)
         # Event handling and reconciliation run in two threads; one at a time, so that they
@@ -60,12 +93,13 @@ class Dispatcher:
     @classmethod
     def connect(cls, profile: Profile, assigners: list[str]) -> Dispatcher:
         """One gateway per assigner identity, keyed by its MSP."""
-        ledgers = {}
+        ledgers, seed_keys = {}, {}
         for name in assigners:
             gateway = profile.connect(name)
-            ledgers[profile.identity_files(name).mspid] = TrainproofContract(
-                gateway.get_network(profile.channel).get_contract(profile.chaincode))
-        return cls(ledgers)
+            files = profile.identity_files(name)
+            ledgers[files.mspid] = TrainproofContract(gateway.get_network(profile.channel).get_contract(profile.chaincode))
+            seed_keys[files.mspid] = org_seed_key(files.key)
+        return cls(ledgers, seed_keys=seed_keys)
 
     def run(self, profile: Profile, listener_identity: str, expire_every: float, stop: threading.Event,
             reconcile_every: float = 60.0) -> None:
@@ -90,7 +124,7 @@ class Dispatcher:
 
     def _handle(self, name: str, payload: dict[str, Any]) -> None:
         model_id = payload.get("model_id", "")
-        if name == "ModelSubmitted":
+        if name in ("ModelSubmitted", "SeedCommitted", "SeedRevealed"):
             self._assign(model_id, payload["submitter"]["mspid"])
         submitter_msp = (payload.get("submitter") or {}).get("mspid", "")
         for assignment in payload.get("assignments", []) or []:
@@ -134,21 +168,66 @@ class Dispatcher:
             log.warning("reconcile with the ledger failed (%s); next pass in %.0fs", exc.reason,
                         self.reconcile_every)
 
-    def _assign(self, model_id: str, submitter_msp: str, attempts: int = 5) -> None:
-        ledger = self._independent(submitter_msp)
-        if ledger is None:
-            log.info("model %s: no assigner here outside %s; another org's dispatcher assigns it", model_id, submitter_msp)
+    def _seed_round(self, model_id: str) -> dict[str, Any] | None:
+        try:
+            return next(iter(self._ledgers.values())).get_seed_round(model_id)
+        except NotFound:
+            return None
+
+    def _seed_step(self, model_id: str) -> None:
+        """Commit for each of our orgs that has not committed; once the round is closed, reveal
+        for each that has not revealed. Refusals are logged, not fatal: another identity of the
+        same org may have committed (then this dispatcher's reveal cannot match, and the draw
+        goes on without it after the reveal deadline); a Transient error is raised for a retry."""
+        rnd = self._seed_round(model_id)
+        for msp, ledger in self._ledgers.items():
+            if rnd is not None and (msp in rnd["commitments"] or msp not in rnd["members"]):
+                continue
+            secret = seed_secret(self._seed_keys[msp], model_id)
+            try:
+                ledger.commit_seed(model_id, seed_commitment(secret))
+            except Transient:
+                raise
+            except ContractError as exc:
+                log.info("CommitSeed %s for %s: %s", model_id, msp, exc.reason)
+        rnd = self._seed_round(model_id)
+        if rnd is None or rnd["closed_at"] is None:
             return
+        for msp, ledger in self._ledgers.items():
+            if msp not in rnd["commitments"] or msp in rnd["reveals"]:
+                continue
+            secret = seed_secret(self._seed_keys[msp], model_id)
+            if seed_commitment(secret) != rnd["commitments"][msp]["commitment"]:
+                log.warning("model %s: %s's seed commitment is not this dispatcher's; it cannot reveal it", model_id, msp)
+                continue
+            try:
+                ledger.reveal_seed(model_id, secret)
+            except Transient:
+                raise
+            except ContractError as exc:
+                log.info("RevealSeed %s for %s: %s", model_id, msp, exc.reason)
+
+    def _assign(self, model_id: str, submitter_msp: str, attempts: int = 5) -> None:
+        """Take the model through its seed round as far as this dispatcher can, then assign."""
+        ledger = self._independent(submitter_msp)
         for attempt in range(attempts):
             try:
+                self._seed_step(model_id)
+                if ledger is None:
+                    log.info("model %s: no assigner here outside %s; another org's dispatcher assigns it",
+                             model_id, submitter_msp)
+                    return
                 ledger.assign_verifiers(model_id)
                 log.info("model %s: verifiers assigned", model_id)
                 return
             except ContractError as exc:
                 message = exc.reason
-                if "already" in message:
+                if "already" in message or "once per model" in message or exc.rule.startswith("state"):
                     return
-                log.warning("AssignVerifiers for %s failed (%s); attempt %d", model_id, message, attempt + 1)
+                if exc.rule == "seed":  # waiting for other orgs' commitments or reveals: their events come
+                    log.info("model %s: %s", model_id, message)
+                    return
+                log.warning("seed round / AssignVerifiers for %s failed (%s); attempt %d", model_id, message, attempt + 1)
                 if attempt + 1 < attempts:
                     time.sleep(1 + attempt)
         log.warning("AssignVerifiers for %s: giving up for now; the next reconcile pass tries again", model_id)

@@ -1,8 +1,9 @@
 """AssignVerifiers and ExpireAssignment: which intervals are re-executed, and by whom.
 
-The randomness comes from a party other than the submitter, after the submission committed:
-seed = SHA-256(domain ‖ assigner's transaction id ‖ assigner's fingerprint). Nothing the
-submitter chooses enters the seed, so grinding its own transaction cannot steer the outcome.
+The randomness comes from the model's seed round (seeding.py): every member org committed to a
+secret before any was revealed, and the seed is a hash of the reveals. Neither the submitter's
+transactions nor the assigner's (its transaction id, nonce or timestamp) enter the seed, so no
+single party can grind it; re-draws on expiry derive from the same seed and the round number.
 The argument and its limits are in ASSIGNMENT.md.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from trainproof.chaincode.contract import config, decisions, events, keys, selection, store, verifiers
+from trainproof.chaincode.contract import config, decisions, events, keys, seeding, selection, store, verifiers
 from trainproof.chaincode.contract.args import model_id, texts
 from trainproof.chaincode.contract.clock import check_clock
 from trainproof.chaincode.contract.identity import Identity, caller
@@ -26,12 +27,14 @@ from trainproof.chaincode.contract.models import (
 from trainproof.chaincode.contract.prng import HashStream
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
-ASSIGN_DOMAIN = "trainproof/assign/v1"
-REASSIGN_DOMAIN = "trainproof/reassign/v1"
+REASSIGN_DOMAIN = "trainproof/reassign/v2"
 
 
-def seed(domain: str, tx_id: str, fingerprint: str) -> bytes:
-    return hashlib.sha256("\x00".join((domain, tx_id, fingerprint)).encode("utf-8")).digest()
+def reassign_seed(assignment_seed: str, interval: int, round_: int) -> bytes:
+    """An expiry's re-draw of one interval: fixed by the model's seed and the new round, so the
+    sender of ExpireAssignment chooses nothing (no transaction id enters it)."""
+    parts = (REASSIGN_DOMAIN, assignment_seed, str(interval), str(round_))
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).digest()
 
 
 def eligible(stub: Stub, state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -90,7 +93,7 @@ def assign(stub: Stub) -> dict[str, Any]:
             f"quorum: {len(pool)} active verifier(s) are eligible (the submitter excluded) but sub_quorum_size is "
             f"{size}; register more verifiers or lower sub_quorum_size", 409
         )
-    drawn = seed(ASSIGN_DOMAIN, stub.tx_id, who.fingerprint)
+    drawn, seed_round = seeding.ready(stub, state, cfg["seed_reveal_seconds"])
     certificate = load_certificate(stub, mid)["certificate"]
     selected = selection.select(claimed_absolute_change(certificate), cfg["k"], cfg["audit_fraction"],
                                 HashStream(drawn, "audit"), claimed_input_shift(certificate), cfg["shift_k"])
@@ -118,6 +121,7 @@ def assign(stub: Stub) -> dict[str, Any]:
         "tx_id": stub.tx_id,
         "timestamp": stub.tx_timestamp,
         "seed": drawn.hex(),
+        "seed_round": seed_round,
         "config": cfg,
         "selected": selected,
         "submitter_org_excluded": sum(v["mspid"] != submitter_msp for v in pool) >= size,
@@ -132,6 +136,7 @@ def assign(stub: Stub) -> dict[str, Any]:
         "submitter": state["submitter"],
         "assigner": assigner,
         "seed": assignment["seed"],
+        "withheld": seed_round["withheld"],
         "assignments": [_brief(rec) for rec in records],
     })
     return {**assignment, "status": new_state["status"], "intervals": records}
@@ -153,7 +158,8 @@ def expire(stub: Stub) -> dict[str, Any]:
     authorize(stub, who, state, pool)
     if state["status"] != ASSIGNED:
         raise ChaincodeError(f"state: model {mid} is {state['status']}; only an ASSIGNED model's assignments expire", 409)
-    cfg = store.get(stub, keys.assignment(mid))["config"]
+    record = store.get(stub, keys.assignment(mid))
+    cfg = record["config"]
     check_clock(stub, cfg.get("clock_skew_seconds", config.DEFAULTS["clock_skew_seconds"]))
     now = stub.tx_timestamp
     pending = [store.get(stub, keys.interval(mid, i)) for i in state["selected"] if decisions.load(stub, mid, i) is None]
@@ -163,7 +169,6 @@ def expire(stub: Stub) -> dict[str, Any]:
         raise ChaincodeError(f"deadline: no undecided interval of model {mid} is past its deadline "
                              f"(earliest deadline {earliest}, transaction time {now})", 409)
 
-    drawn = seed(REASSIGN_DOMAIN, stub.tx_id, who.fingerprint)
     submitter_msp = state["submitter"]["mspid"]
     reassigned, settled = [], {}
     for rec in expired:
@@ -173,7 +178,7 @@ def expire(stub: Stub) -> dict[str, Any]:
         stale = [fp for fp in rec["verifiers"] if fp not in cast]
         newcomers = None
         if rec["round"] < cfg["max_reassignments"]:
-            stream = HashStream(drawn, f"quorum/{i}")
+            stream = HashStream(reassign_seed(record["seed"], i, rec["round"] + 1), f"quorum/{i}")
             # Fresh verifiers first; the ones that let the deadline pass only if nobody else is left.
             newcomers = pick(stream, [v for v in pool if v["fingerprint"] not in rec["verifiers"]], len(stale), submitter_msp)
             if newcomers is None:

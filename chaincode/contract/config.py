@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "deadline_seconds": 86400,  # time, in transaction time, to vote before ExpireAssignment may act
     "max_reassignments": 2,  # re-assignments of an interval before it is INCONCLUSIVE
     "clock_skew_seconds": 300,  # how far a deadline-setting tx's time may be from each endorsing peer's clock
+    "seed_reveal_seconds": 900,  # after the last seed commitment: time to reveal before a withheld reveal is skipped
     "approval_rule": "majority",  # member orgs whose admins must approve a change: majority | all
     # Consortium limits on the work one submission may cost a verifier (limits.py; issue 15, finding 11).
     "max_steps_per_interval": 100_000,  # optimizer steps one replay task runs
@@ -74,6 +75,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "deadline_seconds": (lambda v: _integer(v) and 60 <= v <= 31_536_000, "an integer in [60, 31536000]", int),
     "max_reassignments": (lambda v: _integer(v) and 1 <= v <= 10, "an integer in [1, 10]", int),
     "clock_skew_seconds": (lambda v: _integer(v) and 1 <= v <= 86400, "an integer in [1, 86400]", int),
+    "seed_reveal_seconds": (lambda v: _integer(v) and 30 <= v <= 604_800, "an integer in [30, 604800]", int),
     "approval_rule": (lambda v: v in ("majority", "all"), "'majority' or 'all'", str),
     "max_steps_per_interval": (lambda v: _integer(v) and 1 <= v <= 10_000_000, "an integer in [1, 10000000]", int),
     "max_parameters": (lambda v: _integer(v) and 1 <= v <= 2_000_000_000, "an integer in [1, 2000000000]", int),

@@ -11,6 +11,8 @@ from trainproof.chaincode.contract.codec import canonical
 from trainproof.chaincode.shim.stub import Stub
 
 MODEL_SUBMITTED = "ModelSubmitted"
+SEED_COMMITTED = "SeedCommitted"
+SEED_REVEALED = "SeedRevealed"
 INTERVALS_ASSIGNED = "IntervalsAssigned"
 VOTE_CAST = "VoteCast"
 INTERVAL_DECIDED = "IntervalDecided"

@@ -40,6 +40,7 @@ BY_STATUS = "idx-status"
 BY_SUBMITTER = "idx-submitter"
 BY_NAME = "idx-name"
 ASSIGNMENT = "assignment"
+SEED_ROUND = "seedround"
 INTERVAL = "interval"
 DECISION = "decision"
 VOTE = "vote"
@@ -110,3 +111,7 @@ def decision(model_id: str, index: int) -> str:
 
 def vote(model_id: str, index: int, fingerprint: str) -> str:
     return key(VOTE, model_id, part(index), fingerprint)
+
+
+def seed_round(model_id: str) -> str:
+    return key(SEED_ROUND, model_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from trainproof.chaincode.contract import assignment, config, lineage, models, queries, verifiers, votes
+from trainproof.chaincode.contract import assignment, config, lineage, models, queries, seeding, verifiers, votes
 from trainproof.chaincode.contract.args import check_sizes
 from trainproof.chaincode.contract.codec import canonical
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
@@ -20,6 +20,8 @@ WRITES: dict[str, Transaction] = {
     "ActivateVerifier": verifiers.activate,
     "SetVerifierStatus": verifiers.set_status,
     "SubmitModel": models.submit,
+    "CommitSeed": seeding.commit,
+    "RevealSeed": seeding.reveal,
     "AssignVerifiers": assignment.assign,
     "SubmitVote": votes.submit_vote,
     "ExpireAssignment": assignment.expire,
@@ -32,6 +34,7 @@ QUERIES: dict[str, Transaction] = {
     "GetLineage": lineage.get_lineage,
     "GetVotes": queries.get_votes,
     "GetAssignment": queries.get_assignment,
+    "GetSeedRound": seeding.get_seed_round,
     "GetHistory": queries.get_history,
     "ListVerifiers": verifiers.list_verifiers,
     "GetConfig": config.get_config,

@@ -178,6 +178,18 @@ class TrainproofContract:
         return self._evaluate("GetHistory", model_id)
 
     # Verification
+    def commit_seed(self, model_id: str, commitment: str) -> Record:
+        """This org's SHA-256(secret) (64 hex digits) to the model's seed round; returns the round."""
+        return self._submit("CommitSeed", model_id, commitment)
+
+    def reveal_seed(self, model_id: str, secret: str) -> Record:
+        """This org's secret (64 hex digits), once every member org has committed; returns the round."""
+        return self._submit("RevealSeed", model_id, secret)
+
+    def get_seed_round(self, model_id: str) -> Record:
+        """``{"members", "commitments", "reveals", "closed_at"}``; NotFound before the first commitment."""
+        return self._evaluate("GetSeedRound", model_id)
+
     def assign_verifiers(self, model_id: str) -> Record:
         return self._submit("AssignVerifiers", model_id)
 

@@ -91,6 +91,11 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def sha_hex(hex_text: str) -> str:
+    """SHA-256 of the bytes a hex string spells: a seed commitment."""
+    return hashlib.sha256(bytes.fromhex(hex_text)).hexdigest()
+
+
 def decaying_scores(n: int) -> list[float]:
     """Absolute-change scores of honest training: a smooth power-law decay."""
     return [1000.0 * (i + 1) ** -0.7 for i in range(n)]
@@ -176,16 +181,47 @@ def _encode(arg: Any) -> bytes:
     return json.dumps(arg).encode()
 
 
+def org_secret(mspid: str, model_id: str) -> str:
+    """A member org's seed secret in the unit tests (each dispatcher derives its own)."""
+    return sha(f"secret/{mspid}/{model_id}")
+
+
 class Net:
-    """The contract on an in-memory ledger, driven as a client would drive it."""
+    """The contract on an in-memory ledger, driven as a client would drive it.
+
+    ``call(…, "AssignVerifiers", model_id)`` first runs the model's seed round as the member orgs'
+    dispatchers would (both admins commit, then reveal ``org_secret``) unless one was started;
+    set ``auto_seed = False`` to drive CommitSeed/RevealSeed yourself."""
+
+    auto_seed = True
 
     def __init__(self) -> None:
         self.ledger = MemoryLedger()
 
     def call(self, who: Party, function: str, *args: Any, **kw: Any) -> Any:
         """Endorse and commit; returns the parsed response."""
+        if function == "AssignVerifiers" and self.auto_seed and args:
+            self.seed_round(str(args[0]))
         raw = self.ledger.invoke(handle, who.creator, function, [_encode(a) for a in args], **kw)
         return json.loads(raw)
+
+    def seed_round(self, model_id: str, admins: tuple[Party, ...] = (Cast.admin1, Cast.admin2)) -> None:
+        """Every given org commits, then reveals, its ``org_secret``; does nothing if a round began
+        or the model is no longer SUBMITTED."""
+        try:
+            self.call(Cast.client2, "GetSeedRound", model_id)
+            return
+        except ChaincodeError:
+            pass
+        try:
+            if self.call(Cast.client2, "GetModel", model_id)["status"] != "SUBMITTED":
+                return
+        except ChaincodeError:
+            return
+        for admin in admins:
+            self.call(admin, "CommitSeed", model_id, sha_hex(org_secret(admin.mspid, model_id)))
+        for admin in admins:
+            self.call(admin, "RevealSeed", model_id, org_secret(admin.mspid, model_id))
 
     def refuse(self, who: Party, function: str, *args: Any, status: int | None = None, match: str = "", **kw: Any
                ) -> ChaincodeError:

@@ -79,6 +79,7 @@ def test_an_overdue_assignment_is_expired_after_a_restart(live, dispatcher_stopp
     live.set_config({"deadline_seconds": 60, "max_reassignments": 1})
     try:
         live.submit_model(payload)
+        live.seed_round(payload["model_id"])  # the dispatcher is stopped: the test runs the seed round
         live.submit("org2-admin", "AssignVerifiers", payload["model_id"])
     finally:
         live.set_config({k: before[k] for k in ("deadline_seconds", "max_reassignments")})

@@ -13,11 +13,32 @@ pytestmark = pytest.mark.unit
 V1, V2, V3 = "a" * 64, "b" * 64, "c" * 64
 
 
-class FakeLedger:
-    """Records AssignVerifiers calls; fails with the scripted errors first."""
+ROUNDS: dict[str, dict] = {}  # model id -> seed round, shared by the orgs' fake ledgers (reset per test)
+MEMBERS = ["Org1MSP", "Org2MSP"]
 
-    def __init__(self, failures=()) -> None:
-        self.failures, self.assigned = list(failures), []
+
+class FakeLedger:
+    """Records AssignVerifiers calls; fails with the scripted errors first. Keeps a seed round as
+    the contract does (commit, then reveal once every member committed)."""
+
+    def __init__(self, failures=(), mspid: str = "") -> None:
+        self.failures, self.assigned, self.mspid = list(failures), [], mspid
+
+    def get_seed_round(self, model_id: str) -> dict:
+        if model_id not in ROUNDS:
+            raise classify(EndorseError("x", [ErrorDetail("p", "GetSeedRound refused: not found: none", 404)]))
+        return ROUNDS[model_id]
+
+    def commit_seed(self, model_id: str, commitment: str) -> dict:
+        rnd = ROUNDS.setdefault(model_id, {"members": MEMBERS, "commitments": {}, "reveals": {}, "closed_at": None})
+        rnd["commitments"][self.mspid] = {"commitment": commitment}
+        if set(MEMBERS) <= set(rnd["commitments"]):
+            rnd["closed_at"] = 1.0
+        return rnd
+
+    def reveal_seed(self, model_id: str, secret: str) -> dict:
+        ROUNDS[model_id]["reveals"][self.mspid] = {"secret": secret}
+        return ROUNDS[model_id]
 
     def assign_verifiers(self, model_id: str) -> dict:
         self.assigned.append(model_id)
@@ -30,9 +51,11 @@ class FakeLedger:
 def setup(monkeypatch):
     monkeypatch.setattr(dispatcher.time, "sleep", lambda _s: None)
 
+    ROUNDS.clear()
+
     def make(org1=(), org2=()):
         queued = []
-        ledgers = {"Org1MSP": FakeLedger(org1), "Org2MSP": FakeLedger(org2)}
+        ledgers = {"Org1MSP": FakeLedger(org1, "Org1MSP"), "Org2MSP": FakeLedger(org2, "Org2MSP")}
         return Dispatcher(ledgers, enqueue=lambda *task: queued.append(task)), ledgers, queued
     return make
 
@@ -48,7 +71,7 @@ def test_a_submission_is_assigned_by_another_org(setup):
 
 
 def test_no_assigner_outside_the_submitters_org_leaves_it_to_others(setup):
-    d = Dispatcher({"Org1MSP": FakeLedger()}, enqueue=lambda *t: None)
+    d = Dispatcher({"Org1MSP": FakeLedger(mspid="Org1MSP")}, enqueue=lambda *t: None)
     d.handle("ModelSubmitted", submitted("Org1MSP"))
     assert d._ledgers["Org1MSP"].assigned == []
 
@@ -89,3 +112,31 @@ def test_a_verdict_ends_the_deadline_watch(setup):
                                    "assignments": [{"interval": 0, "verifiers": [V1], "deadline": 9.0}]})
     d.handle("ModelVerdict", {"model_id": "m", "status": "VERIFIED", "reason": "", "assignments": None})
     assert "m" not in d._assigned and len(queued) == 1
+
+
+def test_a_submission_goes_through_the_seed_round_before_it_is_assigned(setup):
+    d, ledgers, _ = setup()
+    d.handle("ModelSubmitted", submitted("Org1MSP"))
+    rnd = ROUNDS["m"]
+    assert sorted(rnd["commitments"]) == sorted(rnd["reveals"]) == MEMBERS
+    for msp, reveal in rnd["reveals"].items():
+        assert dispatcher.seed_commitment(reveal["secret"]) == rnd["commitments"][msp]["commitment"]
+    assert ledgers["Org2MSP"].assigned == ["m"]
+
+
+def test_a_round_stuck_between_commit_and_reveal_is_finished_by_reconcile(setup, monkeypatch):
+    d, ledgers, _ = setup()
+    key1 = d._seed_keys["Org1MSP"]
+    ledgers["Org1MSP"].commit_seed("m", dispatcher.seed_commitment(dispatcher.seed_secret(key1, "m")))
+    ledgers["Org2MSP"].commit_seed("m", dispatcher.seed_commitment(dispatcher.seed_secret(d._seed_keys["Org2MSP"], "m")))
+    monkeypatch.setattr(d, "_models", lambda status: iter([{"model_id": "m", "submitter": {"mspid": "Org1MSP"}}]
+                                                          if status == "SUBMITTED" else []))
+    d.reconcile()
+    assert sorted(ROUNDS["m"]["reveals"]) == MEMBERS and ledgers["Org2MSP"].assigned == ["m"]
+
+
+def test_a_restarted_dispatcher_rederives_the_same_secret(tmp_path):
+    key = tmp_path / "key.pem"
+    key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")
+    a, b = dispatcher.org_seed_key(key), dispatcher.org_seed_key(key)
+    assert dispatcher.seed_secret(a, "m") == dispatcher.seed_secret(b, "m") != dispatcher.seed_secret(a, "n")

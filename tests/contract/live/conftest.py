@@ -215,6 +215,20 @@ class Live:
                 return None
             raise
 
+    def seed_round(self, model_id: str) -> None:
+        """Commit, then reveal, both orgs' seeds as the dispatcher would (same derived secrets, so a
+        dispatcher that takes over agrees); for tests that assign while the dispatcher is stopped."""
+        from trainproof.verifier.dispatcher import org_seed_key, seed_commitment, seed_secret
+
+        admins = ("org1-admin", "org2-admin")
+        secrets = {a: seed_secret(org_seed_key(self.profile.identity_files(a).key), model_id) for a in admins}
+        for step, arg in (("CommitSeed", seed_commitment), ("RevealSeed", lambda s: s)):
+            for admin in admins:
+                try:
+                    self.submit(admin, step, model_id, arg(secrets[admin]))
+                except EndorseError as exc:  # the dispatcher did this step already
+                    assert "once per org" in exc.chaincode_message, exc.chaincode_message
+
     def assign(self, model_id: str, assigner: str) -> tuple[dict[str, Any], bool]:
         """AssignVerifiers from ``assigner`` unless the dispatcher got there first (it assigns
         every submitted model within a second). Returns (GetAssignment, whether ours won)."""
@@ -222,8 +236,8 @@ class Live:
         try:
             self.submit(assigner, "AssignVerifiers", model_id, attempts=1)
             ours = True
-        except EndorseError as exc:  # already assigned by the dispatcher
-            assert "once per model" in exc.chaincode_message, exc.chaincode_message
+        except EndorseError as exc:  # already assigned by the dispatcher, or its seed round still runs
+            assert "once per model" in exc.chaincode_message or "seed:" in exc.chaincode_message, exc.chaincode_message
         except CommitError as exc:  # the dispatcher's assignment committed first
             assert exc.code in RETRY_CODES, exc
         assignment = wait_until(lambda: self.assignment(model_id), 30, f"an assignment of {model_id}")

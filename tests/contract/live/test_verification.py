@@ -70,10 +70,15 @@ def registry(live: Live) -> dict[str, dict]:
 def check_assignment(live: Live, assignment: dict[str, Any], certificate: dict[str, Any], submitter: str) -> None:
     """Everything an assignment record promises, recomputed from public data."""
     assigner = assignment["assigner"]
-    # the seed: SHA-256(domain ‖ assign tx id ‖ assigner fingerprint) — nothing the submitter chose
-    expected_seed = hashlib.sha256("\x00".join(("trainproof/assign/v1", assignment["tx_id"],
-                                                assigner["fingerprint"])).encode()).hexdigest()
-    assert assignment["seed"] == expected_seed
+    # the seed: a hash of the member orgs' reveals, each opening its commitment (issue 15, finding 5:
+    # this replaced a check that it was SHA-256(assign tx id ‖ assigner), the grindable hole itself)
+    rnd = live.query("GetSeedRound", assignment["model_id"])
+    for msp, secret in assignment["seed_round"]["reveals"].items():
+        assert hashlib.sha256(bytes.fromhex(secret)).hexdigest() == rnd["commitments"][msp]["commitment"]
+        assert rnd["reveals"][msp]["timestamp"] >= rnd["closed_at"]
+    parts = ["trainproof/assign/v2", assignment["model_id"]] + [
+        f"{msp}\x00{secret}" for msp, secret in sorted(assignment["seed_round"]["reveals"].items())]
+    assert assignment["seed"] == hashlib.sha256("\x00".join(parts).encode()).hexdigest()
     assert assigner["fingerprint"] != live.fingerprint(submitter)
     assert assigner["mspid"] != live.mspid(submitter), "the submitter's org assigned while another org has verifiers"
     assert assigner["role"] in ("admin", "verifier")

@@ -120,7 +120,7 @@ def test_queries_write_nothing(net: Net, submitted, function):
         function, [submitted["model_id"]])
     if function == "GetConfigProposal":
         args = [net.call(Cast.admin1, "ProposeConfig", {"k": 2})["proposal_id"]]
-    if function == "GetAssignment":
+    if function in ("GetAssignment", "GetSeedRound"):
         net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])
     before = net.ledger.snapshot()
     endorsement = net.ledger.endorse(handle, Cast.client1.creator, function, args)
