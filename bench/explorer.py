@@ -1,10 +1,10 @@
 """make bench-explorer: does the explorer keep up with the ledger, and how fast are its pages?
 
-1. Live: an indexer follows the running network (make network-up) into a fresh database while
-   ``--txs`` Ping transactions (committed, with an empty write set: every network serves Ping)
-   are submitted from ``--concurrency`` threads; blocks/s committed (block timestamps) against
-   blocks/s indexed over the same blocks, and how far the index trailed the chain when the last
-   one committed.
+1. Live: one indexer per database (SQLite and PostgreSQL, side by side, each fresh) follows
+   the running network (make network-up) while ``--txs`` Ping transactions (committed, with an
+   empty write set: every network serves Ping) are submitted from ``--concurrency`` threads;
+   blocks/s committed (block timestamps) against blocks/s indexed over the same blocks, and how
+   far each index trailed the chain when the last one committed.
 2. Catch-up: the whole chain indexed again from block 0 off a peer's Deliver service, SQLite and
    PostgreSQL side by side (every check: hash chain, data hashes, every signature).
 3. Pages: ``--models`` synthetic models (copies of the demo's REJECTED one with its votes and
@@ -57,42 +57,53 @@ def follow_until(db: Database, network, chaincode: str, target: int, timeout: fl
     return seen
 
 
-def live(profile: Profile, txs: int, concurrency: int) -> dict[str, Any]:
-    with profile.connect("org1-user1") as gw, tempfile.TemporaryDirectory() as tmp:
+def live(profile: Profile, txs: int, concurrency: int, urls: dict[str, str]) -> dict[str, Any]:
+    """One burst of ``txs`` transactions, one indexer per database following it side by side."""
+    with profile.connect("org1-user1") as gw:
         network = gw.get_network(profile.channel)
         contract = network.get_contract(profile.chaincode)
-        db = Database(Path(tmp) / "live.db")
+        dbs = {label: Database(url) for label, url in urls.items()}
         start_height = height(network)
-        follow_until(db, network, profile.chaincode, start_height, 600)  # the backlog first
-        indexer_done: dict[int, float] = {}
-        stop = threading.Event()
-        indexer = Indexer(db, profile.chaincode)
-        indexer.listeners.append(lambda o: indexer_done.__setitem__(o.number, time.time()) if o.accepted else None)
-        thread = threading.Thread(target=indexer.follow, args=(network, stop), daemon=True)
-        thread.start()
+        for db in dbs.values():
+            follow_until(db, network, profile.chaincode, start_height, 600)  # the backlog first
+        done: dict[str, dict[int, float]] = {label: {} for label in dbs}
+        indexers, threads, stop = {}, [], threading.Event()
+        for label, db in dbs.items():
+            indexer = indexers[label] = Indexer(db, profile.chaincode)
+            indexer.listeners.append(lambda o, seen=done[label]: seen.__setitem__(o.number, time.time()) if o.accepted else None)
+            threads.append(threading.Thread(target=indexer.follow, args=(network, stop), daemon=True))
+            threads[-1].start()
         began = time.time()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(pool.map(lambda i: contract.submit("Ping"), range(txs)))
         committed_at = time.time()
         end_height = height(network)
-        lag_blocks = end_height - indexer.next_block
+        lag = {label: end_height - ix.next_block for label, ix in indexers.items()}
+        caught_up: dict[str, float] = {}
         deadline = time.monotonic() + 300
-        while indexer.next_block < end_height and time.monotonic() < deadline:
+        while len(caught_up) < len(indexers) and time.monotonic() < deadline:
+            for label, ix in indexers.items():
+                if label not in caught_up and ix.next_block >= end_height:
+                    caught_up[label] = time.time() - committed_at
             time.sleep(0.05)
-        caught_up = time.time()
         stop.set()
-        thread.join(10)
-        stamps = {r["number"]: r["timestamp"] for r in db.rows(
+        for thread in threads:
+            thread.join(10)
+        first = next(iter(dbs.values()))
+        stamps = {r["number"]: r["timestamp"] for r in first.rows(
             "SELECT number, timestamp FROM blocks WHERE number >= ? AND number < ?", (start_height, end_height))}
         blocks = end_height - start_height
         commit_span = max(stamps.values()) - min(stamps.values()) if len(stamps) > 1 else 0.0
-        indexed = [indexer_done[n] for n in range(start_height, end_height) if n in indexer_done]
-        index_span = max(indexed) - min(indexed) if len(indexed) > 1 else 0.0
-        db.close()
-        return {"txs": txs, "blocks": blocks, "submit_s": committed_at - began,
-                "committed_blocks_per_s": blocks / commit_span if commit_span else float("nan"),
-                "indexed_blocks_per_s": len(indexed) / index_span if index_span else float("nan"),
-                "lag_blocks_at_last_commit": lag_blocks, "caught_up_after_s": caught_up - committed_at}
+        result: dict[str, Any] = {"txs": txs, "blocks": blocks, "submit_s": committed_at - began,
+                                  "committed_blocks_per_s": blocks / commit_span if commit_span else float("nan")}
+        for label in dbs:
+            indexed = [done[label][n] for n in range(start_height, end_height) if n in done[label]]
+            span = max(indexed) - min(indexed) if len(indexed) > 1 else 0.0
+            result[label] = {"indexed_blocks_per_s": len(indexed) / span if span else float("nan"),
+                             "lag_blocks_at_last_commit": lag[label], "caught_up_after_s": caught_up.get(label)}
+        for db in dbs.values():
+            db.close()
+        return result
 
 
 def catch_up(profile: Profile, url: str, label: str) -> dict[str, Any]:
@@ -178,14 +189,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
     profile = Profile.load()
-    print(f"live: {args.txs} Ping transactions from {args.concurrency} threads, an indexer following", flush=True)
-    result = live(profile, args.txs, args.concurrency)
-    print(f"  {result['blocks']} blocks in {result['submit_s']:.1f}s: committed {result['committed_blocks_per_s']:.1f} "
-          f"blocks/s, indexed {result['indexed_blocks_per_s']:.1f} blocks/s; index {result['lag_blocks_at_last_commit']} "
-          f"block(s) behind at the last commit, caught up {result['caught_up_after_s']:.1f}s later", flush=True)
     pg = PostgresServer().start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            print(f"live: {args.txs} Ping transactions from {args.concurrency} threads, an indexer per database "
+                  "following", flush=True)
+            result = live(profile, args.txs, args.concurrency, {"SQLite": str(Path(tmp) / "live.db"), "PostgreSQL": pg.url})
+            print(f"  {result['blocks']} blocks committed in {result['submit_s']:.1f}s: "
+                  f"{result['committed_blocks_per_s']:.1f} blocks/s", flush=True)
+            for label in ("SQLite", "PostgreSQL"):
+                r = result[label]
+                caught = "not caught up in 300 s" if r["caught_up_after_s"] is None else \
+                    f"caught up {r['caught_up_after_s']:.1f}s after the last commit"
+                print(f"  {label:<10} indexed {r['indexed_blocks_per_s']:.1f} blocks/s; "
+                      f"{r['lag_blocks_at_last_commit']} block(s) behind at the last commit, {caught}", flush=True)
+            pg.reset()
             print("catch-up: the whole chain from block 0, every check", flush=True)
             for label, url in (("SQLite", str(Path(tmp) / "catchup.db")), ("PostgreSQL", pg.url)):
                 r = catch_up(profile, url, label)

@@ -65,16 +65,27 @@ def test_cli_writes_and_verifies_a_bundle(indexed, rejected, tmp_path):
     assert "does not prove a verdict" in refused.stdout
 
 
-def _last_vote_block(made: dict) -> str:
-    return str(max(t["block"] for t in made["transactions"] if t["function"] == "SubmitVote"))
+REJECTED_STATE = b'"status":"REJECTED"'
+
+
+def _decisive_vote(made: dict) -> tuple[str, int]:
+    """(block, index in the block) of the vote whose write set made the model REJECTED. Not simply
+    the last vote's block: a block holds several transactions, and a late vote may follow."""
+    for number in sorted({str(t["block"]) for t in made["transactions"] if t["function"] == "SubmitVote"},
+                         key=int, reverse=True):
+        block = common_pb2.Block.FromString(base64.b64decode(made["blocks"][number]))
+        for index, envelope in enumerate(block.data.data):
+            if REJECTED_STATE in envelope:
+                return number, index
+    raise AssertionError("no vote in the bundle wrote the REJECTED status")
 
 
 def test_a_flipped_verdict_is_refused(made, profile):
     """The decisive vote's block with REJECTED changed to VERIFIED: data hash, or (resealed) header chain and signatures."""
     forged = copy.deepcopy(made)
-    n = _last_vote_block(made)
+    n, index = _decisive_vote(made)
     block = common_pb2.Block.FromString(base64.b64decode(forged["blocks"][n]))
-    block.data.data[0] = block.data.data[0].replace(b'"status":"REJECTED"', b'"status":"VERIFIED"')
+    block.data.data[index] = block.data.data[index].replace(REJECTED_STATE, b'"status":"VERIFIED"')
     forged["blocks"][n] = base64.b64encode(block.SerializeToString()).decode()
     report = bundle.verify(forged, _roots(profile))
     assert not report.ok and any("data_hash" in p for p in report.problems)
@@ -88,7 +99,7 @@ def test_a_flipped_verdict_is_refused(made, profile):
 
 def test_a_missing_transaction_or_foreign_root_is_refused(made, profile):
     dropped = copy.deepcopy(made)
-    del dropped["blocks"][_last_vote_block(made)]
+    del dropped["blocks"][_decisive_vote(made)[0]]
     assert not bundle.verify(dropped, _roots(profile)).ok
     swapped = _roots(profile)
     swapped["Org1MSP"] = swapped["Org2MSP"]
