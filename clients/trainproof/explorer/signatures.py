@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from trainproof.explorer.decode import Block, ChannelConfig, Msp, Signer, Tx
+from trainproof.gateway.endorsements import issued_by
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,6 @@ class Check:
 @lru_cache(maxsize=4096)
 def _cert(pem: bytes) -> x509.Certificate:
     return x509.load_pem_x509_certificate(pem)
-
-
-def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(ca)
-        return True
-    except (ValueError, TypeError, InvalidSignature):
-        return False
 
 
 def chains_to(cert_pem: bytes, msp: Msp, at: float | None = None) -> Check:
@@ -64,8 +57,8 @@ def _member(cert_pem: bytes, mspid: str, root_pems: tuple[bytes, ...], intermedi
     so it is computed once per certificate and MSP config (the costly part of indexing)."""
     cert = _cert(cert_pem)
     roots = [_cert(r) for r in root_pems]
-    intermediates = [i for i in (_cert(p) for p in intermediate_pems) if any(_issued_by(i, r) for r in roots)]
-    if not any(_issued_by(cert, ca) for ca in roots + intermediates):
+    intermediates = [i for i in (_cert(p) for p in intermediate_pems) if any(issued_by(i, r) for r in roots)]
+    if not any(issued_by(cert, ca) for ca in roots + intermediates):
         return Check(False, f"certificate not issued by a CA of {mspid}")
     for crl_der in revoked:
         try:

@@ -60,13 +60,14 @@ class MSP:
                 raise EndorsementInvalid(f"certificate {_subject(cert)} of {self.mspid} is not a peer (OU={role_ou} required)")
 
     def _chains(self, cert: x509.Certificate) -> bool:
-        if any(_issued_by(cert, root) for root in self.roots):
+        if any(issued_by(cert, root) for root in self.roots):
             return True
-        return any(_issued_by(cert, mid) and any(_issued_by(mid, root) for root in self.roots)
+        return any(issued_by(cert, mid) and any(issued_by(mid, root) for root in self.roots)
                    for mid in self.intermediates)
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """``issuer`` signed ``cert`` (one link of an MSP chain); also what the explorer checks with."""
     try:
         cert.verify_directly_issued_by(issuer)
         return True
