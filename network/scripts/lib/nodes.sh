@@ -123,8 +123,15 @@ is_running() {
   local f pid
   f=$(pid_file "$1"); [ -f "$f" ] || return 1
   pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -E "(^|/)(orderer|peer|python[0-9.]*) |-m trainproof.chaincode" >/dev/null
+  # Just after start_process the PID may still be the forked shell, not yet exec'd into
+  # setsid/nohup/the node: give it a moment before calling a live PID someone else's.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null \
+      | grep -E "(^|/)(orderer|peer|python[0-9.]*|setsid|nohup) |-m trainproof.chaincode" >/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
 }
 # start_process NAME CMD...: run CMD detached (own session/process group), append to its log.
 # START_NETNS=ns runs it inside that network namespace (`ip netns exec` execs, so the PID is CMD's).
