@@ -123,15 +123,8 @@ is_running() {
   local f pid
   f=$(pid_file "$1"); [ -f "$f" ] || return 1
   pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] || return 1
-  # Just after start_process the PID may still be the forked shell, not yet exec'd into
-  # setsid/nohup/the node: give it a moment before calling a live PID someone else's.
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null \
-      | grep -E "(^|/)(orderer|peer|python[0-9.]*|setsid|nohup) |-m trainproof.chaincode" >/dev/null && return 0
-    sleep 0.2
-  done
-  return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -E "(^|/)(orderer|peer|python[0-9.]*) |-m trainproof.chaincode" >/dev/null
 }
 # start_process NAME CMD...: run CMD detached (own session/process group), append to its log.
 # START_NETNS=ns runs it inside that network namespace (`ip netns exec` execs, so the PID is CMD's).
@@ -141,7 +134,12 @@ start_process() {
   [ -z "${START_NETNS:-}" ] || set -- ip netns exec "$START_NETNS" "$@"
   echo "=== $(date -Is) starting: $*" >> "$TRAINPROOF_HOME/logs/$name.log"
   setsid nohup "$@" >> "$TRAINPROOF_HOME/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$(pid_file "$name")"
+  local pid=$! shell
+  # Until the forked shell has exec'd, the PID's cmdline is this script's, and is_running would
+  # take the node for someone else's process: return only once it runs the command.
+  shell=$(readlink "/proc/$BASHPID/exe")
+  for _ in $(seq 50); do [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$shell" ] || break; sleep 0.05; done
+  echo "$pid" > "$(pid_file "$name")"
 }
 # stop_process NAME [TIMEOUT]: TERM its process group, KILL after TIMEOUT s; removes the PID file.
 stop_process() {
