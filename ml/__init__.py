@@ -41,6 +41,9 @@ API
     ``snapshot.SnapshotError`` (hash mismatch, truncation, corruption); also
     ``sha256_file``, ``sha256_files``.
     ``data.load_dataset(path, expected_sha256)``, ``data.save_dataset(...)``.
+    ``inference.load_model(certificate, snapshot_path) -> nn.Module`` (the certificate's final
+    snapshot only, eval mode), ``predict(model, inputs, threads=1, batch_size=1) -> np.ndarray``
+    (float32, bit-reproducible; raises ``InferenceError``), ``execution_fingerprint(threads=1)``.
 """
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ def test_no_generic_top_level_import_names(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_qualified_names_import_from_anywhere(tmp_path: Path) -> None:
-    code = "import trainproof.chaincode.contract.router, trainproof.storage, trainproof.ml.outliers, trainproof.cli.main, trainproof.verifier.app"
+    code = ("import trainproof.chaincode.contract.router, trainproof.storage, trainproof.ml.outliers, trainproof.cli.main, "
+            "trainproof.verifier.app, trainproof.attestation.merkle, trainproof.attestation.tensors, trainproof.ml.inference")
     result = _python(VENV_PYTHON, code, tmp_path)
     assert result.returncode == 0, result.stderr
 
