@@ -121,6 +121,12 @@ def load_model(certificate: dict, snapshot_path: str | Path) -> nn.Module:
     return model.eval()
 
 
+def _shape_error(name: str, shapes: list[tuple[int, ...]], shape: tuple[int, ...]) -> InferenceError:
+    wanted = " or ".join(str(("N", *s)).replace("'", "") for s in shapes)
+    return InferenceError(f"inputs have shape {tuple(shape)}; the {name} architecture expects {wanted} "
+                          f"(N ≥ 1 samples), or one sample of shape {' or '.join(map(str, shapes))}")
+
+
 def _check_inputs(model: nn.Module, inputs: Any) -> np.ndarray:
     """float32 C-contiguous inputs with a batch dimension, in one of the architecture's shapes."""
     spec = getattr(model, SPEC_ATTR, None)
@@ -134,9 +140,7 @@ def _check_inputs(model: nn.Module, inputs: Any) -> np.ndarray:
     if inputs.shape in shapes:  # one unbatched sample
         inputs = inputs[None]
     elif inputs.ndim < 2 or inputs.shape[1:] not in shapes or inputs.shape[0] == 0:
-        wanted = " or ".join(str(("N", *s)).replace("'", "") for s in shapes)
-        raise InferenceError(f"inputs have shape {tuple(inputs.shape)}; the {spec['name']} architecture expects {wanted} "
-                             f"(N ≥ 1 samples), or one sample of shape {' or '.join(map(str, shapes))}")
+        raise _shape_error(spec["name"], shapes, inputs.shape)
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(inputs, dtype=np.float32)
     if not np.isfinite(out).all():
@@ -170,7 +174,20 @@ def predict(model: nn.Module, inputs: np.ndarray, threads: int = 1, batch_size: 
     return out
 
 
-def execution_fingerprint(threads: int = 1) -> dict[str, Any]:
-    """Where ``predict(…, threads)`` computes: the replay fingerprint, CPU, at that thread count."""
+def execution_fingerprint(threads: int = 1, batch_size: int = 1) -> dict[str, Any]:
+    """Where and how ``predict(…, threads, batch_size)`` computes: the replay fingerprint (CPU, at
+    that thread count) and the rows per forward pass, which also changes the last bits."""
     with _isolated(threads):
-        return fingerprint(torch.device("cpu"))
+        return {**fingerprint(torch.device("cpu")), "batch_size": batch_size}
+
+
+def batched(certificate: dict, inputs: np.ndarray) -> np.ndarray:
+    """``inputs`` with a batch dimension (one sample of an input shape of the architecture gets
+    one); InferenceError, before any weights are fetched, if they fit none of its shapes."""
+    architecture = _architecture(certificate)
+    shapes = sample_shapes(architecture)
+    if tuple(inputs.shape) in shapes:
+        return inputs[None]
+    if inputs.ndim < 2 or tuple(inputs.shape[1:]) not in shapes or inputs.shape[0] == 0:
+        raise _shape_error(architecture["name"], shapes, inputs.shape)
+    return inputs

@@ -9,6 +9,9 @@ SeedRevealed        from the assigner's private key file, so a restarted dispatc
                     org while others exist). The draw is fixed by the reveals (ASSIGNMENT.md).
 IntervalsAssigned → one task per (verifier, interval) on that verifier's queue.
 IntervalDecided / ModelVerdict from an expiry may re-staff intervals → tasks for the new members.
+OutputAttested    → the same seed round for the attestation, then AuditAttestation (the draw);
+AttestationAudit    AUDITING → one check_attestation task on the drawn verifier's queue; past
+                    its deadline the attestation is re-staffed (AuditAttestation again).
 
 The position in the event stream is checkpointed after each event, so a restart neither misses
 nor repeats events; a crash between enqueueing and checkpointing re-enqueues, which is harmless
@@ -43,6 +46,8 @@ from trainproof.verifier.settings import queue_for
 
 # (model_id, interval, verifier fingerprint, task id): puts one verification task on the verifier's queue.
 Enqueue = Callable[[str, int, str, str], None]
+# (attestation_id, verifier fingerprint, task id): puts one attestation check on the verifier's queue.
+EnqueueCheck = Callable[[str, str, str], None]
 
 log = logging.getLogger("trainproof.verifier.dispatcher")
 
@@ -74,17 +79,25 @@ def celery_enqueue(model_id: str, interval: int, verifier: str, task_id: str) ->
                                 queue=queue_for(verifier), task_id=task_id)
 
 
+def celery_enqueue_check(attestation_id: str, verifier: str, task_id: str) -> None:
+    from trainproof.verifier.tasks import check_attestation
+
+    check_attestation.apply_async(kwargs={"attestation_id": attestation_id, "verifier": verifier},
+                                  queue=queue_for(verifier), task_id=task_id)
+
+
 class Dispatcher:
-    """Event handling over injected ledgers (one per assigner MSP) and an injected enqueue function."""
+    """Event handling over injected ledgers (one per assigner MSP) and injected enqueue functions."""
 
     def __init__(self, ledgers: dict[str, TrainproofContract], enqueue: Enqueue = celery_enqueue,
-                 seed_keys: dict[str, bytes] | None = None) -> None:
+                 seed_keys: dict[str, bytes] | None = None, enqueue_check: EnqueueCheck = celery_enqueue_check) -> None:
         self._ledgers = ledgers
         # Per MSP, the org-local key seed secrets derive from (a random one where none is given:
         # then a restarted dispatcher cannot reveal what it committed, so connect() always passes them).
         self._seed_keys = {msp: (seed_keys or {}).get(msp) or os.urandom(32) for msp in ledgers}
-        self._enqueue_task = enqueue
+        self._enqueue_task, self._enqueue_check = enqueue, enqueue_check
         self._assigned: dict[str, tuple[float, str]] = {}  # model_id -> (latest deadline, submitter MSP)
+        self._audits: dict[str, tuple[float, str]] = {}  # attestation_id -> (check deadline, attester MSP)
         # Event handling and reconciliation run in two threads; one at a time, so that they
         # never race each other's AssignVerifiers/ExpireAssignment into read conflicts.
         self._lock = threading.RLock()
@@ -123,6 +136,9 @@ class Dispatcher:
             self._handle(name, payload)
 
     def _handle(self, name: str, payload: dict[str, Any]) -> None:
+        if payload.get("attestation_id"):
+            self._attestation_event(name, payload)
+            return
         model_id = payload.get("model_id", "")
         if name in ("ModelSubmitted", "SeedCommitted", "SeedRevealed"):
             self._assign(model_id, payload["submitter"]["mspid"])
@@ -132,6 +148,52 @@ class Dispatcher:
         if name == "ModelVerdict":
             self._assigned.pop(model_id, None)
             log.info("model %s: %s (%s)", model_id, payload.get("status"), payload.get("reason", ""))
+
+    def _attestation_event(self, name: str, payload: dict[str, Any]) -> None:
+        aid, attester_msp = payload["attestation_id"], payload["submitter"]["mspid"]
+        if name in ("OutputAttested", "SeedCommitted", "SeedRevealed"):
+            self._draw(aid, attester_msp)
+        elif name == "AttestationAudit":
+            self._watch_audit(aid, payload["audit"], attester_msp)
+        elif name == "AttestationChecked":
+            self._audits.pop(aid, None)
+            log.info("attestation %s: %s", aid, payload["audit"]["state"])
+
+    def _watch_audit(self, aid: str, audit: dict[str, Any], attester_msp: str) -> None:
+        """An AUDITING attestation: its check on the drawn verifier's queue, its deadline watched."""
+        if audit["state"] != "AUDITING":
+            self._audits.pop(aid, None)
+            log.info("attestation %s: %s", aid, audit["state"])
+            return
+        self._audits[aid] = (float(audit["deadline"]), attester_msp)
+        self._enqueue_check(aid, audit["verifier"], f"attest:{aid}:{audit['verifier'][:16]}:{audit['round']}")
+        log.info("attestation %s: audited by %s (round %d)", aid, audit["verifier"][:16], audit["round"])
+
+    def _draw(self, aid: str, attester_msp: str, attempts: int = 5) -> None:
+        """The attestation's seed round as far as this dispatcher can take it, then its audit draw."""
+        ledger = self._independent(attester_msp)
+        for attempt in range(attempts):
+            try:
+                self._seed_step(aid)
+                if ledger is not None:
+                    ledger.audit_attestation(aid)
+                return
+            except ContractError as exc:
+                if exc.rule in ("seed", "once", "state"):  # waiting for other orgs, or already drawn
+                    return
+                log.warning("audit draw for attestation %s failed (%s); attempt %d", aid, exc.reason, attempt + 1)
+                if attempt + 1 < attempts:
+                    time.sleep(1 + attempt)
+
+    def _attestations(self, audit: str) -> Iterator[dict[str, Any]]:
+        reader = next(iter(self._ledgers.values()))
+        bookmark = ""
+        while True:
+            page = reader.list_attestations(audit=audit, page_size=100, bookmark=bookmark or None)
+            yield from page["attestations"]
+            bookmark = page.get("bookmark") or ""
+            if not bookmark:
+                return
 
     def _independent(self, submitter_msp: str) -> TrainproofContract | None:
         """A ledger client of another org than the submitter's: the contract requires one."""
@@ -164,6 +226,10 @@ class Dispatcher:
                     open_deadlines = [float(i["deadline"]) for i in record.get("intervals", []) if not i.get("decision")]
                     if open_deadlines:
                         self._assigned[model_id] = (min(open_deadlines), state["submitter"]["mspid"])
+                for row in list(self._attestations("AWAITING_DRAW")):
+                    self._draw(row["attestation_id"], row["attester"]["mspid"], attempts=1)
+                for row in list(self._attestations("AUDITING")):
+                    self._audits[row["attestation_id"]] = (float(row["audit"]["deadline"]), row["attester"]["mspid"])
         except ContractError as exc:
             log.warning("reconcile with the ledger failed (%s); next pass in %.0fs", exc.reason,
                         self.reconcile_every)
@@ -254,9 +320,18 @@ class Dispatcher:
             self.expire_overdue()
 
     def expire_overdue(self, now: float | None = None) -> None:
-        """ExpireAssignment for every watched model whose deadline has passed."""
+        """ExpireAssignment for every watched model whose deadline has passed, and a new verifier
+        (AuditAttestation) for every watched attestation check past its deadline."""
         now = time.time() if now is None else now
         with self._lock:
+            for aid, (deadline, attester_msp) in list(self._audits.items()):
+                ledger = self._independent(attester_msp)
+                if deadline < now and ledger is not None:
+                    try:
+                        ledger.audit_attestation(aid)  # its event brings the new verifier's task
+                        self._audits.pop(aid, None)
+                    except ContractError as exc:
+                        log.warning("AuditAttestation %s: %s", aid, exc.reason)
             for model_id, (deadline, submitter_msp) in list(self._assigned.items()):
                 ledger = self._independent(submitter_msp)
                 if deadline and deadline < now and ledger is not None:

@@ -1,4 +1,5 @@
-"""Celery tasks. ``verify_interval`` is idempotent: it reads the ledger before doing anything.
+"""Celery tasks. ``verify_interval`` and ``check_attestation`` are idempotent: they read the
+ledger before doing anything.
 
 The task is thin: ``run_verification_task`` does the work, and how the finding becomes a vote
 is a parameter (``honest`` here), so an experiment's own worker app (the robustness
@@ -22,6 +23,7 @@ from trainproof.profile import Profile
 from trainproof.verifier.app import app
 from trainproof.verifier.artifacts import ArtifactCache
 from trainproof.verifier.settings import worker_identity
+from trainproof.verifier.recompute import recompute
 from trainproof.verifier.verification import Finding
 from trainproof.verifier.verification import verify_interval as run_verification
 
@@ -119,3 +121,31 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
     log.info("voted %s on %s interval %d (%s)", verdict, model_id, interval, finding.reason)
     return {**outcome, "status": "voted", "verdict": verdict, "reason": finding.reason,
             "replay_seconds": finding.replay_seconds, "task_seconds": round(time.monotonic() - started, 3)}
+
+
+@app.task(bind=True, name="verifier.check_attestation", autoretry_for=(Transient,), retry_backoff=2,
+          retry_backoff_max=60, retry_jitter=True, max_retries=10)
+def check_attestation(self, attestation_id: str, verifier: str) -> dict[str, Any]:
+    """Recompute an audited attestation and record CONFIRMED or DISPUTED (recompute.py)."""
+    identity = worker_identity()
+    if verifier != identity.fingerprint:
+        raise Reject(f"task for verifier {verifier[:16]} reached worker {identity.name}", requeue=False)
+    res = resources()
+    outcome = {"attestation_id": attestation_id, "verifier": identity.name}
+    try:
+        record = res.ledger.get_attestation(attestation_id)
+        audit = record["audit"]
+        if audit["state"] != "AUDITING" or audit.get("verifier") != verifier:
+            return {**outcome, "status": f"not assigned here (audit {audit['state']})"}
+        certificate = res.ledger.get_model(record["model_id"])["certificate"]
+        check = recompute(record, certificate, res.cache)
+        res.ledger.confirm_attestation(attestation_id, check.verdict, check.as_evidence())
+    except TRANSIENT as exc:
+        raise Transient(str(exc)) from exc
+    except ContractError as exc:
+        if exc.status is None:
+            raise
+        log.warning("ledger refused the check of attestation %s: %s", attestation_id, exc.reason)
+        return {**outcome, "status": "refused", "reason": exc.reason}
+    log.info("attestation %s: %s (%s)", attestation_id, check.verdict, check.reason)
+    return {**outcome, "status": "checked", "verdict": check.verdict, "reason": check.reason}

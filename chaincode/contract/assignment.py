@@ -42,9 +42,11 @@ def eligible(stub: Stub, state: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in verifiers.active(stub) if v["fingerprint"] != state["submitter"]["fingerprint"]]
 
 
-def authorize(stub: Stub, who: Identity, state: dict[str, Any], pool: list[dict[str, Any]]) -> dict[str, Any]:
+def authorize(stub: Stub, who: Identity, state: dict[str, Any], pool: list[dict[str, Any]],
+              what: str | None = None) -> dict[str, Any]:
     """The assigner must be an MSP admin or an active verifier, not the submitter, and from
-    another org than the submitter's whenever active verifiers from another org exist."""
+    another org than the submitter's whenever active verifiers from another org exist.
+    ``what`` names the subject in refusals when it is not the model (an attestation)."""
     is_verifier = verifiers.active_record(stub, who) is not None
     if not (who.is_admin or is_verifier):
         raise ChaincodeError(
@@ -52,7 +54,7 @@ def authorize(stub: Stub, who: Identity, state: dict[str, Any], pool: list[dict[
         )
     submitter = state["submitter"]
     if who.fingerprint == submitter["fingerprint"]:
-        raise ChaincodeError(f"independence: caller {who.fingerprint} submitted model {state['model_id']} "
+        raise ChaincodeError(f"independence: caller {who.fingerprint} submitted {what or 'model ' + state['model_id']} "
                              "and cannot draw its randomness", 403)
     others = sorted({v["mspid"] for v in pool if v["mspid"] != submitter["mspid"]})
     if who.mspid == submitter["mspid"] and others:
@@ -93,7 +95,7 @@ def assign(stub: Stub) -> dict[str, Any]:
             f"quorum: {len(pool)} active verifier(s) are eligible (the submitter excluded) but sub_quorum_size is "
             f"{size}; register more verifiers or lower sub_quorum_size", 409
         )
-    drawn, seed_round = seeding.ready(stub, state, cfg["seed_reveal_seconds"])
+    drawn, seed_round = seeding.ready(stub, seeding.Subject.of_model(state), cfg["seed_reveal_seconds"])
     certificate = load_certificate(stub, mid)["certificate"]
     selected = selection.select(claimed_absolute_change(certificate), cfg["k"], cfg["audit_fraction"],
                                 HashStream(drawn, "audit"), claimed_input_shift(certificate), cfg["shift_k"])

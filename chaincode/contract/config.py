@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "max_parameters": 100_000_000,  # parameters of the architecture (counted by verifiers without allocating)
     "max_dataset_bytes": 1 << 30,  # bytes of the dataset each verifier downloads
     "max_snapshot_bytes": 1 << 30,  # bytes of each snapshot
+    # Signed outputs (attestations.py): the share of attestations a verifier recomputes, and the batch limit.
+    "attest_audit_fraction": 0.1,
+    "max_attested_outputs": 1_000_000,
     # Where certificate artifacts may live: the network's own storage (limits.check_uris).
     "storage_uri_prefixes": ["s3://datasets/sha256/", "s3://snapshots/sha256/"],
 }
@@ -81,6 +84,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "max_parameters": (lambda v: _integer(v) and 1 <= v <= 2_000_000_000, "an integer in [1, 2000000000]", int),
     "max_dataset_bytes": (lambda v: _integer(v) and 1 <= v <= 1 << 40, "an integer in [1, 2^40]", int),
     "max_snapshot_bytes": (lambda v: _integer(v) and 1 <= v <= 1 << 40, "an integer in [1, 2^40]", int),
+    "attest_audit_fraction": (lambda v: _number(v) and 0.01 <= v <= 1, "a number in [0.01, 1]", float),
+    "max_attested_outputs": (lambda v: _integer(v) and 1 <= v <= 100_000_000, "an integer in [1, 100000000]", int),
     "storage_uri_prefixes": (lambda v: isinstance(v, list) and 1 <= len(v) <= 16 and all(
         isinstance(p, str) and _URI_PREFIX.fullmatch(p) for p in v),
         "a list of 1-16 URI prefixes such as \"s3://snapshots/sha256/\" (scheme://, up to 200 characters, ending in /)",

@@ -17,6 +17,9 @@ INTERVALS_ASSIGNED = "IntervalsAssigned"
 VOTE_CAST = "VoteCast"
 INTERVAL_DECIDED = "IntervalDecided"
 MODEL_VERDICT = "ModelVerdict"
+OUTPUT_ATTESTED = "OutputAttested"
+ATTESTATION_AUDIT = "AttestationAudit"  # the draw (NOT_SAMPLED or AUDITING by whom), or a re-staffing
+ATTESTATION_CHECKED = "AttestationChecked"  # CONFIRMED or DISPUTED
 
 
 def emit(stub: Stub, name: str, payload: dict[str, Any]) -> None:

@@ -19,6 +19,10 @@
 | interval         | model_id, interval              | current sub-quorum, round, deadline          |
 | decision         | model_id, interval              | the interval's outcome (written once)        |
 | vote             | model_id, interval, fingerprint | one vote (written once)                      |
+| seedround        | model_id or attestation_id      | a draw's commitments and reveals             |
+| attestation      | attestation_id                  | an attested output batch and its audit       |
+| idx-attestation  | model_id, attestation_id        | INDEX_VALUE (a model's attestations)         |
+| idx-attestaudit  | audit state, attestation_id     | INDEX_VALUE (attestations by audit state)    |
 
 Intervals are zero-padded to 8 digits so they sort numerically.
 """
@@ -44,6 +48,9 @@ SEED_ROUND = "seedround"
 INTERVAL = "interval"
 DECISION = "decision"
 VOTE = "vote"
+ATTESTATION = "attestation"
+BY_MODEL_ATTESTATION = "idx-attestation"
+BY_AUDIT_STATE = "idx-attestaudit"
 
 # Fabric treats an empty value as a delete, so index entries hold one NUL byte.
 INDEX_VALUE = b"\x00"
@@ -115,3 +122,15 @@ def vote(model_id: str, index: int, fingerprint: str) -> str:
 
 def seed_round(model_id: str) -> str:
     return key(SEED_ROUND, model_id)
+
+
+def attestation(attestation_id: str) -> str:
+    return key(ATTESTATION, attestation_id)
+
+
+def model_attestation(model_id: str, attestation_id: str) -> str:
+    return key(BY_MODEL_ATTESTATION, model_id, attestation_id)
+
+
+def audit_state(state: str, attestation_id: str) -> str:
+    return key(BY_AUDIT_STATE, state, attestation_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from trainproof.chaincode.contract import assignment, config, lineage, models, queries, seeding, verifiers, votes
+from trainproof.chaincode.contract import assignment, attestations, config, lineage, models, queries, seeding, verifiers, votes
 from trainproof.chaincode.contract.args import check_sizes
 from trainproof.chaincode.contract.codec import canonical
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
@@ -27,6 +27,9 @@ WRITES: dict[str, Transaction] = {
     "ExpireAssignment": assignment.expire,
     "ProposeConfig": config.propose_config,
     "ApproveConfig": config.approve_config,
+    "AttestOutput": attestations.attest,
+    "AuditAttestation": attestations.audit,
+    "ConfirmAttestation": attestations.confirm,
 }
 QUERIES: dict[str, Transaction] = {
     "GetModel": queries.get_model,
@@ -40,6 +43,8 @@ QUERIES: dict[str, Transaction] = {
     "GetConfig": config.get_config,
     "GetConfigProposal": config.get_config_proposal,
     "ListConfigProposals": config.list_config_proposals,
+    "GetAttestation": attestations.get_attestation,
+    "ListAttestations": attestations.list_attestations,
 }
 TRANSACTIONS = {**WRITES, **QUERIES}
 

@@ -19,6 +19,8 @@ SCHEMA_DIR = Path(__file__).with_name("schema")
 MODEL_SUBMISSION = "model_submission"
 VOTE_EVIDENCE = "vote_evidence"
 VERIFIER_REGISTRATION = "verifier_registration"
+ATTESTATION_REQUEST = "attestation_request"
+ATTESTATION_CHECK = "attestation_check"
 
 
 def _is_int(_checker: Any, value: Any) -> bool:

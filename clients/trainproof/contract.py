@@ -33,7 +33,7 @@ from trainproof.gateway import CommitError, Contract, GatewayError, SubmittedTra
 FINAL_STATUSES = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
 # need an MSP admin
 ADMIN_TRANSACTIONS = frozenset({"RegisterVerifier", "SetVerifierStatus", "ProposeConfig", "ApproveConfig"})
-CLIENT_TRANSACTIONS = frozenset({"SubmitModel"})  # need a client identity (OU=client)
+CLIENT_TRANSACTIONS = frozenset({"SubmitModel", "AttestOutput"})  # need a client identity (OU=client)
 CONFLICT_CODES = frozenset({"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"})
 _REFUSAL = re.compile(r"(\w+) refused: ([^:]+): (.*)", re.DOTALL)
 
@@ -204,6 +204,34 @@ class TrainproofContract:
 
     def get_votes(self, model_id: str, interval: int | None = None) -> list[Record]:
         return self._evaluate("GetVotes", model_id, *([str(interval)] if interval is not None else []))["votes"]
+
+    # Signed outputs
+    def attest_output_async(self, request: Record) -> SubmittedTransaction:
+        """Endorse and send AttestOutput; its transaction id is the attestation id, and the
+        committed transaction (block, endorsements) is what a receipt is built from."""
+        try:
+            return self.contract.submit_async("AttestOutput", [json.dumps(request, sort_keys=True, allow_nan=False)])
+        except GatewayError as exc:
+            raise classify(exc) from exc
+
+    def audit_attestation(self, attestation_id: str) -> Record:
+        """The audit draw once the attestation's seed round is ready (or a re-staffing past its deadline)."""
+        return self._submit("AuditAttestation", attestation_id)
+
+    def confirm_attestation(self, attestation_id: str, verdict: str, evidence: Record) -> Record:
+        """CONFIRMED or DISPUTED, by the verifier the draw assigned."""
+        return self._submit("ConfirmAttestation", attestation_id, verdict, json.dumps(evidence, sort_keys=True))
+
+    def get_attestation(self, attestation_id: str) -> Record:
+        """The attestation with its audit, plus ``model_status`` now."""
+        return self._evaluate("GetAttestation", attestation_id)
+
+    def list_attestations(self, model_id: str | None = None, audit: str | None = None, page_size: int | None = None,
+                          bookmark: str | None = None) -> Record:
+        """``{"attestations", "bookmark"}``: one page of a model's attestations, or of those in one audit state."""
+        query = {k: v for k, v in (("model_id", model_id), ("audit", audit), ("page_size", page_size),
+                                   ("bookmark", bookmark)) if v}
+        return self._evaluate("ListAttestations", json.dumps(query))
 
     # Configuration
     def get_config(self) -> Record:

@@ -173,6 +173,25 @@ def evidence(reason: str | None = None, **distances: float) -> dict[str, Any]:
     return ev
 
 
+def attestation_request(model: dict[str, Any], count: int = 1, **changes: Any) -> dict[str, Any]:
+    """A valid AttestOutput argument for ``model``'s (a certificate's) final weights: one output,
+    or a batch of ``count`` with a made-up root; its batch file is not in storage."""
+    from trainproof.chaincode.contract.attestations import leaf_hash
+
+    final = model["snapshots"][-1]
+    body: dict[str, Any] = {
+        "model_id": model["model_id"], "weights_sha256": final["sha256"], "count": count,
+        "batch": {"uri": f"s3://datasets/sha256/{sha('batch')}", "sha256": sha("batch"), "size": 4096},
+        "execution": {"device": "cpu", "torch": "2.15.0"}}
+    if count == 1:
+        body["output"] = {"input_sha256": sha("in"), "output_sha256": sha("out"), "shape": [1, 3],
+                          "values": [0.25, -1.5, 3.0]}
+        body["root"] = leaf_hash(sha("in"), sha("out"))
+    else:
+        body["root"] = sha("some root")
+    return {**body, **changes}
+
+
 def _encode(arg: Any) -> bytes:
     if isinstance(arg, bytes):
         return arg

@@ -23,6 +23,8 @@ class FakeLedger:
 
     def __init__(self, failures=(), mspid: str = "") -> None:
         self.failures, self.assigned, self.mspid = list(failures), [], mspid
+        self.attestations: dict[str, list[dict]] = {}  # audit state -> rows ListAttestations returns
+        self.audited: list[str] = []
 
     def get_seed_round(self, model_id: str) -> dict:
         if model_id not in ROUNDS:
@@ -44,6 +46,13 @@ class FakeLedger:
         self.assigned.append(model_id)
         if self.failures:
             raise self.failures.pop(0)
+        return {}
+
+    def list_attestations(self, audit: str, page_size: int, bookmark: str | None) -> dict:
+        return {"attestations": self.attestations.get(audit, []), "bookmark": ""}
+
+    def audit_attestation(self, attestation_id: str) -> dict:
+        self.audited.append(attestation_id)
         return {}
 
 
@@ -140,3 +149,58 @@ def test_a_restarted_dispatcher_rederives_the_same_secret(tmp_path):
     key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")
     a, b = dispatcher.org_seed_key(key), dispatcher.org_seed_key(key)
     assert dispatcher.seed_secret(a, "m") == dispatcher.seed_secret(b, "m") != dispatcher.seed_secret(a, "n")
+
+
+# --- attestations (issue 17): the same seed round, then the audit draw, then the check task --------------
+
+AID = "ab" * 32
+
+
+def attested(msp: str = "Org1MSP") -> dict:
+    return {"event": "OutputAttested", "attestation_id": AID, "model_id": "m", "submitter": {"mspid": msp},
+            "audit": {"state": "AWAITING_DRAW"}}
+
+
+def test_an_attestation_goes_through_its_seed_round_to_the_draw_by_another_org(setup):
+    d, ledgers, queued = setup()
+    d.handle("OutputAttested", attested("Org1MSP"))
+    assert set(ROUNDS[AID]["reveals"]) == set(MEMBERS), "both orgs committed and revealed for the attestation"
+    assert ledgers["Org2MSP"].audited == [AID] and ledgers["Org1MSP"].audited == [] and queued == []
+    assert ledgers["Org2MSP"].assigned == [], "an attestation event never assigns a model"
+
+
+def test_an_audited_attestation_is_one_check_task_on_the_drawn_verifiers_queue(setup):
+    checks = []
+    d, ledgers, _ = setup()
+    d._enqueue_check = lambda *task: checks.append(task)
+    audit = {"state": "AUDITING", "verifier": "f" * 64, "round": 0, "deadline": 100.0}
+    d.handle("AttestationAudit", {**attested(), "event": "AttestationAudit", "audit": audit})
+    assert checks == [(AID, "f" * 64, f"attest:{AID}:{'f' * 16}:0")]
+    d.expire_overdue(now=50.0)
+    assert ledgers["Org2MSP"].audited == []
+    d.expire_overdue(now=101.0)  # past the deadline: re-staffed by another org than the attester's
+    assert ledgers["Org2MSP"].audited == [AID] and ledgers["Org1MSP"].audited == []
+    d.expire_overdue(now=500.0)
+    assert ledgers["Org2MSP"].audited == [AID], "watched once; the re-staffing event brings the next deadline"
+
+
+def test_not_sampled_and_checked_attestations_need_nothing(setup):
+    checks = []
+    d, _, _ = setup()
+    d._enqueue_check = lambda *task: checks.append(task)
+    for state in ("NOT_SAMPLED", "CONFIRMED", "DISPUTED"):
+        d.handle("AttestationAudit", {**attested(), "audit": {"state": state}})
+    assert checks == [] and d._audits == {}
+
+
+def test_reconcile_draws_waiting_attestations_and_watches_audits(setup):
+    d, ledgers, _ = setup()
+    for ledger in ledgers.values():
+        ledger.list_models = lambda query: {"models": [], "bookmark": ""}
+        ledger.attestations = {
+            "AWAITING_DRAW": [{"attestation_id": AID, "attester": {"mspid": "Org2MSP"}}],
+            "AUDITING": [{"attestation_id": "cd" * 32, "attester": {"mspid": "Org1MSP"}, "audit": {"deadline": 7.0}}],
+        }
+    d.reconcile()
+    assert ledgers["Org1MSP"].audited == [AID], "drawn by the org other than the attester's"
+    assert d._audits == {"cd" * 32: (7.0, "Org1MSP")}

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import click
 
 from trainproof.cli.commands import (
-    analyze, audit, check, config, explorer, lineage, models, network, show, status, submit, verifier,
+    analyze, attest, audit, check, config, explorer, lineage, models, network, show, status, submit, verifier,
 )
 from trainproof.cli.options import common_options
 from trainproof.cli.output import CliError, Exit, err_console, fail
@@ -51,13 +51,14 @@ def cli() -> None:
     """trainproof: trust a neural network you did not train.
 
     Submit recorded training runs, follow their verification, read birth certificates and
-    family trees, check weights files against the ledger, manage verifiers.
+    family trees, check weights files against the ledger, attest a verified model's outputs
+    and check receipts, manage verifiers.
     """
 
 
 for command in (submit.submit, status.status, show.show, show.history, lineage.lineage, models.models,
                 check.check, analyze.analyze, verifier.verifier, config.config, network.network, explorer.explorer,
-                audit.audit):
+                audit.audit, attest.attest, attest.verify_output, attest.attestation):
     cli.add_command(command)
 
 

@@ -97,7 +97,9 @@ def safe(value: Any) -> str:
 
 STATUS_STYLE = {"VERIFIED": "bold green", "REJECTED": "bold red", "INCONCLUSIVE": "bold yellow",
                 "ASSIGNED": "cyan", "SUBMITTED": "cyan", "ACTIVE": "green", "SUSPENDED": "yellow", "PENDING": "cyan",
-                "ACCEPT": "green", "REJECT": "red", "ACCEPTED": "green"}
+                "ACCEPT": "green", "REJECT": "red", "ACCEPTED": "green", "CONFIRMED": "bold green",
+                "DISPUTED": "bold red", "AUDITING": "cyan", "AWAITING_DRAW": "cyan", "NOT_SAMPLED": "dim",
+                "UNCHECKED": "yellow"}
 
 
 def styled(word: str | None) -> str:

@@ -51,7 +51,7 @@ import pytest
 
 from trainproof.chaincode.contract.prng import HashStream
 from trainproof.chaincode.contract.selection import select
-from tests.contract.factories import decaying_scores
+from tests.contract.factories import attestation_request, decaying_scores
 from tests.contract.live.conftest import SLOW_STEPS, UNKNOWN_MODEL, Live, fake_payload
 
 pytestmark = pytest.mark.contract
@@ -454,6 +454,8 @@ def test_expired_assignment_is_restaffed_then_inconclusive(live, runs, events):
 
     live.refuse("org2-admin", "ExpireAssignment", mid, status=409, match="is INCONCLUSIVE",
                 timestamp=last["deadline"] + 1)
+    live.refuse("org1-user1", "AttestOutput", attestation_request(cert), status=409,
+                match=f"state: model {mid} is INCONCLUSIVE; only a VERIFIED model's outputs are attested")
     member = next(n for fp in last["verifiers"] + round0["verifiers"] if (n := live.name_of(fp)))
     live.refuse(member, "SubmitVote", mid, str(i), "ACCEPT", evidence("late"), status=409, match="closed")
     history = live.query("GetHistory", mid)["entries"]

@@ -20,6 +20,7 @@ def test_defaults_when_nothing_was_set(bare_net: Net):
                                           "approval_rule": "majority",
                                           "max_steps_per_interval": 100_000, "max_parameters": 100_000_000,
                                           "max_dataset_bytes": 1 << 30, "max_snapshot_bytes": 1 << 30,
+                                          "attest_audit_fraction": 0.1, "max_attested_outputs": 1_000_000,
                                           "storage_uri_prefixes": ["s3://datasets/sha256/", "s3://snapshots/sha256/"]}
     assert view["updated"] is None and view["members"] == ["Org1MSP", "Org2MSP"]
 

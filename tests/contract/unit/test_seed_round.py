@@ -74,7 +74,7 @@ def test_who_may_commit_and_what(manual: Net):
     manual.refuse(submitter, "CommitSeed", mid, sha_hex(S2), status=403, match="independence")
     manual.refuse(Cast.client1, "CommitSeed", mid, sha_hex(S1), status=403, match="neither an MSP admin")
     manual.refuse(Cast.admin1, "CommitSeed", mid, "AB" * 32, status=400, match="64 lowercase hex")
-    manual.refuse(Cast.admin1, "CommitSeed", mid, status=400, match="usage: CommitSeed(model_id, commitment)")
+    manual.refuse(Cast.admin1, "CommitSeed", mid, status=400, match="usage: CommitSeed(model_id | attestation_id, commitment)")
     manual.refuse(Cast.admin1, "RevealSeed", mid, S1, status=409, match="has not committed")
     manual.refuse(Cast.admin1, "GetSeedRound", mid, status=404, match="no seed commitment")
 

@@ -1,0 +1,145 @@
+"""Attesting outputs: run a VERIFIED model on inputs and have the contract sign what it gave.
+
+    attested = attest(contract, store, model_id, inputs, workdir)
+    attested.receipt        # the JSON a third party checks with ``receipt.verify``
+
+Steps, each needed for the receipt to mean something: the final snapshot is downloaded and
+used only if its SHA-256 is the ledger's; the model is rebuilt from the architecture registry
+(never code from the submission) and run deterministically; each (input row, output row) pair
+becomes a Merkle leaf; the batch file (inputs and outputs) goes to the network's storage so an
+auditing verifier can recompute it; AttestOutput is endorsed by every org and committed; the
+receipt is built from the committed block and the configuration block in force for it.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from trainproof.attestation import batch as batch_file
+from trainproof.attestation import merkle, receipt
+from trainproof.attestation.tensors import to_json_list
+from trainproof.contract import TrainproofContract
+from trainproof.gateway import CommitError, Contract
+from trainproof.storage import DATASETS, ArtifactStore
+
+MAX_CARRIED_VALUES = 1024  # an output this small travels inside the receipt (and, alone, on the ledger)
+Progress = Callable[[str], None]
+
+
+class AttestError(Exception):
+    """The attestation cannot be made; the message says why and what to do."""
+
+
+@dataclass
+class Attested:
+    attestation_id: str
+    model_id: str
+    block: int
+    count: int
+    root: str
+    outputs: np.ndarray
+    receipt: dict[str, Any]
+
+
+def _carried(row: np.ndarray) -> dict[str, Any] | None:
+    return {"shape": list(row.shape), "values": to_json_list(row)} if row.size <= MAX_CARRIED_VALUES else None
+
+
+def compute_outputs(certificate: dict[str, Any], store: ArtifactStore, inputs: np.ndarray, workdir: Path,
+                    progress: Optional[Callable[..., None]] = None) -> np.ndarray:
+    """The model's outputs for ``inputs`` (batched) from its final snapshot, which ``load_model``
+    accepts only with the ledger's SHA-256 and size."""
+    from trainproof.ml.inference import load_model, predict  # torch: only when a model is run
+
+    final = certificate["snapshots"][-1]
+    path = workdir / f"{final['sha256']}.safetensors"
+    store.get_file(final["uri"], final["sha256"], path, progress, expected_size=final["size"])
+    return predict(load_model(certificate, path), inputs)
+
+
+def request_for(model_id: str, weights_sha256: str, items: batch_file.Items, outputs: np.ndarray,
+                stored: Any, execution: dict[str, Any]) -> dict[str, Any]:
+    """The AttestOutput argument (schema/attestation_request.json in the contract)."""
+    request: dict[str, Any] = {
+        "model_id": model_id, "weights_sha256": weights_sha256, "count": items.count, "root": items.root(),
+        "batch": {"uri": stored.uri, "sha256": stored.sha256, "size": stored.size}, "execution": execution,
+    }
+    if items.count == 1:
+        request["output"] = {"input_sha256": items.input_sha256[0], "output_sha256": items.output_sha256[0],
+                             **(_carried(outputs[0]) or {})}
+    return request
+
+
+def commit(ledger: TrainproofContract, request: dict[str, Any]) -> tuple[str, int]:
+    """Endorse and commit AttestOutput; the transaction id (= attestation id) and its block."""
+    submitted = ledger.attest_output_async(request)
+    status = submitted.get_status()
+    if not status.successful:
+        raise CommitError(f"AttestOutput {status.tx_id} committed as invalid: {status.code} (block {status.block_number})",
+                          status.tx_id, status.code, status.block_number)
+    return submitted.tx_id, status.block_number
+
+
+def fetch_blocks(contract: Contract, block_number: int) -> tuple[bytes, bytes]:
+    """The committed block and the configuration block in force for it, from the own org's peer."""
+    from fabric_protos.common import common_pb2
+
+    qscc = contract.network.get_contract("qscc")
+    channel = contract.network.name
+    raw = qscc.evaluate("GetBlockByNumber", [channel, str(block_number)])
+    config_number = receipt.last_config_index(common_pb2.Block.FromString(raw))
+    config_raw = raw if config_number == block_number else qscc.evaluate("GetBlockByNumber", [channel, str(config_number)])
+    return raw, config_raw
+
+
+def items_for(items: batch_file.Items, outputs: np.ndarray, indices: list[int] | None = None) -> list[dict[str, Any]]:
+    """Receipt entries with their inclusion paths (all items, or ``indices``)."""
+    paths = merkle.paths(items.leaves)
+    out = []
+    for i in (range(items.count) if indices is None else indices):
+        entry = {"index": i, "input_sha256": items.input_sha256[i], "output_sha256": items.output_sha256[i],
+                 "path": [h.hex() for h in paths[i]]}
+        carried = _carried(outputs[i])
+        if carried is not None:
+            entry["output"] = carried
+        out.append(entry)
+    return out
+
+
+def attest(contract: Contract, store: ArtifactStore, model_id: str, inputs: np.ndarray,
+           progress: Optional[Progress] = None, transfer: Optional[Callable[..., None]] = None,
+           outputs: np.ndarray | None = None) -> Attested:
+    """Attest the model's outputs for ``inputs`` (a batch along the first dimension).
+
+    ``outputs`` replaces the computed outputs: what a lying attester would record (the tests and
+    benchmarks use it to show an audit DISPUTES such an attestation); leave it None."""
+    from trainproof.ml.inference import batched, execution_fingerprint
+
+    say = progress or (lambda _message: None)
+    ledger = TrainproofContract(contract)
+    model = ledger.get_model(model_id)
+    if model["status"] != "VERIFIED":
+        raise AttestError(f"model {model_id} is {model['status']} ({str(model.get('reason'))[:200]}); only a VERIFIED "
+                          "model's outputs are attested")
+    certificate = model["certificate"]
+    inputs = batched(certificate, inputs)  # a shape the model cannot take fails here, before any download
+    with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
+        work = Path(tmp)
+        say(f"running model {model_id} on {len(inputs)} input(s)")
+        computed = compute_outputs(certificate, store, inputs, work, transfer)
+        outputs = computed if outputs is None else np.ascontiguousarray(outputs, dtype=np.float32)
+        items = batch_file.Items.of(inputs, outputs)
+        say(f"uploading the batch file ({items.count} input/output pair(s))")
+        stored = store.put_file(batch_file.write(work / "batch.safetensors", inputs, outputs, model_id), DATASETS)
+    request = request_for(model_id, certificate["snapshots"][-1]["sha256"], items, outputs, stored,
+                          execution_fingerprint())
+    say("endorsing and committing AttestOutput")
+    tx_id, block_number = commit(ledger, request)
+    raw, config_raw = fetch_blocks(contract, block_number)
+    built = receipt.build(raw, config_raw, tx_id, items_for(items, outputs), contract.network.name, contract.name,
+                          row_shapes={"input": list(inputs.shape[1:]), "output": list(outputs.shape[1:])})
+    return Attested(tx_id, model_id, block_number, items.count, request["root"], outputs, built)
