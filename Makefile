@@ -8,7 +8,7 @@ export TRAINPROOF_CONSENSUS := $(CONSENSUS)
 endif
 
 .PHONY: help install network-up network-down network-clean network-status test test-unit demo \
-        bench bench-ledger bench-analysis bench-detection bench-deepring bench-storage bench-robustness bench-explorer
+        bench bench-ledger bench-analysis bench-detection bench-deepring bench-storage bench-robustness bench-explorer bench-attest
 
 help:
 	@echo "make demo           set everything up and run the whole journey end to end"
@@ -59,6 +59,9 @@ bench-storage: network-up
 
 bench-robustness: network-up
 	@$(PY) -m bench.robustness
+
+bench-attest: network-up
+	@$(PY) -m bench.attest
 
 bench-explorer: network-up
 	@$(PY) -m bench.explorer

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from demo import tamper, training
+from demo.attest import attest_outputs
 from demo.verdicts import Submission, selection_note, table, wait_all
 from trainproof.storage import ArtifactStore
 from trainproof.cli.commands.lineage import tree
@@ -101,16 +102,21 @@ def run() -> bool:
         console.print(tree(TrainproofContract(contract).get_lineage(honest.model_id)))
         found = check_tampered(work / "check", honest)
 
+        step(6, "attest a prediction of the honest model, check its receipt; the backdoored model cannot be attested")
+        signed = attest_outputs(work / "attest", honest, backdoor, contract, console, IDENTITY)
+
     expected = {honest.label: "VERIFIED", backdoor.label: "REJECTED", child.label: "VERIFIED"}
     surprises = [f"{s.label} is {s.state['status']}, expected {expected[s.label]}" for s in subs
                  if s.state["status"] != expected[s.label]]
     for line in surprises:
         console.print(f"[bold red]unexpected:[/] {line}")
-    return not surprises and found
+    if not signed:
+        console.print("[bold red]unexpected:[/] the signed-output step did not go as expected (see step 6)")
+    return not surprises and found and signed
 
 
 def step(number: int, title: str) -> None:
-    console.rule(f"[bold]{number}/5[/] {title}", align="left")
+    console.rule(f"[bold]{number}/6[/] {title}", align="left")
 
 
 def preflight(contract: Contract, profile: Profile) -> dict:

@@ -77,8 +77,18 @@ def leaf_hash(input_sha256: str, output_sha256: str) -> str:
 
 
 def _check_request(stub: Stub, request: dict[str, Any], settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The request's own rules, then the model's: returns the (VERIFIED) model's state and its
-    final snapshot entry."""
+    """The model's rules first (the reason a user most needs), then the request's own; returns
+    the (VERIFIED) model's state and its final snapshot entry."""
+    mid = request["model_id"]
+    state = require_state(stub, mid)
+    if state["status"] != VERIFIED:
+        raise ChaincodeError(f"state: model {mid} is {state['status']}; only a VERIFIED model's outputs are attested",
+                             409)
+    final = load_certificate(stub, mid)["certificate"]["snapshots"][-1]
+    if request["weights_sha256"] != final["sha256"]:
+        raise ChaincodeError(f"weights: {request['weights_sha256']} is not model {mid}'s final snapshot "
+                             f"(snapshot {final['index']}, sha256 {final['sha256']}); attest with the verified weights",
+                             409)
     count = request["count"]
     if count > settings["max_attested_outputs"]:
         raise ChaincodeError(f"limits: count {count} is over the consortium's max_attested_outputs "
@@ -107,16 +117,6 @@ def _check_request(stub: Stub, request: dict[str, Any], settings: dict[str, Any]
     if batch["size"] > settings["max_dataset_bytes"]:
         raise ChaincodeError(f"limits: the batch file is {batch['size']} bytes, over the consortium's "
                              f"max_dataset_bytes {settings['max_dataset_bytes']}")
-    mid = request["model_id"]
-    state = require_state(stub, mid)
-    if state["status"] != VERIFIED:
-        raise ChaincodeError(f"state: model {mid} is {state['status']}; only a VERIFIED model's outputs are attested",
-                             409)
-    final = load_certificate(stub, mid)["certificate"]["snapshots"][-1]
-    if request["weights_sha256"] != final["sha256"]:
-        raise ChaincodeError(f"weights: {request['weights_sha256']} is not model {mid}'s final snapshot "
-                             f"(snapshot {final['index']}, sha256 {final['sha256']}); attest with the verified weights",
-                             409)
     return state, final
 
 

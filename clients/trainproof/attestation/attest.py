@@ -1,6 +1,8 @@
 """Attesting outputs: run a VERIFIED model on inputs and have the contract sign what it gave.
 
-    attested = attest(contract, store, model_id, inputs, workdir)
+    attested = attest(contract, store, model_id, inputs)      # one-off
+    attester = Attester(contract, store, model_id)             # a service: the model loaded once
+    attested = attester.attest(inputs)
     attested.receipt        # the JSON a third party checks with ``receipt.verify``
 
 Steps, each needed for the receipt to mean something: the final snapshot is downloaded and
@@ -47,18 +49,6 @@ class Attested:
 
 def _carried(row: np.ndarray) -> dict[str, Any] | None:
     return {"shape": list(row.shape), "values": to_json_list(row)} if row.size <= MAX_CARRIED_VALUES else None
-
-
-def compute_outputs(certificate: dict[str, Any], store: ArtifactStore, inputs: np.ndarray, workdir: Path,
-                    progress: Optional[Callable[..., None]] = None) -> np.ndarray:
-    """The model's outputs for ``inputs`` (batched) from its final snapshot, which ``load_model``
-    accepts only with the ledger's SHA-256 and size."""
-    from trainproof.ml.inference import load_model, predict  # torch: only when a model is run
-
-    final = certificate["snapshots"][-1]
-    path = workdir / f"{final['sha256']}.safetensors"
-    store.get_file(final["uri"], final["sha256"], path, progress, expected_size=final["size"])
-    return predict(load_model(certificate, path), inputs)
 
 
 def request_for(model_id: str, weights_sha256: str, items: batch_file.Items, outputs: np.ndarray,
@@ -110,36 +100,66 @@ def items_for(items: batch_file.Items, outputs: np.ndarray, indices: list[int] |
     return out
 
 
-def attest(contract: Contract, store: ArtifactStore, model_id: str, inputs: np.ndarray,
-           progress: Optional[Progress] = None, transfer: Optional[Callable[..., None]] = None,
-           outputs: np.ndarray | None = None) -> Attested:
-    """Attest the model's outputs for ``inputs`` (a batch along the first dimension).
+class Attester:
+    """A VERIFIED model loaded once, attesting batch after batch: what a service runs.
 
-    ``outputs`` replaces the computed outputs: what a lying attester would record (the tests and
-    benchmarks use it to show an audit DISPUTES such an attestation); leave it None."""
-    from trainproof.ml.inference import batched, execution_fingerprint
+    The final snapshot is fetched at construction and used only with the ledger's SHA-256 and
+    size (``load_model`` checks both); the model is rebuilt from the architecture registry."""
 
-    say = progress or (lambda _message: None)
-    ledger = TrainproofContract(contract)
-    model = ledger.get_model(model_id)
-    if model["status"] != "VERIFIED":
-        raise AttestError(f"model {model_id} is {model['status']} ({str(model.get('reason'))[:200]}); only a VERIFIED "
-                          "model's outputs are attested")
-    certificate = model["certificate"]
-    inputs = batched(certificate, inputs)  # a shape the model cannot take fails here, before any download
-    with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
-        work = Path(tmp)
-        say(f"running model {model_id} on {len(inputs)} input(s)")
-        computed = compute_outputs(certificate, store, inputs, work, transfer)
+    def __init__(self, contract: Contract, store: ArtifactStore, model_id: str,
+                 transfer: Optional[Callable[..., None]] = None) -> None:
+        from trainproof.ml.inference import execution_fingerprint, load_model
+
+        self.contract, self.store, self.model_id = contract, store, model_id
+        self.ledger = TrainproofContract(contract)
+        model = self.ledger.get_model(model_id)
+        if model["status"] != "VERIFIED":
+            raise AttestError(f"model {model_id} is {model['status']}; only a VERIFIED model's outputs are attested "
+                              f"(why: `trainproof status {model_id}`)")
+        self.certificate = model["certificate"]
+        final = self.certificate["snapshots"][-1]
+        with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
+            path = Path(tmp) / f"{final['sha256']}.safetensors"
+            store.get_file(final["uri"], final["sha256"], path, transfer, expected_size=final["size"])
+            self.model = load_model(self.certificate, path)
+        self.weights_sha256 = final["sha256"]
+        self.execution = execution_fingerprint()
+
+    def outputs(self, inputs: np.ndarray) -> np.ndarray:
+        from trainproof.ml.inference import predict
+
+        return predict(self.model, inputs)
+
+    def attest(self, inputs: np.ndarray, progress: Optional[Progress] = None,
+               outputs: np.ndarray | None = None) -> Attested:
+        """Attest the model's outputs for ``inputs`` (a batch along the first dimension, or one sample).
+
+        ``outputs`` replaces the computed outputs: what a lying attester would record (the tests
+        and benchmarks use it to show that an audit DISPUTES such an attestation); leave it None."""
+        from trainproof.ml.inference import batched
+
+        say = progress or (lambda _message: None)
+        inputs = batched(self.certificate, inputs)  # a shape the model cannot take fails here
+        say(f"running model {self.model_id} on {len(inputs)} input(s)")
+        computed = self.outputs(inputs)
         outputs = computed if outputs is None else np.ascontiguousarray(outputs, dtype=np.float32)
         items = batch_file.Items.of(inputs, outputs)
         say(f"uploading the batch file ({items.count} input/output pair(s))")
-        stored = store.put_file(batch_file.write(work / "batch.safetensors", inputs, outputs, model_id), DATASETS)
-    request = request_for(model_id, certificate["snapshots"][-1]["sha256"], items, outputs, stored,
-                          execution_fingerprint())
-    say("endorsing and committing AttestOutput")
-    tx_id, block_number = commit(ledger, request)
-    raw, config_raw = fetch_blocks(contract, block_number)
-    built = receipt.build(raw, config_raw, tx_id, items_for(items, outputs), contract.network.name, contract.name,
-                          row_shapes={"input": list(inputs.shape[1:]), "output": list(outputs.shape[1:])})
-    return Attested(tx_id, model_id, block_number, items.count, request["root"], outputs, built)
+        with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
+            path = batch_file.write(Path(tmp) / "batch.safetensors", inputs, outputs, self.model_id)
+            stored = self.store.put_file(path, DATASETS)
+        request = request_for(self.model_id, self.weights_sha256, items, outputs, stored, self.execution)
+        say("endorsing and committing AttestOutput")
+        tx_id, block_number = commit(self.ledger, request)
+        raw, config_raw = fetch_blocks(self.contract, block_number)
+        built = receipt.build(raw, config_raw, tx_id, items_for(items, outputs), self.contract.network.name,
+                              self.contract.name, row_shapes={"input": list(inputs.shape[1:]),
+                                                              "output": list(outputs.shape[1:])})
+        return Attested(tx_id, self.model_id, block_number, items.count, request["root"], outputs, built)
+
+
+def attest(contract: Contract, store: ArtifactStore, model_id: str, inputs: np.ndarray,
+           progress: Optional[Progress] = None, transfer: Optional[Callable[..., None]] = None,
+           outputs: np.ndarray | None = None) -> Attested:
+    """One attestation: ``Attester(…).attest(inputs)`` (see there)."""
+    return Attester(contract, store, model_id, transfer).attest(inputs, progress, outputs)
