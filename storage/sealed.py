@@ -25,7 +25,9 @@ renamed into place only once both hashes match.
 Both directions hash every byte twice (plaintext and ciphertext) where a plain transfer hashes
 it once; SHA-256 is the costliest step on the client. hashlib, AES-GCM and file writes release
 the GIL, so a `_Worker` thread hashes (and, downloading, writes) each chunk while the caller
-seals or opens the next one: the second hash then costs a second core rather than time.
+seals or opens the next one: where a core is free, the second hash costs that core rather than
+time. Where every core is busy (MinIO on the same two cores, other load) it gains nothing and the
+hand-offs cost a little CPU.
 """
 from __future__ import annotations
 
