@@ -7,7 +7,7 @@ handed to a caller after its bytes were hashed again and matched the hash the ca
     artifact = store.put_file("snap-0003.safetensors", "snapshots")
     store.get_file(artifact.uri, artifact.sha256, "/tmp/snap.safetensors")
 """
-from trainproof.storage.client import Artifact, ArtifactStore
+from trainproof.storage.client import Artifact, ArtifactStore, SealedArtifact
 from trainproof.storage.errors import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
 from trainproof.storage.progress import ProgressFn
 from trainproof.storage.retry import RetryPolicy
@@ -15,5 +15,6 @@ from trainproof.storage.uris import BUCKETS, DATASETS, EVIDENCE, SNAPSHOTS
 
 __all__ = [
     "AccessDenied", "Artifact", "ArtifactStore", "BUCKETS", "DATASETS", "EVIDENCE", "IntegrityError",
-    "ObjectNotFound", "ProgressFn", "RetryPolicy", "SNAPSHOTS", "StorageError", "StorageUnavailable",
+    "ObjectNotFound", "ProgressFn", "RetryPolicy", "SNAPSHOTS", "SealedArtifact", "StorageError",
+    "StorageUnavailable",
 ]

@@ -5,6 +5,9 @@ lets a second upload of the same content transfer nothing, and it gives the uplo
 MinIO verifies before committing (see `upload`). The price is reading the file twice; the second read
 usually comes from the page cache (`make bench-storage` measures it).
 get: never trust the key alone; the bytes are hashed on the way in and only a match is kept.
+put_sealed/get_sealed: the same for an artifact encrypted on the client (issue #18): MinIO stores and
+checks the ciphertext, the ledger commits to the plaintext, and both hashes are checked on the way in
+(see `sealed`, which says why the upload seals twice).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from trainproof.storage.hashing import sha256_file
 from trainproof.storage.manifest import Entry, Manifest, scan
 from trainproof.storage.progress import Meter, ProgressFn
 from trainproof.storage.retry import RetryPolicy
+from trainproof.storage.sealed import Resealed, download_sealed, survey
 from trainproof.storage.upload import check_write, put_verified
 from trainproof.storage.uris import BUCKETS, check_sha256, make_uri, parse
 from trainproof.storage.versions import Stored, find
@@ -39,6 +43,21 @@ class Artifact:
     uri: str  # s3://<bucket>/sha256/<hex>
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class SealedArtifact:
+    """A sealed object: stored and addressed as ciphertext, committed to by its plaintext's hash.
+
+    ``sha256`` and ``size`` are the stored bytes' (the ciphertext's), as in `Artifact`, so the
+    URI names them; the plaintext's are what replay checks after opening it.
+    """
+
+    uri: str
+    sha256: str
+    size: int
+    plaintext_sha256: str
+    plaintext_size: int
 
 
 class ArtifactStore:
@@ -102,6 +121,25 @@ class ArtifactStore:
             self._upload(bucket, manifest_sha256, len(body), lambda: io.BytesIO(body), upload_meter)
         return Artifact(make_uri(bucket, manifest_sha256), manifest_sha256, len(body))
 
+    def put_sealed(self, path: str | Path, bucket: str, key: bytes,
+                   progress: Optional[ProgressFn] = None) -> SealedArtifact:
+        """Encrypt one file with the data ``key`` (`sealing.new_key`) while uploading it; store it under
+        the ciphertext's SHA-256.
+
+        Two passes over the file ("hash", then "upload"): the first seals it to learn both hashes,
+        the second seals it again into the PUT, identically (see `sealed` for why, and for what
+        stops a file that changes in between). No bytes are saved by looking the object up first:
+        a fresh nonce prefix makes every sealing's ciphertext new.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise StorageError(f"{path} is not a regular file")
+        first = survey(path, key, Meter(progress, "hash", path.stat().st_size))
+        uri = make_uri(bucket, first.sha256)
+        self._upload(bucket, first.sha256, first.size, lambda: Resealed(path, first, uri),
+                     Meter(progress, "upload", first.size))
+        return SealedArtifact(uri, first.sha256, first.size, first.plaintext_sha256, first.plaintext_size)
+
     def exists(self, sha256: str, bucket: str) -> bool:
         """True if MinIO holds bytes with this SHA-256 under ``sha256/<hex>`` (by its own checksum)."""
         sha256 = check_sha256(sha256)
@@ -120,12 +158,26 @@ class ArtifactStore:
         fetched: a reader never downloads more than the ledger said it would.
         """
         bucket, sha256 = self._where(uri_or_sha, expected_sha256, bucket)
-        stored = self._require(bucket, sha256)
-        if expected_size is not None and stored.size != expected_size:
-            uri = make_uri(bucket, sha256)
-            raise IntegrityError(f"{uri} is {stored.size} bytes, the ledger says {expected_size}: not downloaded",
-                                 object_uri=uri, expected=sha256, actual=None)
+        stored = self._stored(bucket, sha256, expected_size)
         return self._download(bucket, sha256, stored, Path(dest), Meter(progress, "download", stored.size))
+
+    def get_sealed(self, uri_or_sha: str, expected_ciphertext_sha256: str, expected_plaintext_sha256: str,
+                   key: bytes, dest: str | Path, progress: Optional[ProgressFn] = None, bucket: str | None = None,
+                   expected_size: int | None = None) -> Path:
+        """Download a sealed artifact and open it with the data ``key`` into ``dest``, as the bytes arrive.
+
+        ``dest`` appears only if every chunk is authentic (SealError naming the first one that is
+        not: a wrong key, or ciphertext altered in MinIO), the bytes received have the expected
+        ciphertext SHA-256, and what they open to has the expected plaintext SHA-256 (IntegrityError,
+        whose ``which`` names the hash). Lookup and ``expected_size`` (of the ciphertext) as `get_file`.
+        """
+        bucket, sha256 = self._where(uri_or_sha, expected_ciphertext_sha256, bucket)
+        plaintext_sha256 = check_sha256(expected_plaintext_sha256)
+        stored = self._stored(bucket, sha256, expected_size)
+        uri = make_uri(bucket, sha256)
+        with self._errors(f"read {uri}", uri):
+            return download_sealed(self._client, bucket, sha256, plaintext_sha256, stored, key, Path(dest),
+                                   Meter(progress, "download", stored.size), self.retry)
 
     def get_dir(self, uri_or_sha: str, expected_sha256: str, dest: str | Path,
                 progress: Optional[ProgressFn] = None, bucket: str | None = None) -> Path:
@@ -193,6 +245,15 @@ class ArtifactStore:
         if stored is None:
             raise ObjectNotFound(f"no object {make_uri(bucket, sha256)} on MinIO at {self.conn.endpoint}: "
                                  f"was it ever uploaded (`trainproof submit`)?")
+        return stored
+
+    def _stored(self, bucket: str, sha256: str, expected_size: int | None) -> Stored:
+        """The version to fetch, refused before a byte is fetched if it is not the size the ledger says."""
+        stored = self._require(bucket, sha256)
+        if expected_size is not None and stored.size != expected_size:
+            uri = make_uri(bucket, sha256)
+            raise IntegrityError(f"{uri} is {stored.size} bytes, the ledger says {expected_size}: not downloaded",
+                                 object_uri=uri, expected=sha256, actual=None)
         return stored
 
     def _where(self, uri_or_sha: str, expected_sha256: str, bucket: str | None) -> tuple[str, str]:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
+from typing import Callable
 
 from minio import Minio
 
@@ -26,43 +27,57 @@ def partial_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.partial")
 
 
+def receive(client: Minio, bucket: str, sha256: str, stored: Stored, consume: Callable[[bytes], None],
+            meter: Meter, retry: RetryPolicy) -> str:
+    """Stream ``sha256/<sha256>`` (the version ``stored``) into ``consume``; returns the SHA-256 of the bytes.
+
+    A broken connection resumes from the last byte received, so ``consume`` sees every byte once, in order.
+    """
+    digest = hashlib.sha256()
+    received = 0
+
+    def fetch_rest() -> None:
+        nonlocal received
+        if received and received >= stored.size:
+            return  # everything arrived before the connection broke
+        response = client.get_object(bucket, object_key(sha256), offset=received, version_id=stored.version_id)
+        try:
+            for chunk in response.stream(CHUNK):
+                consume(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                meter.advance(len(chunk))
+        finally:
+            response.close()
+            response.release_conn()
+
+    retry.run(fetch_rest, f"download {make_uri(bucket, sha256)}")
+    return digest.hexdigest()
+
+
+def altered(uri: str, stored: Stored, expected: str, actual: str, dest: Path, which: str = "object") -> IntegrityError:
+    """The error for stored bytes that do not hash to the expected SHA-256."""
+    version = f" (version {stored.version_id})" if stored.version_id else ""
+    what = "its bytes" if which == "object" else f"its {which} bytes"
+    return IntegrityError(
+        f"{uri}{version} was altered in MinIO: expected SHA-256 {expected}, {what} have {actual}; "
+        f"they were discarded and nothing was written to {dest}. Report it: the ledger's hash is the "
+        f"reference, and the stored object cannot be trusted", object_uri=uri, expected=expected, actual=actual,
+        which=which)
+
+
 def download_verified(client: Minio, bucket: str, sha256: str, stored: Stored, dest: Path, meter: Meter,
                       retry: RetryPolicy) -> Path:
     """Fetch ``sha256/<sha256>`` (the version ``stored``) to ``dest``; IntegrityError unless its bytes hash to it."""
-    uri = make_uri(bucket, sha256)
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(dest)
-    digest = hashlib.sha256()
-    received = 0
     try:
         with open(partial, "wb") as out:
-
-            def fetch_rest() -> None:
-                nonlocal received
-                if received and received >= stored.size:
-                    return  # everything arrived before the connection broke
-                response = client.get_object(bucket, object_key(sha256), offset=received,
-                                             version_id=stored.version_id)
-                try:
-                    for chunk in response.stream(CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        received += len(chunk)
-                        meter.advance(len(chunk))
-                finally:
-                    response.close()
-                    response.release_conn()
-
-            retry.run(fetch_rest, f"download {uri}")
+            actual = receive(client, bucket, sha256, stored, out.write, meter, retry)
             out.flush()
             os.fsync(out.fileno())  # what is renamed into place must be what was hashed, even after a crash
-        actual = digest.hexdigest()
         if actual != sha256:
-            version = f" (version {stored.version_id})" if stored.version_id else ""
-            raise IntegrityError(
-                f"{uri}{version} was altered in MinIO: expected SHA-256 {sha256}, its bytes have {actual}; "
-                f"they were discarded and nothing was written to {dest}. Report it: the ledger's hash is the "
-                f"reference, and the stored object cannot be trusted", object_uri=uri, expected=sha256, actual=actual)
+            raise altered(make_uri(bucket, sha256), stored, sha256, actual, dest)
         os.replace(partial, dest)
         return dest
     finally:

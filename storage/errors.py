@@ -22,10 +22,16 @@ class ObjectNotFound(StorageError):
 
 
 class IntegrityError(StorageError):
-    """Bytes whose SHA-256 is not the one expected; they were discarded, never put in place."""
+    """Bytes whose SHA-256 is not the one expected; they were discarded, never put in place.
 
-    def __init__(self, message: str, *, object_uri: str, expected: str, actual: str | None) -> None:
+    ``which`` says whose hash it is: ``"object"`` (a plain artifact's bytes), or, for a sealed one,
+    ``"ciphertext"`` (what MinIO holds) or ``"plaintext"`` (what the ledger commits to).
+    """
+
+    def __init__(self, message: str, *, object_uri: str, expected: str, actual: str | None,
+                 which: str = "object") -> None:
         super().__init__(message)
         self.object_uri = object_uri
         self.expected = expected
         self.actual = actual
+        self.which = which

@@ -1,0 +1,215 @@
+"""Sealed transfers: an artifact encrypted on the client as it is uploaded, decrypted as it is downloaded.
+
+MinIO holds only ciphertext (storage/sealing.py's format), stored content-addressed like any
+artifact: the key is the ciphertext's SHA-256, which MinIO checks on upload (see `upload`). Two
+hashes follow the artifact: the ciphertext's (what storage checks) and the plaintext's (the
+commitment replay checks). Neither direction ever writes the ciphertext whole to disk.
+
+Upload seals twice. The object key and the PUT's signed checksum header are the ciphertext's
+SHA-256, so it must be known before the first byte is sent, and it depends on every byte. The
+alternatives cost more: spooling the ciphertext (to disk or memory) is what sealing on the fly is
+meant to avoid, and uploading under a temporary key then copying is what `upload` rules out
+(org keys may not delete the temporary, and a copy over 5 GiB is multipart, which has no
+whole-object SHA-256). So a first pass reads the file, hashing the plaintext and the ciphertext,
+and a second pass seals it again into the PUT; AES-GCM is deterministic given the key and nonce
+prefix, so the second pass reproduces the first exactly. `Sealer.again` checks each chunk's tag
+against the first pass and withholds a chunk that differs (the file changed in between): sealing
+other bytes with the same nonce would reveal them to whoever sees the ciphertext. AES-GCM runs at
+several GB/s here, so the second encryption is a small part of the upload; the second read is
+normally served from the page cache, as for `put_file`.
+
+Download decrypts while receiving: each chunk is authenticated before its plaintext is written
+to the hidden partial file, so nothing unauthenticated ever reaches the disk, and the partial is
+renamed into place only once both hashes match.
+
+Both directions hash every byte twice (plaintext and ciphertext) where a plain transfer hashes
+it once; SHA-256 is the costliest step on the client. hashlib, AES-GCM and file writes release
+the GIL, so a `_Worker` thread hashes (and, downloading, writes) each chunk while the caller
+seals or opens the next one: where a core is free, the second hash costs that core rather than
+time. Where every core is busy (MinIO on the same two cores, other load) it gains nothing and the
+hand-offs cost a little CPU.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from types import TracebackType
+from typing import Callable, Iterator
+
+from minio import Minio
+
+from trainproof.storage.download import altered, partial_path, receive
+from trainproof.storage.errors import IntegrityError
+from trainproof.storage.progress import Meter
+from trainproof.storage.retry import RetryPolicy
+from trainproof.storage.sealing import Opener, SealError, Sealer
+from trainproof.storage.uris import make_uri
+from trainproof.storage.versions import Stored
+
+
+class _Worker:
+    """Runs calls on one thread, in order, at most ``depth`` behind the caller (so a few MiB wait at most).
+
+    The first error of a call is raised by the caller's next `submit` or `drain`; leaving the
+    ``with`` block waits for the call in progress and drops the others.
+    """
+
+    def __init__(self, depth: int = 4) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainproof-sealed")
+        self._waiting: deque[Future[None]] = deque()
+        self._depth = depth
+
+    def submit(self, call: Callable[[bytes], None], data: bytes) -> None:
+        self._waiting.append(self._pool.submit(call, data))
+        while len(self._waiting) > self._depth:
+            self._waiting.popleft().result()
+
+    def drain(self) -> None:
+        while self._waiting:
+            self._waiting.popleft().result()
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What the first sealing pass learnt: both hashes and sizes, and the sealer to reproduce it."""
+
+    sealer: Sealer
+    sha256: str  # of the ciphertext
+    size: int
+    plaintext_sha256: str
+    plaintext_size: int
+
+
+def survey(path: Path, key: bytes, meter: Meter) -> Survey:
+    """Seal ``path`` once, keeping only the hashes (and the tags `Sealer.again` checks)."""
+    sealer = Sealer(key)
+    plain, sealed = hashlib.sha256(), hashlib.sha256(sealer.header)
+    plain_size, size = 0, len(sealer.header)
+    with open(path, "rb") as source, _Worker() as worker:
+        for chunk, record in sealer.chunks(source):
+            worker.submit(plain.update, chunk)
+            sealed.update(record)
+            plain_size += len(chunk)
+            size += len(record)
+            meter.advance(len(chunk))
+        worker.drain()
+    return Survey(sealer, sealed.hexdigest(), size, plain.hexdigest(), plain_size)
+
+
+class Resealed:
+    """The ciphertext of a `survey` again, sealed chunk by chunk as the upload reads it.
+
+    A changed source surfaces as IntegrityError before any of its first differing chunk is read.
+    """
+
+    def __init__(self, path: Path, first: Survey, uri: str) -> None:
+        self._source = open(path, "rb")
+        self._uri, self._sha256 = uri, first.sha256
+        sealer = first.sealer.again()
+        self._records: Iterator[bytes] = chain([sealer.header], (record for _, record in sealer.chunks(self._source)))
+        self._pending = memoryview(b"")
+
+    def read(self, amount: int = -1) -> bytes | memoryview:
+        """Up to ``amount`` bytes (the rest of the current chunk if negative); empty at the end.
+
+        Full-size reads cross chunk boundaries, for the price of joining two pieces: a short
+        read would make the upload send each chunk's 16-byte tag as a TLS record (and TCP
+        segment) of its own.
+        """
+        parts: list[memoryview] = []
+        want = amount
+        while want:
+            if not self._pending:
+                record = self._next_record()
+                if record is None:
+                    break
+                self._pending = memoryview(record)
+            part = self._pending if want < 0 else self._pending[:want]
+            self._pending = self._pending[len(part):]
+            parts.append(part)
+            if want < 0:
+                break
+            want -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _next_record(self) -> bytes | None:
+        try:
+            return next(self._records)
+        except StopIteration:
+            return None
+        except SealError as exc:
+            raise IntegrityError(f"the source of {self._uri} changed while it was being uploaded ({exc}); "
+                                 f"nothing was stored: upload it again once it stops changing",
+                                 object_uri=self._uri, expected=self._sha256, actual=None,
+                                 which="ciphertext") from exc
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> Resealed:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+def download_sealed(client: Minio, bucket: str, sha256: str, plaintext_sha256: str, stored: Stored, key: bytes,
+                    dest: Path, meter: Meter, retry: RetryPolicy) -> Path:
+    """Fetch and open ``sha256/<sha256>`` into ``dest`` if its ciphertext and plaintext have the expected hashes.
+
+    SealError (naming the chunk) if a chunk fails authentication: a wrong key, or bytes altered
+    in MinIO; IntegrityError (``which`` says which hash) if every chunk opened but a hash differs.
+    Either way nothing is left at ``dest`` nor beside it.
+    """
+    uri = make_uri(bucket, sha256)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(dest)
+    opener = Opener(key)
+    plain = hashlib.sha256()
+    try:
+        with open(partial, "wb") as out:
+
+            def write(chunk: bytes) -> None:
+                out.write(chunk)
+                plain.update(chunk)
+
+            with _Worker() as worker:
+
+                def consume(piece: bytes) -> None:
+                    for chunk in opener.feed(piece):
+                        worker.submit(write, chunk)
+
+                try:
+                    actual = receive(client, bucket, sha256, stored, consume, meter, retry)
+                    worker.submit(write, opener.finish())
+                except SealError as exc:
+                    raise SealError(f"{uri} cannot be opened: {exc}; nothing was written to {dest}",
+                                    part=exc.part) from exc
+                worker.drain()
+            out.flush()
+            os.fsync(out.fileno())  # what is renamed into place must be what was hashed, even after a crash
+        if actual != sha256:
+            raise altered(uri, stored, sha256, actual, dest, which="ciphertext")
+        if plain.hexdigest() != plaintext_sha256:
+            raise IntegrityError(
+                f"{uri} opened (every chunk authentic) to plaintext with SHA-256 {plain.hexdigest()}, not the "
+                f"expected {plaintext_sha256}: it was sealed from other bytes than the ones committed to, or the "
+                f"expected hash is not this artifact's; nothing was written to {dest}",
+                object_uri=uri, expected=plaintext_sha256, actual=plain.hexdigest(), which="plaintext")
+        os.replace(partial, dest)
+        return dest
+    finally:
+        partial.unlink(missing_ok=True)
