@@ -15,6 +15,7 @@ receipt is built from the committed block and the configuration block in force f
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -103,27 +104,39 @@ def items_for(items: batch_file.Items, outputs: np.ndarray, indices: list[int] |
 class Attester:
     """A VERIFIED model loaded once, attesting batch after batch: what a service runs.
 
-    The final snapshot is fetched at construction and used only with the ledger's SHA-256 and
-    size (``load_model`` checks both); the model is rebuilt from the architecture registry."""
+    The final snapshot is fetched on first use and used only with the ledger's SHA-256 and size
+    (``load_model`` checks both); the model is rebuilt from the architecture registry."""
 
     def __init__(self, contract: Contract, store: ArtifactStore, model_id: str,
                  transfer: Optional[Callable[..., None]] = None) -> None:
-        from trainproof.ml.inference import execution_fingerprint, load_model
+        from trainproof.ml.inference import execution_fingerprint
 
-        self.contract, self.store, self.model_id = contract, store, model_id
+        self.contract, self.store, self.model_id, self._transfer = contract, store, model_id, transfer
         self.ledger = TrainproofContract(contract)
         model = self.ledger.get_model(model_id)
         if model["status"] != "VERIFIED":
             raise AttestError(f"model {model_id} is {model['status']}; only a VERIFIED model's outputs are attested "
                               f"(why: `trainproof status {model_id}`)")
         self.certificate = model["certificate"]
-        final = self.certificate["snapshots"][-1]
-        with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
-            path = Path(tmp) / f"{final['sha256']}.safetensors"
-            store.get_file(final["uri"], final["sha256"], path, transfer, expected_size=final["size"])
-            self.model = load_model(self.certificate, path)
-        self.weights_sha256 = final["sha256"]
+        self.weights_sha256 = self.certificate["snapshots"][-1]["sha256"]
         self.execution = execution_fingerprint()
+        self._model: Any = None
+        self._loading = threading.Lock()  # a service attests from several threads
+
+    @property
+    def model(self) -> Any:
+        """The torch model, from the final snapshot downloaded at the first call."""
+        with self._loading:
+            if self._model is None:
+                from trainproof.ml.inference import load_model
+
+                final = self.certificate["snapshots"][-1]
+                with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
+                    path = Path(tmp) / f"{final['sha256']}.safetensors"
+                    self.store.get_file(final["uri"], final["sha256"], path, self._transfer,
+                                        expected_size=final["size"])
+                    self._model = load_model(self.certificate, path)
+        return self._model
 
     def outputs(self, inputs: np.ndarray) -> np.ndarray:
         from trainproof.ml.inference import predict
@@ -139,7 +152,7 @@ class Attester:
         from trainproof.ml.inference import batched
 
         say = progress or (lambda _message: None)
-        inputs = batched(self.certificate, inputs)  # a shape the model cannot take fails here
+        inputs = batched(self.certificate, inputs)  # a shape the model cannot take fails here, before any download
         say(f"running model {self.model_id} on {len(inputs)} input(s)")
         computed = self.outputs(inputs)
         outputs = computed if outputs is None else np.ascontiguousarray(outputs, dtype=np.float32)
