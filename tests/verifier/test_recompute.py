@@ -1,0 +1,116 @@
+"""recompute(): an audited attestation's outputs recomputed from the certified weights (issue 17).
+
+Real training (the ml fixtures' digits MLP) and real batch files; only the artifact cache is a
+directory instead of MinIO, so what is tested is the verdict logic: bit-exact on the same
+execution fingerprint, a stated tolerance on another one, DISPUTED otherwise, and an unusable or
+mismatched batch DISPUTED naming it, never a crash.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainproof.attestation import batch as batch_file
+from trainproof.ml.certificate import snapshot_paths
+from trainproof.ml.data import digits
+from trainproof.ml.inference import execution_fingerprint, load_model, predict
+from trainproof.ml.snapshot import sha256_file
+from trainproof.verifier.recompute import OUTPUT_TOLERANCE, recompute
+from tests.ml.conftest import mlp_run  # noqa: F401  (the session's trained digits MLP)
+
+pytestmark = pytest.mark.ml
+
+
+class DirectoryCache:
+    """ArtifactCache's interface over local files, keyed by SHA-256 (the hash is checked)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, Path] = {}
+
+    def add(self, path: Path) -> dict:
+        sha = sha256_file(path)
+        self.files[sha] = path
+        return {"uri": f"s3://datasets/sha256/{sha}", "sha256": sha, "size": path.stat().st_size}
+
+    def fetch(self, uri: str, sha256: str, size: int | None = None) -> Path:
+        path = self.files[sha256]
+        assert sha256_file(path) == sha256
+        return path
+
+
+@pytest.fixture(scope="module")
+def model(mlp_run):
+    run_dir, run = mlp_run
+    final = snapshot_paths(run_dir, run)[-1]
+    certificate = {**run, "model_id": "00000000-0000-4000-8000-0000000000aa", "snapshots": [{**s, "uri": f"s3://snapshots/sha256/{s['sha256']}"} for s in run["snapshots"]]}
+    return certificate, final, load_model(run, final)
+
+
+@pytest.fixture
+def attested(model, tmp_path):
+    """attested(outputs=None, execution=None, rows=8) → (record, cache) as the ledger and a worker would have them."""
+    certificate, final, net = model
+    (_, _), (x, _) = digits()
+    inputs = x.numpy()[:8]
+
+    def make(outputs=None, execution=None, claimed_root=None):
+        out = predict(net, inputs) if outputs is None else outputs
+        cache = DirectoryCache()
+        cache.add(final)
+        batch = cache.add(batch_file.write(tmp_path / "batch.safetensors", inputs, out, certificate["model_id"]))
+        items = batch_file.Items.of(inputs, out)
+        record = {"model_id": certificate["model_id"], "weights_sha256": certificate["snapshots"][-1]["sha256"],
+                  "count": items.count, "root": claimed_root or items.root(), "batch": batch,
+                  "execution": execution or execution_fingerprint()}
+        return record, cache
+    return make
+
+
+def test_honest_outputs_are_confirmed_bit_exact(model, attested):
+    record, cache = attested()
+    check = recompute(record, model[0], cache)
+    assert check.verdict == "CONFIRMED" and check.evidence["exact"] and check.evidence["output_root"] == record["root"]
+    assert check.evidence["fingerprint_match"] and check.evidence["mismatched"] == 0
+
+
+def test_a_forged_output_is_disputed_with_the_recomputed_root(model, attested):
+    honest = predict(model[2], digits()[1][0].numpy()[:8])
+    forged = honest.copy()
+    forged[2, 5] += 0.25
+    record, cache = attested(outputs=forged)
+    check = recompute(record, model[0], cache)
+    assert check.verdict == "DISPUTED" and check.evidence["mismatched"] == 1
+    assert check.evidence["output_root"] == batch_file.Items.of(digits()[1][0].numpy()[:8], honest).root()
+    assert "1 of 8 output(s) differ" in check.reason
+
+
+def test_another_environment_is_held_to_the_stated_tolerance(model, attested):
+    honest = predict(model[2], digits()[1][0].numpy()[:8])
+    elsewhere = {**execution_fingerprint(), "threads": 4, "cpu_model": "another CPU"}
+    nudged = honest.copy()
+    nudged[0, 0] = np.nextafter(nudged[0, 0], np.float32(np.inf))  # a rounding difference
+    record, cache = attested(outputs=nudged, execution=elsewhere)
+    check = recompute(record, model[0], cache)
+    assert check.verdict == "CONFIRMED" and not check.evidence["exact"] and not check.evidence["fingerprint_match"]
+    assert check.evidence["tolerance"] == pytest.approx(OUTPUT_TOLERANCE * max(1.0, float(np.abs(nudged).max())))
+    wrong = honest.copy()
+    wrong[0, 0] += 10 * check.evidence["tolerance"]
+    record, cache = attested(outputs=wrong, execution=elsewhere)
+    assert recompute(record, model[0], cache).verdict == "DISPUTED"
+    record, cache = attested(outputs=nudged)  # the same fingerprint: no tolerance at all
+    assert recompute(record, model[0], cache).verdict == "DISPUTED"
+
+
+def test_a_batch_that_is_not_the_attested_one_or_not_a_batch_is_disputed(model, attested, tmp_path):
+    record, cache = attested(claimed_root="ab" * 32)
+    check = recompute(record, model[0], cache)
+    assert check.verdict == "DISPUTED" and "not the attested" in check.reason
+    record, cache = attested()
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    record["batch"] = cache.add(garbage)
+    check = recompute(record, model[0], cache)
+    assert check.verdict == "DISPUTED" and check.reason.startswith("unusable attestation:")
+    assert check.as_evidence()["output_root"] == "0" * 64
