@@ -40,7 +40,7 @@ def test_every_page_answers(server, indexed):
     sha = indexed.row("SELECT sha256 FROM hashes WHERE kind = 'snapshot'")["sha256"]
     for path in ["/", "/blocks", "/block/0", "/block/3", f"/tx/{tx}", "/models", "/models?status=REJECTED&name=digits",
                  f"/model/{model}", f"/model/{model}/tree", f"/model/{model}/live", "/verifiers", "/check",
-                 f"/search?q={sha}"]:
+                 f"/search?q={sha}", "/attestations", "/attestations?audit=DISPUTED"]:
         status, body = _get(server + path)
         assert status == 200, (path, body[:300])
     status, body = _get(f"{server}/model/{model}/bundle.json")

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-SCHEMA_VERSION = "1"
+# 2: attestations and attestation_txs (signed outputs, issue 17). An index made at version 1 gets the
+# new tables empty; Indexer re-projects the attestation writes of the blocks it already holds.
+SCHEMA_VERSION = "2"
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -68,6 +70,21 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS model_txs (
         model_id TEXT NOT NULL, block_number BIGINT NOT NULL, tx_index INTEGER NOT NULL, tx_id TEXT NOT NULL,
         PRIMARY KEY (model_id, block_number, tx_index))""",
+    # Signed outputs: each attestation as its latest write left it (AttestOutput, then its audit's transactions).
+    # block_number is the AttestOutput's block (written once); the audit columns follow the record.
+    """CREATE TABLE IF NOT EXISTS attestations (
+        attestation_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, count INTEGER NOT NULL, root TEXT NOT NULL,
+        batch_sha256 TEXT NOT NULL, attester_fingerprint TEXT NOT NULL, attester_msp TEXT NOT NULL,
+        attester_cn TEXT NOT NULL, tx_id TEXT NOT NULL, block_number BIGINT NOT NULL,
+        timestamp DOUBLE PRECISION NOT NULL, audit_state TEXT NOT NULL, verifier TEXT NOT NULL,
+        verifier_msp TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL, record TEXT NOT NULL,
+        updated_block BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS attestations_by_model ON attestations (model_id, timestamp)",
+    "CREATE INDEX IF NOT EXISTS attestations_by_state ON attestations (audit_state, timestamp)",
+    # Every transaction that wrote an attestation's record or its seed round: its history.
+    """CREATE TABLE IF NOT EXISTS attestation_txs (
+        attestation_id TEXT NOT NULL, block_number BIGINT NOT NULL, tx_index INTEGER NOT NULL, tx_id TEXT NOT NULL,
+        PRIMARY KEY (attestation_id, block_number, tx_index))""",
     # Any SHA-256 the ledger names, and what it is: search answers "which model, snapshot, dataset or evidence".
     """CREATE TABLE IF NOT EXISTS hashes (
         sha256 TEXT NOT NULL, kind TEXT NOT NULL, model_id TEXT NOT NULL, detail TEXT NOT NULL,
@@ -200,11 +217,14 @@ class _Cursor:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._cur.execute(self._db._sql(sql), tuple(params))
 
-    def upsert(self, table: str, values: dict[str, Any], key: list[str], update: bool = True) -> None:
-        """Insert, or (``update``) overwrite the row with the same ``key``; else leave it."""
+    def upsert(self, table: str, values: dict[str, Any], key: list[str], update: bool = True,
+               keep: Sequence[str] = ()) -> None:
+        """Insert, or (``update``) overwrite the row with the same ``key``; else leave it. Columns in
+        ``keep`` are written by the insert only (what the first write decided, such as its block)."""
         cols = list(values)
-        action = "DO NOTHING" if not update or cols == key else \
-            "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key)
+        changed = [c for c in cols if c not in key and c not in keep]
+        action = "DO NOTHING" if not update or not changed else \
+            "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in changed)
         sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
                f"ON CONFLICT ({', '.join(key)}) {action}")
         self.execute(sql, [values[c] for c in cols])

@@ -23,9 +23,9 @@ from typing import Any, Callable, Iterable
 from fabric_protos.common import common_pb2
 
 from trainproof.explorer import signatures
-from trainproof.explorer.db import Database
+from trainproof.explorer.db import SCHEMA_VERSION, Database
 from trainproof.explorer.decode import Block, ChannelConfig, Tx, channel_config, decode_block
-from trainproof.explorer.project import project
+from trainproof.explorer.project import ATTESTATION_FUNCTIONS, ATTESTATION_TYPES, project
 
 log = logging.getLogger("trainproof.explorer")
 
@@ -62,6 +62,25 @@ class Indexer:
         self.db, self.chaincode = db, chaincode
         self.config = self._load_config()
         self.listeners: list[Callable[[Outcome], None]] = []
+        if db.meta("schema_version") == "1":
+            self._add_attestations()
+
+    def _add_attestations(self) -> None:
+        """Schema 1 → 2: the blocks already accepted may hold attestations (indexed before the explorer
+        projected them); their writes are projected now, in block order, from the blocks as stored."""
+        marks = ", ".join("?" for _ in ATTESTATION_FUNCTIONS)
+        numbers = [r["block_number"] for r in self.db.rows(
+            f"SELECT DISTINCT block_number FROM txs WHERE chaincode = ? AND validation_code = 'VALID' "
+            f"AND function IN ({marks}) ORDER BY block_number", (self.chaincode, *ATTESTATION_FUNCTIONS))]
+        # Read before writing: PostgreSQL's pipelined transaction does not read results.
+        raws = [(n, self.db.scalar("SELECT raw FROM blocks WHERE number = ?", (n,))) for n in numbers]
+        with self.db.transaction() as cur:
+            for number, raw in raws:
+                for tx in decode_block(common_pb2.Block.FromString(base64.b64decode(raw))).txs:
+                    if tx.valid and tx.chaincode == self.chaincode and tx.function in ATTESTATION_FUNCTIONS:
+                        project(cur, tx, number, self.chaincode, ATTESTATION_TYPES)
+            cur.upsert("meta", {"key": "schema_version", "value": SCHEMA_VERSION}, ["key"])
+        log.info("schema %s: attestations of %d indexed block(s) projected", SCHEMA_VERSION, len(numbers))
 
     # ---- the checkpoint ------------------------------------------------------------------------
     @property

@@ -13,14 +13,15 @@ from typing import Any
 
 from trainproof.explorer.db import Database
 from trainproof.explorer.templates import (
-    badge, block_link, e, family_tree, kv, layout, link, model_link, score_plot, short, table, thresholds, tick,
-    tx_link, when,
+    attestation_link, badge, block_link, e, family_tree, kv, layout, link, model_link, score_plot, short, table,
+    thresholds, tick, tx_link, when,
 )
 
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 PAGE_SIZE = 50
 STATUSES = ["SUBMITTED", "ASSIGNED", "VERIFIED", "REJECTED", "INCONCLUSIVE"]
+AUDIT_STATES = ["AWAITING_DRAW", "NOT_SAMPLED", "AUDITING", "CONFIRMED", "DISPUTED", "UNCHECKED"]
 
 
 class NotFound(Exception):
@@ -48,6 +49,7 @@ def summary(db: Database) -> dict[str, Any]:
         "models": by_status, "model_count": sum(by_status.values()),
         "verifiers": db.scalar("SELECT COUNT(*) FROM verifiers WHERE status = 'ACTIVE'", (), 0),
         "flagged": db.scalar("SELECT COUNT(*) FROM flagged_blocks", (), 0),
+        "disputed": db.scalar("SELECT COUNT(*) FROM attestations WHERE audit_state = 'DISPUTED'", (), 0),
         "blocks": blocks, "verdicts": verdicts,
     }
 
@@ -65,7 +67,7 @@ function cell(tr, text, href){const td=document.createElement('td');
 function iso(t){return t?new Date(t*1000).toISOString().replace(/\\.\\d+Z$/,'Z').replace('T',' '):'–';}
 es.addEventListener('update', ev => {
   const s = JSON.parse(ev.data);
-  for (const k of ['height','model_count','verifiers','flagged']) { const el=document.getElementById('n-'+k);
+  for (const k of ['height','model_count','verifiers','flagged','disputed']) { const el=document.getElementById('n-'+k);
     if (el) el.textContent = k==='height' ? s.indexed.height : s[k]; }
   document.getElementById('n-last').textContent = s.indexed.last;
   document.getElementById('n-rate').textContent = s.blocks_per_min.toFixed(1)+' / '+s.txs_per_min.toFixed(1);
@@ -91,7 +93,8 @@ def dashboard(db: Database, health: list[dict[str, Any]]) -> str:
         ("height", s["indexed"]["height"], "channel height"), ("last", s["indexed"]["last"], "last block indexed"),
         ("rate", f'{s["blocks_per_min"]:.1f} / {s["txs_per_min"]:.1f}', "blocks / txs per minute (10 min)"),
         ("model_count", s["model_count"], "models"), ("verifiers", s["verifiers"], "active verifiers"),
-        ("flagged", s["flagged"], "blocks refused by the checks")])
+        ("flagged", s["flagged"], "blocks refused by the checks"),
+        ("disputed", s["disputed"], "disputed attestations")])
     status_rows = [[link(f"/models?status={e(k)}", e(k)), e(v)] for k, v in s["models"].items()]
     verdict_rows = [[model_link(m["model_id"], m["name"]), badge(m["status"]), e(m["reason"]), e(when(m["updated_at"]))]
                     for m in s["verdicts"]]
@@ -157,6 +160,9 @@ def tx_page(db: Database, tx_id: str) -> str:
                    (t["block_number"], t["tx_index"]))
     models = db.rows("SELECT model_id FROM model_txs WHERE block_number = ? AND tx_index = ?",
                      (t["block_number"], t["tx_index"]))
+    attested = db.rows("SELECT at.attestation_id, a.audit_state FROM attestation_txs at LEFT JOIN attestations a "
+                       "ON a.attestation_id = at.attestation_id WHERE at.block_number = ? AND at.tx_index = ?",
+                       (t["block_number"], t["tx_index"]))
     args = json.loads(t["args"])
     info = kv([
         ("tx id", f"<code>{e(t['tx_id'])}</code>"), ("block", block_link(t["block_number"]) + f" position {e(t['tx_index'])}"),
@@ -169,6 +175,8 @@ def tx_page(db: Database, tx_id: str) -> str:
         ("creator", f'{e(t["creator_msp"])} · {e(t["creator_subject"])} · <code>{short(t["creator_fingerprint"], 16)}</code> '
          + tick(bool(t["creator_ok"]), t["creator_why"])),
         ("models", " ".join(model_link(m["model_id"]) for m in models) or "–"),
+        ("attestations", " ".join(f'{attestation_link(a["attestation_id"])} {badge(a["audit_state"])}' for a in attested)
+         or "–"),
     ])
     end_rows = [[e(x["mspid"]), e(x["subject"]), f'<code>{short(x["fingerprint"], 16)}</code>', tick(bool(x["ok"]), x["why"])]
                 for x in ends]
@@ -313,7 +321,8 @@ def model_live(db: Database, model_id: str) -> str:
                   ("rejected intervals", f'<span id="rejected">{e(", ".join(map(str, rejected))) or "–"}</span>')]
                  + ([("inconclusive intervals", e(", ".join(map(str, state["inconclusive_intervals"]))))]
                     if state.get("inconclusive_intervals") else []))
-    return f"<h2>Verdict</h2>{verdict}<h2>Votes</h2>{vote_grid(db, model_id)}"
+    return (f"<h2>Verdict</h2>{verdict}<h2>Votes</h2>{vote_grid(db, model_id)}"
+            f"<h2>Attestations</h2>{model_attestations(db, model_id)}")
 
 
 def model_page(db: Database, model_id: str) -> str:
@@ -391,6 +400,201 @@ def model_page(db: Database, model_id: str) -> str:
     return layout(f"model {m['name']}", body, indexed(db), MODEL_JS)
 
 
+# ---- attestations (signed outputs) --------------------------------------------------------------
+
+def _num(x: Any) -> str:
+    return f"{x:.3g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def _tx(tx_id: Any) -> str:
+    return tx_link(tx_id) if isinstance(tx_id, str) and tx_id else "–"
+
+
+def dispute_text(record: dict[str, Any]) -> str:
+    """What a DISPUTED check found, in words (plain text: the caller escapes it)."""
+    audit = record.get("audit") or {}
+    check = audit.get("check") or {}
+    ev = check.get("evidence") or {}
+    who = check.get("verifier") or {}
+    name = who.get("name") or who.get("common_name") or str(audit.get("verifier", ""))[:12]
+    parts = [f"verifier {name} ({who.get('mspid') or audit.get('verifier_mspid', '?')}) recomputed the outputs: root "
+             f"{str(ev.get('output_root', '?'))[:16]}… is not the attested {str(record.get('root', '?'))[:16]}…"]
+    if ev.get("mismatched") is not None:
+        parts.append(f"{ev['mismatched']} of {ev.get('checked', record.get('count', '?'))} outputs differ")
+    if ev.get("max_abs_diff") is not None:
+        parts.append(f"largest difference {_num(ev['max_abs_diff'])} (tolerance {_num(ev.get('tolerance'))})")
+    if ev.get("reason"):
+        parts.append(f"reason: {ev['reason']}")
+    return "; ".join(parts)
+
+
+def _audit_cell(a: dict[str, Any]) -> str:
+    """The audit state with its colour; a DISPUTED one with its reason, an UNCHECKED one with why."""
+    cell = badge(a["audit_state"])
+    if a["verifier_msp"]:
+        cell += f' <small>by {e(a["verifier_msp"])}</small>'
+    if a["audit_state"] == "DISPUTED":
+        cell += f'<br><span class="disputed-reason">{e(a["reason"] or "outputs differ from the recomputed ones")}</span>'
+    elif a["reason"]:
+        cell += f"<br><small>{e(a['reason'])}</small>"
+    return cell
+
+
+def _attestation_table(rows: list[dict[str, Any]], with_model: bool, attrs: str) -> str:
+    headers = ["attestation"] + (["model"] if with_model else []) + ["outputs", "root", "attester", "audit", "attested"]
+    cells = [[attestation_link(a["attestation_id"])] + ([model_link(a["model_id"], a.get("name"))] if with_model else [])
+             + [e(a["count"]), f'<code title="{e(a["root"])}">{short(a["root"], 16)}</code>',
+                e(f'{a["attester_msp"]} {a["attester_cn"]}'), _audit_cell(a),
+                f'{e(when(a["timestamp"]))} {tx_link(a["tx_id"])}'] for a in rows]
+    classes = ["disputed" if a["audit_state"] == "DISPUTED" else "" for a in rows]
+    return table(headers, cells, attrs=attrs, row_classes=classes)
+
+
+ATTESTATION_COLUMNS = ("a.attestation_id, a.model_id, a.count, a.root, a.attester_msp, a.attester_cn, a.tx_id, "
+                       "a.timestamp, a.audit_state, a.verifier_msp, a.reason")
+
+
+def model_attestations(db: Database, model_id: str) -> str:
+    """A model's latest attestations; DISPUTED ones are counted above the table and marked in it."""
+    rows = db.rows(f"SELECT {ATTESTATION_COLUMNS} FROM attestations a WHERE a.model_id = ? "
+                   "ORDER BY a.timestamp DESC, a.attestation_id LIMIT ?", (model_id, PAGE_SIZE + 1))
+    if not rows:
+        return '<p class="note" id="model-attestations">no outputs of this model are attested</p>'
+    disputed = db.scalar("SELECT COUNT(*) FROM attestations WHERE model_id = ? AND audit_state = 'DISPUTED'",
+                         (model_id,), 0)
+    warn = (f'<p class="flag" id="disputed-count">{e(disputed)} of this model\'s attestations '
+            f'{"is" if disputed == 1 else "are"} DISPUTED: a verifier recomputed other outputs</p>' if disputed else "")
+    more = (f'<p>{link(f"/attestations?model={e(model_id)}", "all of this model’s attestations →")}</p>'
+            if len(rows) > PAGE_SIZE else "")
+    return warn + _attestation_table(rows[:PAGE_SIZE], False, "id=model-attestations") + more
+
+
+def attestations_page(db: Database, q: dict[str, str]) -> str:
+    where, params = [], []
+    if q.get("audit"):
+        where.append("a.audit_state = ?"); params.append(q["audit"])
+    if q.get("model"):
+        where.append("a.model_id = ?"); params.append(q["model"].lower())
+    if q.get("attester"):
+        where.append("(a.attester_msp = ? OR a.attester_fingerprint = ? OR a.attester_cn = ?)"); params += [q["attester"]] * 3
+    page = max(0, int(q.get("page") or 0))
+    rows = db.rows(f"SELECT {ATTESTATION_COLUMNS}, m.name FROM attestations a LEFT JOIN models m ON m.model_id = a.model_id"
+                   + (" WHERE " + " AND ".join(where) if where else "")
+                   + " ORDER BY a.timestamp DESC, a.attestation_id LIMIT ? OFFSET ?", params + [PAGE_SIZE + 1, page * PAGE_SIZE])
+    options = "".join(f'<option{" selected" if q.get("audit") == s else ""}>{s}</option>' for s in AUDIT_STATES)
+    form = (f'<form method="get" class="filters">audit <select name="audit"><option value="">any</option>{options}</select> '
+            f'model <input name="model" value="{e(q.get("model", ""))}" size="38"> attester <input name="attester" '
+            f'value="{e(q.get("attester", ""))}" placeholder="Org1MSP, CN or fingerprint"> <button>filter</button></form>')
+    nav = ""
+    if len(rows) > PAGE_SIZE:
+        nxt = {**q, "page": str(page + 1)}
+        nav = "<p>" + link("/attestations?" + e("&".join(f"{k}={v}" for k, v in nxt.items() if v)), "next page →") + "</p>"
+    note = ('<p class="note">Signed outputs: each attestation records the Merkle root of (input, output) pairs a VERIFIED '
+            'model gave, endorsed by every member org; a drawn share is recomputed by a verifier of another org. '
+            'DISPUTED: the verifier\'s outputs differ.</p>')
+    return layout("attestations", f"<h1>Attestations</h1>{note}{form}"
+                  f"{_attestation_table(rows[:PAGE_SIZE], True, 'id=attestations')}{nav}", indexed(db))
+
+
+def _who(ref: Any) -> str:
+    """An identity as records name it ({fingerprint, mspid, common_name[, name]}), as markup."""
+    if not isinstance(ref, dict):
+        return f"<code>{short(str(ref), 16)}</code>" if ref else "–"
+    return (f'{e(ref.get("name") or ref.get("common_name"))} · {e(ref.get("mspid"))}'
+            f' · <code title="{e(ref.get("fingerprint"))}">{short(ref.get("fingerprint"), 16)}</code>')
+
+
+def _json_code(value: Any) -> str:
+    return f"<code>{e(json.dumps(value, sort_keys=True))}</code>" if value is not None else "–"
+
+
+def attestation_page(db: Database, attestation_id: str) -> str:
+    a = db.row("SELECT * FROM attestations WHERE attestation_id = ?", (attestation_id,))
+    if a is None:
+        raise NotFound(f"attestation {attestation_id} is not indexed")
+    record = _load(a["record"]) or {}
+    audit = record.get("audit") or {}
+    check = audit.get("check") or {}
+    ev = check.get("evidence") or {}
+    model = record.get("model") or {}
+    batch = record.get("batch") or {}
+    now = db.row("SELECT name, status FROM models WHERE model_id = ?", (a["model_id"],))
+    names = {r["fingerprint"]: r for r in db.rows("SELECT fingerprint, name FROM verifiers")}
+    banner = ""
+    if a["audit_state"] == "DISPUTED":
+        banner = (f'<div class="banner disputed" id="disputed-banner" role="alert">DISPUTED: {e(dispute_text(record))}. '
+                  f"The outputs this attestation records are not the ones its verifier recomputed from the same inputs "
+                  f"with the certified weights; the attestation stays on the ledger, marked.</div>")
+    single = record.get("output") or {}
+    head = kv([
+        ("attestation id", f"<code>{e(attestation_id)}</code>"),
+        ("model", f'{model_link(a["model_id"], model.get("name") or a["model_id"][:8])} v{e(model.get("version"))} · '
+                  f'{badge(model.get("status"))} when attested'
+                  + (f' · now {badge(now["status"])}' if now and now["status"] != model.get("status") else "")),
+        ("weights sha256", f'<code>{e(record.get("weights_sha256"))}</code> (final snapshot {e(model.get("final_snapshot"))})'),
+        ("certificate sha256", f'<code>{e(model.get("certificate_sha256"))}</code>'),
+        ("outputs", e(a["count"])),
+        ("Merkle root", f'<code id="root">{e(a["root"])}</code>'),
+        ("batch", f'<code>{e(batch.get("sha256"))}</code> · {e(batch.get("size"))} bytes · <code>{e(batch.get("uri"))}</code>'),
+        ("execution", _json_code(record.get("execution"))),
+    ] + ([("output", f'input <code>{e(single.get("input_sha256"))}</code> → output '
+                     f'<code>{e(single.get("output_sha256"))}</code>')] if single else [])
+      + ([("note", e(record.get("note")))] if record.get("note") else []) + [
+        ("attester", _who(record.get("attester"))),
+        ("attested", f'{e(when(a["timestamp"]))} in {tx_link(a["tx_id"])} (block {block_link(a["block_number"])})'),
+    ])
+    verifier = audit.get("verifier")
+    checker = check.get("verifier") or {}
+    named = names.get(verifier or "", {}).get("name") or (checker.get("name") if checker.get("fingerprint") == verifier else "")
+    audit_rows = [("state", f'<span id="audit-state">{badge(a["audit_state"])}</span>'),
+                  ("sampled share", e(audit.get("fraction")))]
+    if "draw" in audit:
+        audit_rows.append(("draw", f'{e(audit["draw"])} (sampled below {e(audit.get("threshold"))} of 1000000) · '
+                                   f'by {_who(audit.get("drawn_by"))} in {_tx(audit.get("drawn_tx"))} at '
+                                   f'{e(when(audit.get("drawn_at")))}'))
+    if verifier:
+        audit_rows += [
+            ("verifier", (f"{e(named)} · " if named else "") + f'{e(audit.get("verifier_mspid"))} · '
+                         f'<code title="{e(verifier)}">{short(verifier, 16)}</code>'
+                         + (" (another org than the attester’s)" if audit.get("independent") else "")),
+            ("round", f'{e(audit.get("round"))} (re-assigned at most {e(audit.get("max_reassignments"))} times)'),
+            ("deadline", e(when(audit.get("deadline")))),
+        ]
+    for p in audit.get("previous") or []:
+        audit_rows.append((f'round {p.get("round")}', f'{_who(p.get("verifier"))} did not check by {e(when(p.get("deadline")))}'))
+    if audit.get("reason"):
+        audit_rows.append(("reason", e(audit["reason"])))
+    check_html = ""
+    if check:
+        same = ev.get("output_root") == a["root"]
+        reason_cls = "disputed-reason" if check.get("verdict") == "DISPUTED" else ""
+        check_html = "<h2>Check</h2>" + kv([
+            ("verdict", f'<span id="check-verdict">{badge(check.get("verdict"))}</span>'),
+            ("by", _who(check.get("verifier"))),
+            ("recorded", f'{e(when(check.get("timestamp")))} in {_tx(check.get("tx_id"))}'),
+            ("recomputed root", f'<code>{e(ev.get("output_root"))}</code> '
+                                + ("= the attested root" if same else '<span class="flag">≠ the attested root</span>')),
+            ("bit-identical", e(ev.get("exact"))),
+            ("largest difference", f'{e(ev.get("max_abs_diff"))} (tolerance {e(ev.get("tolerance"))})'),
+            ("outputs checked / mismatched", f'{e(ev.get("checked"))} / {e(ev.get("mismatched"))}'),
+            ("same execution fingerprint", e(ev.get("fingerprint_match"))),
+            ("reason", f'<span class="{reason_cls}" id="check-reason">{e(ev.get("reason")) if ev.get("reason") else "–"}</span>'),
+            ("verifier's execution", _json_code(ev.get("execution"))),
+        ])
+    history = db.rows("SELECT t.block_number, t.tx_id, t.function, t.timestamp, t.validation_code, t.creator_msp "
+                      "FROM attestation_txs x JOIN txs t ON t.block_number = x.block_number AND t.tx_index = x.tx_index "
+                      "WHERE x.attestation_id = ? ORDER BY t.block_number, t.tx_index", (attestation_id,))
+    hist_rows = [[block_link(h["block_number"]), tx_link(h["tx_id"]), e(h["function"]), e(h["creator_msp"]),
+                  badge(h["validation_code"]), e(when(h["timestamp"]))] for h in history]
+    state = a["audit_state"]
+    body = (f'<h1>Attestation <code>{short(attestation_id, 16)}</code> {badge(state)}</h1>{banner}{head}'
+            f"<h2>Audit</h2>{kv(audit_rows)}{check_html}"
+            f"<h2>History</h2>{table(['block', 'tx', 'call', 'creator MSP', 'validation', 'time'], hist_rows, attrs='id=attestation-history')}"
+            f"<h2>Record</h2><p class=\"note\">As the contract last wrote it (block {block_link(a['updated_block'])}).</p>"
+            f"<pre id=\"record\">{e(json.dumps(record, indent=2, sort_keys=True)[:20000])}</pre>")
+    return layout(f"attestation {attestation_id[:12]}" + (" DISPUTED" if state == "DISPUTED" else ""), body, indexed(db))
+
+
 def tree_page(db: Database, model_id: str) -> str:
     if db.row("SELECT model_id FROM models WHERE model_id = ?", (model_id,)) is None:
         raise NotFound(f"model {model_id} is not indexed")
@@ -454,8 +658,14 @@ def search(db: Database, q: str) -> tuple[str | None, str]:
     results = []
     if HEX64.fullmatch(q):
         h = q.lower()
+        if db.row("SELECT attestation_id FROM attestations WHERE attestation_id = ?", (h,)):
+            return f"/attestations/{h}", ""  # its AttestOutput's tx id: the page links the transaction
         if db.row("SELECT tx_id FROM txs WHERE tx_id = ?", (h,)):
             return f"/tx/{h}", ""
+        for r in db.rows("SELECT attestation_id, root, audit_state FROM attestations WHERE root = ? OR batch_sha256 = ?",
+                         (h, h)):
+            results.append([e("attestation root" if r["root"] == h else "attestation batch"),
+                            attestation_link(r["attestation_id"]), badge(r["audit_state"])])
         for r in db.rows("SELECT kind, model_id, detail FROM hashes WHERE sha256 = ?", (h,)):
             results.append([e(r["kind"]), model_link(r["model_id"]), e(r["detail"])])
         b = db.row("SELECT number FROM blocks WHERE hash = ? OR data_hash = ?", (h, h))

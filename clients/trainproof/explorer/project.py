@@ -2,18 +2,28 @@
 
 The contract writes every record as canonical JSON under a composite key (chaincode/contract/
 keys.py), so the write set of a committed transaction *is* the new state: projecting writes,
-in block order, rebuilds models, assignments, intervals, votes, decisions and verifiers exactly
-as the peers hold them, without trusting an event or a query answer. Invalid transactions
-(MVCC conflicts, policy failures) wrote nothing and are skipped here.
+in block order, rebuilds models, assignments, intervals, votes, decisions, verifiers and
+attestations exactly as the peers hold them, without trusting an event or a query answer. Invalid
+transactions (MVCC conflicts, policy failures) wrote nothing and are skipped here.
+
+An attestation's record is rewritten by its audit (AuditAttestation, ConfirmAttestation): the
+row follows the latest write, so a DISPUTED check shows wherever the attestation does.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, Collection
 
 from trainproof.explorer.decode import Tx
 
 MODEL_TYPES = {"model", "modelstate", "assignment", "interval", "decision", "vote"}
+# What writes an attestation's history: its record, and the seed round of its audit draw (keyed by the
+# attestation's 64-hex id; a model's seed round is keyed by its UUID).
+ATTESTATION_TYPES = {"attestation", "seedround"}
+# The calls whose writes ATTESTATION_TYPES covers (Indexer re-projects them into an older index).
+ATTESTATION_FUNCTIONS = ("AttestOutput", "AuditAttestation", "ConfirmAttestation", "CommitSeed", "RevealSeed")
+ATTESTATION_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def split_key(key: str) -> tuple[str, list[str]] | None:
@@ -44,13 +54,15 @@ def _hash(cur: Any, sha256: Any, kind: str, model_id: str, detail: str = "") -> 
                    ["sha256", "kind", "model_id", "detail"], update=False)
 
 
-def project(cur: Any, tx: Tx, block_number: int, chaincode: str) -> None:
-    """Apply one valid transaction's writes to the explorer's tables (inside the block's DB transaction)."""
+def project(cur: Any, tx: Tx, block_number: int, chaincode: str, kinds: Collection[str] | None = None) -> None:
+    """Apply one valid transaction's writes to the explorer's tables (inside the block's DB transaction);
+    with ``kinds``, only the records of those object types (re-projecting one kind into an older index)."""
     touched: set[str] = set()
+    attested: set[str] = set()
     records = []
     for namespace, write in tx.writes:
         parsed = split_key(write.key) if namespace == chaincode and not write.is_delete else None
-        if parsed is not None:
+        if parsed is not None and (kinds is None or parsed[0] in kinds):
             records.append((parsed, write))
     # Write sets are sorted by key, so a certificate ("model") precedes its first state ("modelstate"):
     # the state goes first, since it creates the row the certificate is attached to.
@@ -59,6 +71,8 @@ def project(cur: Any, tx: Tx, block_number: int, chaincode: str) -> None:
             touched.add(attrs[0])
         if kind == "child" and len(attrs) == 2:
             touched.update(attrs)
+        if kind in ATTESTATION_TYPES and attrs and ATTESTATION_ID.fullmatch(attrs[0]):
+            attested.add(attrs[0])
         record = _json(write.value)
         if record is None:
             continue
@@ -68,6 +82,9 @@ def project(cur: Any, tx: Tx, block_number: int, chaincode: str) -> None:
     for model_id in touched:
         cur.upsert("model_txs", {"model_id": model_id, "block_number": block_number, "tx_index": tx.index,
                                  "tx_id": tx.tx_id}, ["model_id", "block_number", "tx_index"], update=False)
+    for aid in attested:
+        cur.upsert("attestation_txs", {"attestation_id": aid, "block_number": block_number, "tx_index": tx.index,
+                                       "tx_id": tx.tx_id}, ["attestation_id", "block_number", "tx_index"], update=False)
 
 
 def _model_state(cur: Any, s: dict, attrs: list[str], tx: Tx, block: int) -> None:
@@ -135,9 +152,29 @@ def _verifier(cur: Any, v: dict, attrs: list[str], tx: Tx, block: int) -> None:
     }, ["fingerprint"])
 
 
+def _attestation(cur: Any, a: dict, attrs: list[str], tx: Tx, block: int) -> None:
+    audit = a.get("audit") or {}
+    check = audit.get("check") or {}
+    attester = a.get("attester") or {}
+    # Why the audit ended as it did: the disputing verifier's words, or why nobody checked.
+    reason = (check.get("evidence") or {}).get("reason") or audit.get("reason") or ""
+    cur.upsert("attestations", {
+        "attestation_id": attrs[0], "model_id": str(a.get("model_id", "")), "count": int(a.get("count") or 0),
+        "root": str(a.get("root", "")), "batch_sha256": str((a.get("batch") or {}).get("sha256", "")),
+        "attester_fingerprint": attester.get("fingerprint", ""), "attester_msp": attester.get("mspid", ""),
+        "attester_cn": attester.get("common_name", ""), "tx_id": a.get("tx_id", tx.tx_id),
+        # The first write is the AttestOutput's (block order): its block is kept, later ones update the rest.
+        "block_number": block, "timestamp": float(a.get("timestamp") or tx.timestamp),
+        "audit_state": str(audit.get("state", "")), "verifier": str(audit.get("verifier") or ""),
+        "verifier_msp": str(audit.get("verifier_mspid") or ""), "verdict": str(check.get("verdict") or ""),
+        "reason": str(reason), "record": _dump(a), "updated_block": block,
+    }, ["attestation_id"], keep=["block_number"])
+
+
 def _config(cur: Any, c: dict, attrs: list[str], tx: Tx, block: int) -> None:
     cur.upsert("meta", {"key": "contract_config", "value": _dump(c)}, ["key"])
 
 
 _HANDLERS = {"modelstate": _model_state, "model": _certificate, "assignment": _assignment, "interval": _interval,
-             "vote": _vote, "decision": _decision, "verifier": _verifier, "config": _config}
+             "vote": _vote, "decision": _decision, "verifier": _verifier, "config": _config,
+             "attestation": _attestation}

@@ -13,7 +13,9 @@ from typing import Any, Iterable, Sequence
 
 STATUS_CLASS = {"VERIFIED": "ok", "ACCEPTED": "ok", "ACCEPT": "ok", "ACTIVE": "ok", "VALID": "ok",
                 "REJECTED": "bad", "REJECT": "bad", "SUSPENDED": "warn", "INCONCLUSIVE": "warn",
-                "ASSIGNED": "info", "SUBMITTED": "info"}
+                "ASSIGNED": "info", "SUBMITTED": "info",
+                # An attestation's audit (chaincode/contract/attestations.py); NOT_SAMPLED stays grey.
+                "CONFIRMED": "ok", "DISPUTED": "bad", "UNCHECKED": "warn", "AUDITING": "info", "AWAITING_DRAW": "info"}
 VERDICT_COLOUR = {"VERIFIED": "#1a7f37", "REJECTED": "#cf222e", "INCONCLUSIVE": "#9a6700",
                   "ASSIGNED": "#0969da", "SUBMITTED": "#0969da"}
 
@@ -58,14 +60,23 @@ def tx_link(tx_id: str, n: int = 12) -> str:
     return link(f"/tx/{e(tx_id)}", short(tx_id, n), "tx")
 
 
+def attestation_link(attestation_id: str | None, n: int = 12) -> str:
+    if not attestation_id:
+        return "–"
+    return link(f"/attestations/{e(attestation_id)}", short(attestation_id, n), "attestation")
+
+
 def block_link(number: int) -> str:
     return link(f"/block/{int(number)}", f"#{int(number)}")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "", attrs: str = "") -> str:
-    """Cells are markup (the caller escaped them); headers are fixed strings."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "", attrs: str = "",
+          row_classes: Sequence[str] = ()) -> str:
+    """Cells are markup (the caller escaped them); headers and ``row_classes`` are fixed strings."""
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    classes = list(row_classes)
+    body = "".join((f'<tr class="{classes[i]}">' if i < len(classes) and classes[i] else "<tr>")
+                   + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for i, r in enumerate(rows))
     return f'<table class="{cls}" {attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -95,6 +106,9 @@ dl.kv{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;backgroun
 dl.kv dt{font-weight:600}dl.kv dd{margin:0}
 td.disagree{background:#ffebe9}td.selected{background:#fff8c5}
 .note{color:#57606a;font-size:.9em}.flag{color:#cf222e;font-weight:700}
+tr.disputed td{background:#ffebe9}.disputed-reason{color:#cf222e;font-weight:600}
+.banner{padding:.7em 1em;border-radius:6px;margin:.6em 0;font-weight:600}
+.banner.disputed{background:#ffebe9;border:2px solid #cf222e;color:#82071e}
 pre{background:#fff;border:1px solid #d0d7de;padding:.6em;overflow:auto;max-height:30em;font-size:.85em}
 """
 
@@ -108,7 +122,7 @@ def layout(title: str, body: str, indexed: dict[str, Any] | None = None, script:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)} · trainproof explorer</title>
 <meta name="viewport" content="width=device-width"><style>{CSS}</style></head><body>
 <header><a class="brand" href="/">trainproof explorer</a><a href="/blocks">Blocks</a><a href="/models">Models</a>
-<a href="/verifiers">Verifiers</a><a href="/check">Check a file</a>{status}
+<a href="/attestations">Attestations</a><a href="/verifiers">Verifiers</a><a href="/check">Check a file</a>{status}
 <form action="/search" method="get"><input name="q" id="search" placeholder="model id, tx id, block number or SHA-256" aria-label="search"></form></header>
 <main>{body}</main>{f"<script>{script}</script>" if script else ""}</body></html>"""
 

@@ -159,6 +159,10 @@ class Handler(BaseHTTPRequestHandler):
                 if parts[2:] == ["bundle.json"]:
                     return self._json(self.app.bundle(mid), extra={
                         "Content-Disposition": f'attachment; filename="trainproof-audit-{mid[:8]}.json"'})
+            if head == "attestations" and len(parts) <= 2:
+                if len(parts) == 1:
+                    return self._html(pages.attestations_page(db, query))
+                return self._html(pages.attestation_page(db, parts[1].lower()))
             if head == "verifiers":
                 return self._html(pages.verifiers_page(db))
             if head == "search":
