@@ -137,9 +137,12 @@ def _render(report) -> None:
     console.print(f"attestation {safe(report.attestation_id)} in block {report.block}, attested by "
                   f"{safe(report.attester)}; endorsed by {safe(', '.join(report.endorsed_by) or 'nobody')}", soft_wrap=True)
     console.print(f"model {safe(report.model_id)} ({safe(model.get('name'))} v{safe(model.get('version'))}), "
-                  f"{styled(str(model.get('status')))} when attested; root CAs: "
-                  + safe("; ".join(f"{m} {', '.join(short(f, 16) for f in fps)}" for m, fps in report.roots.items())),
-                  soft_wrap=True)
+                  f"{styled(str(model.get('status')))} when attested", soft_wrap=True)
+    console.print("root CAs (SHA-256): " + safe("; ".join(f"{m} {', '.join(fps)}" for m, fps in report.roots.items()))
+                  + (" [green](pinned)[/]" if report.pinned else ""), soft_wrap=True)
+    if not report.pinned:
+        console.print("[yellow]the roots are the receipt's own: compare them with your consortium's published "
+                      "fingerprints, or pin them with --trust MSPID=SHA256[/]", soft_wrap=True)
     if report.items_checked:
         shown = ", ".join(map(str, report.items_checked[:10])) + (" …" if len(report.items_checked) > 10 else "")
         console.print(f"items checked against the root: {shown}")
