@@ -35,6 +35,10 @@ FINAL_STATUSES = ("VERIFIED", "REJECTED", "INCONCLUSIVE")
 ADMIN_TRANSACTIONS = frozenset({"RegisterVerifier", "SetVerifierStatus", "ProposeConfig", "ApproveConfig"})
 CLIENT_TRANSACTIONS = frozenset({"SubmitModel", "AttestOutput"})  # need a client identity (OU=client)
 CONFLICT_CODES = frozenset({"MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"})
+# The transaction whose committed envelope is an output receipt's subject (receipt.verify checks it).
+ATTEST_OUTPUT = "AttestOutput"
+# Every transaction that writes an attestation's records, its seed round included (the explorer projects them).
+ATTESTATION_TRANSACTIONS = (ATTEST_OUTPUT, "AuditAttestation", "ConfirmAttestation", "CommitSeed", "RevealSeed")
 _REFUSAL = re.compile(r"(\w+) refused: ([^:]+): (.*)", re.DOTALL)
 
 Record = dict[str, Any]
@@ -210,7 +214,7 @@ class TrainproofContract:
         """Endorse and send AttestOutput; its transaction id is the attestation id, and the
         committed transaction (block, endorsements) is what a receipt is built from."""
         try:
-            return self.contract.submit_async("AttestOutput", [json.dumps(request, sort_keys=True, allow_nan=False)])
+            return self.contract.submit_async(ATTEST_OUTPUT, [json.dumps(request, sort_keys=True, allow_nan=False)])
         except GatewayError as exc:
             raise classify(exc) from exc
 
@@ -279,5 +283,5 @@ class TrainproofContract:
             time.sleep(max(0.0, min(poll, left)))
 
 
-__all__ = ["ADMIN_TRANSACTIONS", "CLIENT_TRANSACTIONS", "CONFLICT_CODES", "Conflict", "ContractError", "FINAL_STATUSES",
+__all__ = ["ADMIN_TRANSACTIONS", "ATTESTATION_TRANSACTIONS", "ATTEST_OUTPUT", "CLIENT_TRANSACTIONS", "CONFLICT_CODES", "Conflict", "ContractError", "FINAL_STATUSES",
            "NotFound", "Refused", "TrainproofContract", "Transient", "VerdictTimeout", "classify"]

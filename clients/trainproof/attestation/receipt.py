@@ -34,6 +34,7 @@ from fabric_protos.common import common_pb2
 
 from trainproof.attestation import merkle
 from trainproof.attestation.tensors import from_json_list, row_digests, tensor_digest
+from trainproof.contract import ATTEST_OUTPUT
 from trainproof.explorer import signatures
 from trainproof.explorer.decode import Block, ChannelConfig, Tx, channel_config, decode_block
 from trainproof.explorer.project import split_key
@@ -226,8 +227,8 @@ def verify(receipt: dict[str, Any], inputs: np.ndarray | None = None, outputs: n
     tx = block.txs[index]
     if tx.tx_id != report.attestation_id:
         report.add("envelope", f"transaction {index} of block {block.number} is {tx.tx_id}, not the attestation")
-    if tx.chaincode != chaincode or tx.function != "AttestOutput":
-        report.add("envelope", f"transaction {tx.tx_id[:16]} is {tx.chaincode}.{tx.function}, not {chaincode}.AttestOutput")
+    if tx.chaincode != chaincode or tx.function != ATTEST_OUTPUT:
+        report.add("envelope", f"transaction {tx.tx_id[:16]} is {tx.chaincode}.{tx.function}, not {chaincode}.{ATTEST_OUTPUT}")
     if tx.validation_code != "VALID":
         report.add("envelope", f"the block marks the transaction {tx.validation_code}, not VALID")
     creator, endorsements = signatures.check_tx(config, tx)

@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, Collection
 
+from trainproof.contract import ATTESTATION_TRANSACTIONS
 from trainproof.explorer.decode import Tx
 
 MODEL_TYPES = {"model", "modelstate", "assignment", "interval", "decision", "vote"}
@@ -22,7 +23,7 @@ MODEL_TYPES = {"model", "modelstate", "assignment", "interval", "decision", "vot
 # attestation's 64-hex id; a model's seed round is keyed by its UUID).
 ATTESTATION_TYPES = {"attestation", "seedround"}
 # The calls whose writes ATTESTATION_TYPES covers (Indexer re-projects them into an older index).
-ATTESTATION_FUNCTIONS = ("AttestOutput", "AuditAttestation", "ConfirmAttestation", "CommitSeed", "RevealSeed")
+ATTESTATION_FUNCTIONS = ATTESTATION_TRANSACTIONS
 ATTESTATION_ID = re.compile(r"[0-9a-f]{64}")
 
 
