@@ -20,6 +20,8 @@ MODEL_VERDICT = "ModelVerdict"
 OUTPUT_ATTESTED = "OutputAttested"
 ATTESTATION_AUDIT = "AttestationAudit"  # the draw (NOT_SAMPLED or AUDITING by whom), or a re-staffing
 ATTESTATION_CHECKED = "AttestationChecked"  # CONFIRMED or DISPUTED
+DATA_KEYS_DELIVERED = "DataKeysDelivered"  # wrapped data keys of a confidential model, for whom
+ACCESS_GRANTED = "AccessGranted"  # a submitter's grant: its key agent wraps to the grantee next
 
 
 def emit(stub: Stub, name: str, payload: dict[str, Any]) -> None:

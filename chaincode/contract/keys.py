@@ -23,6 +23,8 @@
 | attestation      | attestation_id                  | an attested output batch and its audit       |
 | idx-attestation  | model_id, attestation_id        | INDEX_VALUE (a model's attestations)         |
 | idx-attestaudit  | audit state, attestation_id     | INDEX_VALUE (attestations by audit state)    |
+| datakeys         | model_id, recipient fingerprint | data keys wrapped to one recipient (#18)     |
+| datagrant        | model_id, grantee fingerprint   | the submitter's grant of its model's keys    |
 
 Intervals are zero-padded to 8 digits so they sort numerically.
 """
@@ -51,6 +53,8 @@ VOTE = "vote"
 ATTESTATION = "attestation"
 BY_MODEL_ATTESTATION = "idx-attestation"
 BY_AUDIT_STATE = "idx-attestaudit"
+DATA_KEYS = "datakeys"
+DATA_GRANT = "datagrant"
 
 # Fabric treats an empty value as a delete, so index entries hold one NUL byte.
 INDEX_VALUE = b"\x00"
@@ -134,3 +138,11 @@ def model_attestation(model_id: str, attestation_id: str) -> str:
 
 def audit_state(state: str, attestation_id: str) -> str:
     return key(BY_AUDIT_STATE, state, attestation_id)
+
+
+def data_keys(model_id: str, fingerprint: str) -> str:
+    return key(DATA_KEYS, model_id, fingerprint)
+
+
+def data_grant(model_id: str, fingerprint: str) -> str:
+    return key(DATA_GRANT, model_id, fingerprint)

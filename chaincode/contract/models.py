@@ -14,7 +14,7 @@ from trainproof.chaincode.contract.args import json_object, texts
 from trainproof.chaincode.contract.clock import check_clock
 from trainproof.chaincode.contract.codec import canonical
 from trainproof.chaincode.contract.identity import caller, require_client
-from trainproof.chaincode.contract.limits import check_limits, check_uris
+from trainproof.chaincode.contract.limits import check_limits, check_sealed, check_uris, located
 from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
@@ -83,10 +83,12 @@ def check_consistency(cert: dict[str, Any]) -> None:
             raise ChaincodeError(
                 f"manifest: snapshot at position {position} has index {snap['index']}; indices must be contiguous from 0"
             )
-    for what, entry in [("dataset", cert["dataset"])] + [(f"snapshot {s['index']}", s) for s in snaps]:
-        if not entry["uri"].endswith("/sha256/" + entry["sha256"]):
-            raise ChaincodeError(f"manifest: {what}'s uri {entry['uri'][:200]!r} must address its content: "
-                                 f"end in /sha256/<its sha256> (e.g. s3://<bucket>/sha256/{entry['sha256']})")
+    check_sealed(cert)
+    for place in located(cert):
+        if not place.entry["uri"].endswith("/sha256/" + place.sha256):
+            held = "its ciphertext's sha256 (it is sealed)" if place.sealed else "its sha256"
+            raise ChaincodeError(f"manifest: {place.what}'s uri {place.entry['uri'][:200]!r} must address its content: "
+                                 f"end in /sha256/<{held}> (e.g. s3://<bucket>/sha256/{place.sha256})")
     if snaps[0]["step"] != 0:
         raise ChaincodeError(f"manifest: snapshot 0 is at step {snaps[0]['step']}; it must be the initial state, step 0")
     last = len(snaps) - 1

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from trainproof.chaincode.contract import assignment, attestations, config, lineage, models, queries, seeding, verifiers, votes
+from trainproof.chaincode.contract import (assignment, attestations, config, datakeys, lineage, models, queries, seeding,
+                                          verifiers, votes)
 from trainproof.chaincode.contract.args import check_sizes
 from trainproof.chaincode.contract.codec import canonical
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
@@ -30,6 +31,8 @@ WRITES: dict[str, Transaction] = {
     "AttestOutput": attestations.attest,
     "AuditAttestation": attestations.audit,
     "ConfirmAttestation": attestations.confirm,
+    "DeliverDataKeys": datakeys.deliver,
+    "GrantAccess": datakeys.grant_access,
 }
 QUERIES: dict[str, Transaction] = {
     "GetModel": queries.get_model,
@@ -45,6 +48,8 @@ QUERIES: dict[str, Transaction] = {
     "ListConfigProposals": config.list_config_proposals,
     "GetAttestation": attestations.get_attestation,
     "ListAttestations": attestations.list_attestations,
+    "GetDataKeys": datakeys.get_data_keys,
+    "ListGrants": datakeys.list_grants,
 }
 TRANSACTIONS = {**WRITES, **QUERIES}
 

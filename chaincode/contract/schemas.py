@@ -21,6 +21,8 @@ VOTE_EVIDENCE = "vote_evidence"
 VERIFIER_REGISTRATION = "verifier_registration"
 ATTESTATION_REQUEST = "attestation_request"
 ATTESTATION_CHECK = "attestation_check"
+DATA_KEYS = "data_keys"
+DATA_GRANT = "data_grant"
 
 
 def _is_int(_checker: Any, value: Any) -> bool:

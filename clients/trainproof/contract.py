@@ -237,6 +237,26 @@ class TrainproofContract:
                                    ("bookmark", bookmark)) if v}
         return self._evaluate("ListAttestations", json.dumps(query))
 
+    # Confidential models (#18): data keys wrapped to their readers (trainproof.confidential.keywrap)
+    def deliver_data_keys(self, model_id: str, keys: dict[str, dict[str, Record]]) -> Record:
+        """As the submitter: ``{fingerprint: {artifact plaintext sha256: wrapped}}`` to verifiers assigned
+        now, itself or granted identities; returns ``{"recipients": [{fingerprint, role, artifacts, …}]}``."""
+        return self._submit("DeliverDataKeys", model_id, json.dumps({"keys": keys}, sort_keys=True))
+
+    def get_data_keys(self, model_id: str) -> Record:
+        """This identity's wrapped keys of the model: ``{"role", "keys", "missing", …}``; Refused or
+        NotFound ("not delivered yet") with the reason otherwise."""
+        return self._evaluate("GetDataKeys", model_id)
+
+    def grant_access(self, model_id: str, mspid: str, cert_pem: str | None = None, fingerprint: str | None = None,
+                     note: str | None = None) -> Record:
+        """As the submitter: let one identity (its certificate, or only its fingerprint) receive the keys."""
+        body = {k: v for k, v in (("cert_pem", cert_pem), ("fingerprint", fingerprint), ("note", note)) if v}
+        return self._submit("GrantAccess", model_id, json.dumps({**body, "mspid": mspid}))
+
+    def list_grants(self, model_id: str) -> list[Record]:
+        return self._evaluate("ListGrants", model_id)["grants"]
+
     # Configuration
     def get_config(self) -> Record:
         """``{"values", "defaults", "updated"}``."""

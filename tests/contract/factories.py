@@ -58,6 +58,12 @@ def _ca(mspid: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Name]:
 @cache
 def party(mspid: str, common_name: str, ou: str) -> Party:
     """A certificate for ``common_name`` with OU=``ou``, issued by ``mspid``'s CA."""
+    return keyed_party(mspid, common_name, ou)[0]
+
+
+def keyed_party(mspid: str, common_name: str, ou: str = "client") -> tuple[Party, ec.EllipticCurvePrivateKey]:
+    """As ``party``, a fresh one each call, with its private key: an identity that can unwrap
+    the data keys it is sent (issue #18)."""
     ca_key, ca_name = _ca(mspid)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
@@ -72,7 +78,7 @@ def party(mspid: str, common_name: str, ou: str) -> Party:
         .not_valid_after(NOT_AFTER)
         .sign(ca_key, hashes.SHA256())
     )
-    return Party(common_name, Creator(mspid=mspid, cert_pem=cert.public_bytes(Encoding.PEM)))
+    return Party(common_name, Creator(mspid=mspid, cert_pem=cert.public_bytes(Encoding.PEM))), key
 
 
 class Cast:
@@ -163,6 +169,23 @@ def model_payload(
         "layer_hashes": {"layers": layers, "chain": chain},
         "metrics": {"accuracy": 0.97, "loss": 0.11},
     }
+
+
+def sealed_payload(payload: dict[str, Any], dataset: bool = True, snapshots: list[int] | None = None) -> dict[str, Any]:
+    """``payload`` made confidential (issue #18): the dataset (if ``dataset``) and the given
+    snapshots (default: all) sealed, each entry's uri addressing a made-up ciphertext."""
+    out = json.loads(json.dumps(payload))
+    indices = range(len(out["snapshots"])) if snapshots is None else snapshots
+    entries = ([out["dataset"]] if dataset else []) + [out["snapshots"][i] for i in indices]
+    for entry in entries:
+        entry["uri"] = entry["uri"].rsplit("/", 1)[0] + "/" + sha(entry["sha256"] + "/sealed")
+    out["confidential"] = {
+        **({"dataset": {"sha256": sha(out["dataset"]["sha256"] + "/sealed"), "size": out["dataset"]["size"] + 800}}
+           if dataset else {}),
+        **({"snapshots": [{"index": i, "sha256": sha(out["snapshots"][i]["sha256"] + "/sealed"),
+                           "size": out["snapshots"][i]["size"] + 53} for i in indices]} if indices else {}),
+    }
+    return out
 
 
 def evidence(reason: str | None = None, **distances: float) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from trainproof.chaincode.contract.config import RULES
 from trainproof.chaincode.contract.router import QUERIES, TRANSACTIONS, WRITES, handle
 from trainproof.chaincode.shim.stub import Creator
-from tests.contract.factories import Cast, Net, evidence, model_payload
+from tests.contract.factories import Cast, Net, evidence, model_payload, sealed_payload
 
 pytestmark = pytest.mark.unit
 
@@ -97,7 +97,8 @@ garbage_creator = st.one_of(
 
 
 # How many arguments each transaction takes, so most garbage gets past the count check.
-ARITY = {"SubmitVote": 4, "SetVerifierStatus": 2, "GetVotes": 2, "GetConfig": 0, "ListModels": 1, "ListVerifiers": 1}
+ARITY = {"SubmitVote": 4, "SetVerifierStatus": 2, "GetVotes": 2, "GetConfig": 0, "ListModels": 1, "ListVerifiers": 1,
+         "DeliverDataKeys": 2, "GrantAccess": 2}
 
 
 @st.composite
@@ -160,9 +161,10 @@ def near_miss(draw: st.DrawFn) -> tuple[Creator, str, list[bytes]]:
     _, ids = shared_world()
     assigned, interval = ids["assigned"]["model_id"], ids["interval"]
     fresh_verifier = Cast.org2_verifiers[0]
-    choice = draw(st.sampled_from(["submit", "vote", "register", "config", "list", "status", "cert"]))
-    if choice == "submit":
-        doc = draw(mutated(model_payload(parent=draw(st.sampled_from([None, ids["submitted"]["model_id"]])))))
+    choice = draw(st.sampled_from(["submit", "sealed", "vote", "register", "config", "list", "status", "cert"]))
+    if choice in ("submit", "sealed"):
+        doc = model_payload(parent=draw(st.sampled_from([None, ids["submitted"]["model_id"]])))
+        doc = draw(mutated(sealed_payload(doc, snapshots=[0, 3, 10]) if choice == "sealed" else doc))
         return Cast.client1.creator, "SubmitModel", [json.dumps(doc).encode()]
     if choice == "vote":
         voter = draw(st.sampled_from(CALLERS))

@@ -115,8 +115,9 @@ def test_every_transaction_refuses_an_oversized_argument(net: Net, function):
     net.refuse(Cast.admin1, function, b"x" * (MAX_ARG_BYTES + 1), status=413, match="size limit")
 
 
-# GetAttestation needs an attestation, so a VERIFIED model: test_attestations.py checks it.
-@pytest.mark.parametrize("function", sorted(set(QUERIES) - {"GetAttestation"}))
+# GetAttestation needs an attestation, so a VERIFIED model: test_attestations.py checks it;
+# GetDataKeys a confidential model with delivered keys: test_datakeys.py checks it.
+@pytest.mark.parametrize("function", sorted(set(QUERIES) - {"GetAttestation", "GetDataKeys"}))
 def test_queries_write_nothing(net: Net, submitted, function):
     args = {"ListModels": [], "ListVerifiers": [], "GetConfig": [], "ListConfigProposals": [],
             "ListAttestations": [json.dumps({"model_id": submitted["model_id"]})]}.get(function, [submitted["model_id"]])

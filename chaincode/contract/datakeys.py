@@ -1,0 +1,257 @@
+"""Data keys of confidential models (issue #18): wrapped to each reader, delivered on the ledger.
+
+A confidential model's submitter seals its dataset and snapshots with fresh data keys
+(``trainproof.storage.sealing``); the certificate's ``confidential`` object lists the sealed
+artifacts (``limits.py``), whose plaintext hashes stay the commitment a replay checks. The keys
+must reach exactly the verifiers assigned to the model, and whoever the submitter chooses.
+
+Why per-reader key wrapping, not Fabric private data collections (the decision taken on #18):
+our shim (``chaincode/shim``) implements no private-data calls, and a collection's data sits in
+plain text in the private database of every member peer, readable by those peers'
+administrators. A key wrapped to a verifier's certificate (``trainproof.confidential.keywrap``:
+ephemeral ECDH with the certificate's P-256 key, HKDF bound to the model, the artifact and the
+recipient, AES-256-GCM) is readable only by the holder of that certificate's private key,
+whoever reads the block. The cost: the submitter, or a key agent of its org, posts the wrapped
+keys after the assignment and again after each re-staffing (``IntervalsAssigned`` names the
+newcomers; DeliverDataKeys accepts any verifier assigned now).
+
+- ``DeliverDataKeys(model_id, {"keys": {fingerprint: {artifact_sha256: wrapped}}})`` by the
+  submitter: each recipient is a verifier assigned now to one of the model's intervals and
+  ACTIVE (a suspended one gets no new keys), the submitter itself, or an identity it granted;
+  each artifact is one of the model's sealed artifacts, by plaintext SHA-256. One record per
+  (model, recipient); a later delivery adds to it (and replaces a key given again).
+- ``GrantAccess(model_id, {"cert_pem" | "fingerprint", "mspid"})`` by the submitter: that
+  identity may receive the keys (for ``check --restore``, ``attest``); ``ListGrants`` lists them.
+- ``GetDataKeys(model_id)``: the caller's own wrapped keys, refused to anyone else.
+
+The wrapped keys are in the blocks anyway, for every channel member to read: GetDataKeys'
+refusals are policy (a reader's mistake is told plainly), the encryption is the protection.
+The contract cannot see inside a wrapping, so it cannot check that a key was wrapped to the
+certificate it is filed under, nor which keys each verifier needs: that is the submitter's
+interest (a verifier with a wrong key votes REJECT "unusable submission"), and a submitter
+can hand its keys to anyone off the ledger anyway.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from trainproof.chaincode.contract import config, events, keys, schemas, store, verifiers
+from trainproof.chaincode.contract.args import json_object, model_id, texts
+from trainproof.chaincode.contract.identity import Identity, caller, from_pem
+from trainproof.chaincode.contract.limits import located
+from trainproof.chaincode.contract.models import load_certificate, require_state
+from trainproof.chaincode.contract.text import check_text
+from trainproof.chaincode.shim.stub import ChaincodeError, Stub
+
+VERIFIER, SUBMITTER, GRANTEE = "verifier", "submitter", "grantee"
+# Decoded sizes of a wrapped key's fields (keywrap version 1).
+WRAPPED_BYTES = {"epk": 65, "nonce": 12, "ct": 48}
+
+
+def sealed_artifacts(cert: dict[str, Any]) -> dict[str, str]:
+    """The certificate's sealed artifacts: plaintext SHA-256 → what it is ("dataset", "snapshot 3")."""
+    return {place.entry["sha256"]: place.what for place in located(cert) if place.sealed}
+
+
+def _confidential(stub: Stub, mid: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The model's state and sealed artifacts; 409 for a model that has none."""
+    state = require_state(stub, mid)
+    sealed = sealed_artifacts(load_certificate(stub, mid)["certificate"])
+    if not sealed:
+        raise ChaincodeError(f"not confidential: model {mid} has no sealed artifacts (its certificate has no "
+                             "confidential object); its artifacts are in storage in the clear", 409)
+    return state, sealed
+
+
+def _is_submitter(who: Identity, state: dict[str, Any]) -> bool:
+    return who.fingerprint == state["submitter"]["fingerprint"] and who.mspid == state["submitter"]["mspid"]
+
+
+def _require_submitter(who: Identity, state: dict[str, Any], action: str) -> None:
+    if not _is_submitter(who, state):
+        raise ChaincodeError(f"role: only the submitter of model {state['model_id']} "
+                             f"({state['submitter']['fingerprint']}, {state['submitter']['mspid']}) {action}; "
+                             f"caller {who.describe()} is not", 403)
+
+
+def assigned(stub: Stub, state: dict[str, Any]) -> dict[str, list[int]]:
+    """Verifiers assigned now (the current round of each selected interval) → their intervals.
+    Verifiers a re-staffing replaced are no longer assigned."""
+    out: dict[str, list[int]] = {}
+    for i in state["selected"] or []:
+        for fp in store.get(stub, keys.interval(state["model_id"], i))["verifiers"]:
+            out.setdefault(fp, []).append(i)
+    return out
+
+
+def _grant(stub: Stub, mid: str, fp: str) -> dict[str, Any] | None:
+    return store.get(stub, keys.data_grant(mid, fp))
+
+
+def _recipient_role(stub: Stub, state: dict[str, Any], now_assigned: dict[str, list[int]], fp: str) -> str:
+    """Why ``fp`` may receive the model's keys; 403 naming it if it may not."""
+    mid = state["model_id"]
+    if fp == state["submitter"]["fingerprint"]:
+        return SUBMITTER
+    if _grant(stub, mid, fp) is not None:
+        return GRANTEE
+    if fp in now_assigned:
+        record = verifiers.load(stub, fp)
+        if record is None or record["status"] != verifiers.ACTIVE:
+            status = "unregistered" if record is None else record["status"]
+            raise ChaincodeError(f"recipient: verifier {fp} is {status}; a verifier that is not ACTIVE gets no new "
+                                 f"keys of model {mid}", 403)
+        return VERIFIER
+    raise ChaincodeError(f"recipient: {fp} is neither a verifier assigned now to an interval of model {mid}, nor its "
+                         "submitter, nor an identity it granted access (GrantAccess)", 403)
+
+
+def _check_wrapped(recipient: str, sha: str, wrapped: dict[str, Any]) -> None:
+    """The schema fixed the fields; here: canonical base64 of the right sizes, a point on P-256."""
+    where = f"keys/{recipient[:16]}…/{sha[:16]}…"
+    decoded = {}
+    for field, size in WRAPPED_BYTES.items():
+        try:
+            data = base64.b64decode(wrapped[field], validate=True)
+        except (binascii.Error, ValueError):
+            raise ChaincodeError(f"wrapped key: {where}: {field} is not base64") from None
+        if len(data) != size or base64.b64encode(data).decode("ascii") != wrapped[field]:
+            raise ChaincodeError(f"wrapped key: {where}: {field} is not the canonical base64 of {size} bytes")
+        decoded[field] = data
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), decoded["epk"])
+    except ValueError:
+        raise ChaincodeError(f"wrapped key: {where}: epk is not an uncompressed point on P-256") from None
+
+
+def deliver(stub: Stub) -> dict[str, Any]:
+    """DeliverDataKeys(model_id, json {"keys": {recipient fingerprint: {artifact sha256: wrapped}}})."""
+    usage = "DeliverDataKeys(model_id, json: {\"keys\": {fingerprint: {artifact_sha256: wrapped}}})"
+    mid_text, body_text = texts(stub.args, usage, 2, 2)
+    mid = model_id(mid_text)
+    who = caller(stub)
+    state, sealed = _confidential(stub, mid)
+    _require_submitter(who, state, "delivers its data keys")
+    body = json_object(body_text, "delivery")
+    schemas.validate(schemas.DATA_KEYS, body)
+    now_assigned = assigned(stub, state)
+    roles = {}
+    for fp, wrapped_keys in sorted(body["keys"].items()):
+        roles[fp] = _recipient_role(stub, state, now_assigned, fp)
+        for sha, wrapped in sorted(wrapped_keys.items()):
+            if sha not in sealed:
+                raise ChaincodeError(f"artifact: {sha} is not the plaintext sha256 of one of model {mid}'s "
+                                     f"{len(sealed)} sealed artifact(s) (its certificate's confidential object)")
+            _check_wrapped(fp, sha, wrapped)
+    delivered = []
+    for fp, wrapped_keys in sorted(body["keys"].items()):
+        before = store.get(stub, keys.data_keys(mid, fp))
+        record = {
+            "model_id": mid,
+            "recipient": fp,
+            "role": roles[fp],
+            "keys": {**(before or {}).get("keys", {}), **wrapped_keys},
+            "first_tx": (before or {}).get("first_tx", stub.tx_id),
+            "delivered_tx": stub.tx_id,
+            "delivered_at": stub.tx_timestamp,
+            "deliveries": (before or {}).get("deliveries", 0) + 1,
+        }
+        store.put(stub, keys.data_keys(mid, fp), record)
+        delivered.append({"fingerprint": fp, "role": roles[fp], "artifacts": len(wrapped_keys),
+                          "intervals": now_assigned.get(fp, []), "missing": len(set(sealed) - set(record["keys"]))})
+    payload = {"model_id": mid, "submitter": state["submitter"], "recipients": delivered}
+    events.emit(stub, events.DATA_KEYS_DELIVERED, payload)
+    return payload
+
+
+def get_data_keys(stub: Stub) -> dict[str, Any]:
+    """GetDataKeys(model_id): the caller's own wrapped keys, with what it is to the model and
+    which sealed artifacts it has no key for yet."""
+    (text,) = texts(stub.args, "GetDataKeys(model_id)", 1, 1)
+    mid = model_id(text)
+    who = caller(stub)
+    state, sealed = _confidential(stub, mid)
+    if who.is_admin:
+        raise ChaincodeError(f"role: caller {who.describe()} is an MSP admin; data keys go to the assigned verifiers, "
+                             "the submitter and the identities it granted, never to an org's admin", 403)
+    fp, extra = who.fingerprint, {}
+    grant = _grant(stub, mid, fp)
+    registered = verifiers.load(stub, fp)
+    now_assigned = assigned(stub, state)
+    if _is_submitter(who, state):
+        role = SUBMITTER
+    elif grant is not None and grant["mspid"] == who.mspid:
+        role, extra = GRANTEE, {"grant": grant}
+    elif registered is not None and registered["mspid"] == who.mspid:
+        if fp not in now_assigned:
+            when = "it is not assigned yet" if state["selected"] is None else "no interval of it is assigned to you now"
+            raise ChaincodeError(f"not assigned: verifier {fp} is not assigned to model {mid} ({when}); keys go to "
+                                 "the verifiers assigned now", 403)
+        if registered["status"] != verifiers.ACTIVE:
+            raise ChaincodeError(f"role: verifier {who.describe()} is {registered['status']}; only ACTIVE verifiers "
+                                 "receive data keys", 403)
+        role, extra = VERIFIER, {"intervals": now_assigned[fp]}
+    else:
+        raise ChaincodeError(f"not granted: caller {who.describe()} is neither the submitter of model {mid}, nor a "
+                             "verifier assigned to it, nor granted access by its submitter (GrantAccess)", 403)
+    record = store.get(stub, keys.data_keys(mid, fp))
+    if record is None:
+        after = "after assignment" if role == VERIFIER else "to the identities it granted"
+        raise ChaincodeError(f"not delivered yet: the submitter delivers keys {after}; none for {fp} on model {mid} "
+                             "yet (DataKeysDelivered events announce deliveries)", 404)
+    return {"model_id": mid, "recipient": fp, "role": role, "keys": record["keys"],
+            "missing": sorted(set(sealed) - set(record["keys"])), "delivered_tx": record["delivered_tx"],
+            "delivered_at": record["delivered_at"], **extra}
+
+
+def grant_access(stub: Stub) -> dict[str, Any]:
+    """GrantAccess(model_id, json {"cert_pem" | "fingerprint", "mspid", "note"?}) by the submitter."""
+    usage = "GrantAccess(model_id, json: {\"cert_pem\" or \"fingerprint\", \"mspid\", \"note\"?})"
+    mid_text, body_text = texts(stub.args, usage, 2, 2)
+    mid = model_id(mid_text)
+    who = caller(stub)
+    state, _ = _confidential(stub, mid)
+    _require_submitter(who, state, "grants access to its data keys")
+    body = json_object(body_text, "grant")
+    schemas.validate(schemas.DATA_GRANT, body)
+    check_text("grant/mspid", body["mspid"])  # the PEM is parsed below; its line breaks are its format
+    check_text("grant/note", body.get("note"))
+    mspid = body["mspid"]
+    if mspid not in config.members():
+        raise ChaincodeError(f"grant: {mspid[:128]!r} is not a member org of this network "
+                             f"({', '.join(config.members())})")
+    if "cert_pem" in body:
+        grantee = from_pem(mspid, body["cert_pem"].encode("utf-8"), "grant: cert_pem")
+        if grantee.is_admin:
+            raise ChaincodeError(f"grant: {grantee.describe()} is an MSP admin (OU=admin); grant a client identity")
+        fp, common_name = grantee.fingerprint, grantee.common_name
+    else:
+        fp, common_name = body["fingerprint"], None
+    if fp == state["submitter"]["fingerprint"]:
+        raise ChaincodeError(f"grant: {fp} is the submitter, which needs no grant", 409)
+    if _grant(stub, mid, fp) is not None:
+        raise ChaincodeError(f"duplicate: {fp} is already granted access to model {mid}'s keys", 409)
+    record = {"model_id": mid, "fingerprint": fp, "mspid": mspid, "common_name": common_name,
+              "cert_pem": body.get("cert_pem"), "note": body.get("note"), "granted_by": who.ref(),
+              "tx_id": stub.tx_id, "timestamp": stub.tx_timestamp}
+    store.put(stub, keys.data_grant(mid, fp), record)
+    events.emit(stub, events.ACCESS_GRANTED, {"model_id": mid, "submitter": state["submitter"],
+                                              "grantee": {"fingerprint": fp, "mspid": mspid,
+                                                          "common_name": common_name},
+                                              "has_cert": "cert_pem" in body})
+    return record
+
+
+def list_grants(stub: Stub) -> dict[str, Any]:
+    """ListGrants(model_id): the identities the submitter granted its keys (public: the grants are in
+    the blocks), ``[]`` for a model that is not confidential."""
+    (text,) = texts(stub.args, "ListGrants(model_id)", 1, 1)
+    mid = model_id(text)
+    require_state(stub, mid)
+    sealed = sealed_artifacts(load_certificate(stub, mid)["certificate"])
+    return {"model_id": mid, "confidential": bool(sealed),
+            "grants": [record for _, record in store.scan(stub, keys.DATA_GRANT, mid)]}
