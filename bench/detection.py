@@ -20,7 +20,12 @@ the four metrics, and each detector flags intervals:
 * +spill k: shift+low, less input-shift flags that momentum from a flagged predecessor
   explains (``outliers.spillover_filter`` on ``metrics.own_profiles``);
 * +own k: +spill plus the own-shift rule (the input shift of the update with the carried
-  momentum removed) — what ``trainproof analyze`` runs for SGD with momentum.
+  momentum removed): experimental analysis rules (``ml/outliers.py``), not enforced;
+* contract: the ledger's own rule (``chaincode/contract/selection.py``) at the consortium's
+  default settings, on the claimed absolute change and input shift — the detector the
+  system runs. Its table adds the random audit: per scenario family, the share of intervals
+  selected, the cost ratio (replayed steps summed over the sub-quorum ÷ training steps) and the
+  model-level detection (P(at least one bad interval selected), exact over the audit draw).
 
 Printed:
 precision / recall / F1 per metric and detector beside the paper's Table II, recall per
@@ -170,7 +175,62 @@ DETECTORS: dict[str, Callable[[dict, str], set[int]]] = {
     "+own k=3": _with_shift(3.0, PRECISE_OWN, spill=True),
     "+own k=3.5": _with_shift(3.5, PRECISE_OWN, spill=True),
 }
+
+
+def _claimed_shifts(run: dict) -> list[float]:
+    """The input shift per interval as a certificate claims it (``metrics``' profile_shift)."""
+    from trainproof.ml.outliers import profile_shift
+
+    shift = profile_shift(run["profiles"])
+    return [shift.get(i, 0.0) for i in range(len(run["scores"]))]
+
+
+def _contract(run: dict, metric: str) -> set[int]:
+    """The intervals the contract's deterministic rules pick at the default settings."""
+    from trainproof.chaincode.contract import selection
+    from trainproof.chaincode.contract.config import DEFAULTS
+
+    if metric != "absolute":
+        return set()
+    return set(selection.deterministic(_series(run, metric), DEFAULTS["k"], _claimed_shifts(run), DEFAULTS["shift_k"],
+                                       DEFAULTS["low_k"]))
+
+
+DETECTORS["contract"] = _contract
 ABSOLUTE_ONLY = set(DETECTORS) - {"mean+2sd", "median+3MAD", "trend k=3"}  # the rest need the L2 series or profiles
+
+
+def system(results: list[dict]) -> None:
+    """The contract's rule with its audit sample, per scenario family: what verifying costs and finds."""
+    from trainproof.chaincode.contract import selection
+    from trainproof.chaincode.contract.config import DEFAULTS
+
+    print(f"\nThe contract (defaults k={DEFAULTS['k']:g}, shift_k={DEFAULTS['shift_k']:g}, low_k={DEFAULTS['low_k']:g}, "
+          f"audit {DEFAULTS['audit_fraction']:g}, sub-quorum {DEFAULTS['sub_quorum_size']}), per family:")
+    print(f"{'family':<8} {'runs':>4} {'selected':>9} {'cost':>6} {'P':>5} {'R':>5} {'F1':>5} {'model detection':>16}")
+    for kind in KINDS:
+        runs = [r for r in results if r["kind"] == kind]
+        if not runs:
+            continue
+        share = cost = caught = 0.0
+        tp = fp = fn = 0
+        for run in runs:
+            n = len(run["scores"])
+            fixed = _contract(run, "absolute")
+            audit = min(n - len(fixed), selection.audit_size(n, DEFAULTS["audit_fraction"]))
+            share += (len(fixed) + audit) / n
+            cost += (len(fixed) + audit) / n * DEFAULTS["sub_quorum_size"]
+            bad = {i for i, b in enumerate(run["truth"]) if b}
+            tp += len(bad & fixed)
+            fp += len(fixed - bad)
+            fn += len(bad - fixed)
+            if bad:
+                caught += 1.0 if bad & fixed else 1.0 - selection.escape_probability(n - len(fixed), audit, len(bad))
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        detection = f"{caught / len(runs):16.2f}" if kind != "clean" else f"{'–':>16}"
+        print(f"{kind:<8} {len(runs):>4} {share / len(runs):9.2f} {cost / len(runs):6.2f} {p:5.2f} {r:5.2f} {f:5.2f} {detection}")
 
 
 def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: str) -> tuple[float, float, float, dict, float]:
@@ -199,6 +259,7 @@ def prf(results: list[dict], detector: Callable[[dict, str], set[int]], metric: 
 def report(results: list[dict]) -> None:
     print("All scenarios (poisoning, and the lazy intervals the issue adds):")
     _table(results, METRICS)
+    system(results)
     poisoning = [r for r in results if r["kind"] in ("clean", "single", "group")]
     print("\nThe paper's scenario set: clean, single-poisoned and group-poisoned runs only:")
     _table(poisoning, ("absolute",))

@@ -44,9 +44,8 @@ def p_malicious_majority(pool: int, bad: int, size: int) -> float:
 
 
 def selections(scores: list[float], shifts: list[float], cfg: dict) -> tuple[set[int], list[int], int]:
-    """The contract's deterministic picks (zero change, detrended and input-shift outliers), the rest, the audit size."""
-    hits = selection.zero_changes(scores) + selection.detrended_outliers(scores, cfg["k"])
-    fixed = {h["interval"] for h in hits + selection.input_shift_outliers(shifts, cfg["shift_k"])}
+    """The contract's deterministic picks (``selection.deterministic``), the rest, the audit size."""
+    fixed = set(selection.deterministic(scores, cfg["k"], shifts, cfg["shift_k"], cfg["low_k"]))
     rest = [i for i in range(len(scores)) if i not in fixed]
     return fixed, rest, min(len(rest), selection.audit_size(len(scores), cfg["audit_fraction"]))
 

@@ -98,7 +98,8 @@ def assign(stub: Stub) -> dict[str, Any]:
     drawn, seed_round = seeding.ready(stub, seeding.Subject.of_model(state), cfg["seed_reveal_seconds"])
     certificate = load_certificate(stub, mid)["certificate"]
     selected = selection.select(claimed_absolute_change(certificate), cfg["k"], cfg["audit_fraction"],
-                                HashStream(drawn, "audit"), claimed_input_shift(certificate), cfg["shift_k"])
+                                HashStream(drawn, "audit"), claimed_input_shift(certificate), cfg["shift_k"],
+                                cfg["low_k"])
     deadline = stub.tx_timestamp + cfg["deadline_seconds"]
     submitter_msp = state["submitter"]["mspid"]
     records = []
@@ -126,6 +127,8 @@ def assign(stub: Stub) -> dict[str, Any]:
         "seed_round": seed_round,
         "config": cfg,
         "selected": selected,
+        # What this draw checks, and how likely m intervals the rules missed were to escape it.
+        "assurance": selection.assurance(len(certificate["scores"]), selected),
         "submitter_org_excluded": sum(v["mspid"] != submitter_msp for v in pool) >= size,
     }
     store.put(stub, keys.assignment(mid), assignment)

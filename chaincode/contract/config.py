@@ -34,6 +34,7 @@ PROPOSAL_ID_RE = re.compile(r"[0-9A-Za-z]{1,128}")  # the proposing transaction'
 DEFAULTS: dict[str, Any] = {
     "k": 3.0,  # outlier threshold: median + k·MAD of the detrended log residuals
     "shift_k": 4.0,  # input-shift threshold: robust sds of log input shift above the run's median
+    "low_k": 4.0,  # too-small-change threshold: robust sds of log change below the local trend
     "audit_fraction": 0.2,  # random audit sample, as a fraction of all intervals (at least one)
     "sub_quorum_size": 3,  # verifiers per selected interval (odd)
     "deadline_seconds": 86400,  # time, in transaction time, to vote before ExpireAssignment may act
@@ -73,6 +74,7 @@ def _integer(value: Any) -> bool:
 RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "k": (lambda v: _number(v) and 1 <= v <= 10, "a number in [1, 10]", float),
     "shift_k": (lambda v: _number(v) and 1 <= v <= 10, "a number in [1, 10]", float),
+    "low_k": (lambda v: _number(v) and 1 <= v <= 10, "a number in [1, 10]", float),
     "audit_fraction": (lambda v: _number(v) and 0.05 <= v <= 1, "a number in [0.05, 1]", float),
     "sub_quorum_size": (lambda v: _integer(v) and 3 <= v <= 51 and v % 2 == 1, "an odd integer in [3, 51]", int),
     "deadline_seconds": (lambda v: _integer(v) and 60 <= v <= 31_536_000, "an integer in [60, 31536000]", int),

@@ -35,11 +35,20 @@ def test_json_lists_every_interval_and_flags_the_poisoned_ones(poisoned_run):
     rules = {e["interval"]: e["rule"] for e in out["flagged"]}
     assert rules[9] == rules[21] == "input-shift"
     assert 10 in out["momentum_spillover"] and 10 not in rules  # SGD momentum carried interval 9's shift on
+    # The ledger's own rule, as AssignVerifiers would run it on these claims (before its audit).
+    from trainproof.chaincode.contract import selection
+    from trainproof.chaincode.contract.config import DEFAULTS
+
+    expected = selection.deterministic([s["absolute"] for s in out["intervals"]], DEFAULTS["k"],
+                                       [s["input_shift"] for s in out["intervals"]], DEFAULTS["shift_k"], DEFAULTS["low_k"])
+    assert [e["interval"] for e in out["contract"]["selected"]] == sorted(expected)
+    assert out["contract"]["audit"] == min(30 - len(expected), selection.audit_size(30, DEFAULTS["audit_fraction"]))
 
 
 def test_table_names_the_rule(poisoned_run):
     result = invoke("analyze", str(poisoned_run[0]))
-    assert result.exit_code == 0 and "input-shift" in result.stdout and "intervals flagged at k=3" in result.stdout
+    assert result.exit_code == 0 and "input-shift" in result.stdout
+    assert "flagged by the analysis rules at k=3" in result.stdout and "the contract's rule selects" in result.stdout
     assert "momentum spillover, not flagged: interval(s) 10" in result.stdout
 
 

@@ -86,8 +86,10 @@ def check_assignment(live: Live, assignment: dict[str, Any], certificate: dict[s
     cfg = assignment["config"]
     scores = [s["absolute"] for s in certificate["scores"]]
     # the draw follows from the seed alone: every peer (and we) derive the same selection
+    shifts = [s["input_shift"] for s in certificate["scores"]]
     assert assignment["selected"] == select(scores, cfg["k"], cfg["audit_fraction"],
-                                            HashStream(bytes.fromhex(assignment["seed"]), "audit"))
+                                            HashStream(bytes.fromhex(assignment["seed"]), "audit"), shifts,
+                                            cfg["shift_k"], cfg["low_k"])
     audit = [e for e in assignment["selected"] if "audit" in e["reasons"]]
     assert len(audit) == min(max(1, math.ceil(round(cfg["audit_fraction"] * len(scores), 9))),
                              len(scores) - (len(assignment["selected"]) - len(audit)))

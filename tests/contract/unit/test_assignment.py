@@ -31,6 +31,10 @@ def test_assignment_selects_outliers_zeros_and_an_audit_sample_with_odd_sub_quor
     assert out["status"] == "ASSIGNED" and out["config"]["sub_quorum_size"] == 3
     assert out["assigner"]["mspid"] == "Org2MSP" and out["assigner"]["role"] == "admin"
     assert out["submitter_org_excluded"] is True
+    assurance = out["assurance"]
+    assert (assurance["by_rules"], assurance["audited"], assurance["audit_pool"]) == (2, 4, 18)
+    assert assurance["escape"]["1"] == pytest.approx(14 / 18)  # the audit misses one evading interval
+    assert assurance["escape"]["5"] == pytest.approx(math.comb(13, 4) / math.comb(18, 4))
     for rec in out["intervals"]:
         assert len(rec["verifiers"]) == 3 and set(rec["verifiers"]) <= ORG2  # never the submitter's org here
         assert rec["round"] == 0 and rec["deadline"] == net.ledger.clock + 60 + 86400
@@ -51,6 +55,17 @@ def test_an_input_shift_outlier_is_selected_with_its_z(net: Net):
     entry = {s["interval"]: s for s in out["selected"]}[11]
     assert entry["reasons"] == ["input-shift"] and entry["shift_z"] > entry["shift_threshold"] == 4.0
     assert out["config"]["shift_k"] == 4.0
+
+
+def test_a_shortened_interval_is_selected_as_too_small_a_change(net: Net):
+    scores = [s * (1 + 0.05 * math.sin(7.3 * i)) for i, s in enumerate(decaying_scores(20))]
+    scores[12] *= 0.5  # half its steps skipped: half the change its neighbours' trend predicts
+    payload = model_payload(intervals=20, scores=scores)
+    net.call(Cast.client1, "SubmitModel", payload)
+    out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])
+    entry = {s["interval"]: s for s in out["selected"]}[12]
+    assert entry["reasons"] == ["low-tail"] and entry["low_z"] < entry["low_threshold"] == -4.0
+    assert out["config"]["low_k"] == 4.0
 
 
 def test_submitters_org_fills_the_sub_quorum_only_when_other_orgs_are_too_few(net: Net, submitted):

@@ -61,7 +61,7 @@ def test_the_draw_is_the_hash_of_the_reveals_whoever_assigns(manual: Net, submit
     assert out["seed"] == expected
     scores = [s["absolute"] for s in submitted["scores"]]
     shifts = [s["input_shift"] for s in submitted["scores"]]
-    assert out["selected"] == select(scores, 3.0, 0.2, HashStream(seed, "audit"), shifts, 4.0)
+    assert out["selected"] == select(scores, 3.0, 0.2, HashStream(seed, "audit"), shifts, 4.0, 4.0)
     assert out["seed_round"]["withheld"] == [] and out["seed_round"]["reveals"] == {"Org1MSP": S1, "Org2MSP": S2}
     manual.refuse(Cast.admin1, "CommitSeed", mid, sha_hex(S1), status=409, match="state: model")
 

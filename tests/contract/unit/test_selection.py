@@ -107,3 +107,50 @@ def test_select_merges_input_shift_with_the_other_rules():
     picked = {e["interval"]: e for e in selection.select(scores, 3.0, 0.1, stream(), shifts, 4.0)}
     assert picked[9]["reasons"] == ["input-shift"] and picked[20]["reasons"] == ["zero"]
     assert {e["interval"] for e in selection.select(scores, 3.0, 0.1, stream(), None)} >= {20}
+
+
+# --- low-tail: too-small changes (shortened or partly skipped intervals) -------------------------
+
+def test_smooth_training_has_no_too_small_changes():
+    assert selection.low_tail(noisy(50), 4.0) == []
+    assert selection.low_tail(decaying_scores(50), 4.0) == []
+
+
+def test_a_shortened_interval_is_flagged_below_its_neighbours_trend():
+    scores = noisy(30)
+    scores[17] *= 0.5  # half the steps: about half the change, against ±5 % noise
+    hits = selection.low_tail(scores, 4.0)
+    assert [h["interval"] for h in hits] == [17]
+    assert hits[0]["rule"] == "low-tail" and hits[0]["z"] < hits[0]["threshold"] == -4.0
+    picked = selection.deterministic(scores, 3.0)
+    assert "low-tail" in picked[17]["reasons"] and picked[17]["low_z"] == hits[0]["z"]
+
+
+def test_the_warm_up_is_not_judged_and_low_k_sets_the_threshold():
+    scores = noisy(30)
+    scores[1] *= 0.3
+    assert selection.low_tail(scores, 4.0) == []
+    scores = noisy(30)
+    scores[12] *= 0.9
+    assert selection.low_tail(scores, 10.0) == []
+    assert 12 in {h["interval"] for h in selection.low_tail(scores, 1.0)}
+
+
+def test_select_takes_low_tail_hits_out_of_the_audit_pool():
+    scores = noisy(30)
+    scores[17] *= 0.5
+    picked = selection.select(scores, 3.0, 0.1, stream(), None, 4.0, 4.0)
+    reasons = {e["interval"]: e["reasons"] for e in picked}
+    assert reasons[17] == ["low-tail"] and sum(r == ["audit"] for r in reasons.values()) == 3
+
+
+def test_the_assurance_is_the_exact_chance_an_evading_cheat_escapes_the_audit():
+    assert selection.escape_probability(10, 2, 1) == pytest.approx(8 / 10)
+    assert selection.escape_probability(10, 2, 2) == pytest.approx(math.comb(8, 2) / math.comb(10, 2))
+    assert selection.escape_probability(4, 2, 5) == 0.0 and selection.escape_probability(10, 0, 3) == 1.0
+    scores = noisy(20)
+    scores[9] = 0.0
+    picked = selection.select(scores, 3.0, 0.2, stream())
+    out = selection.assurance(20, picked)
+    assert out["by_rules"] == 1 and out["audited"] == 4 and out["audit_pool"] == 19
+    assert out["escape"]["1"] == pytest.approx(15 / 19) and out["escape"]["5"] < out["escape"]["2"] < out["escape"]["1"]

@@ -8,6 +8,8 @@ from typing import Any
 import click
 from rich.table import Table
 
+from trainproof.chaincode.contract import selection
+from trainproof.chaincode.contract.config import DEFAULTS
 from trainproof.cli.options import common_options, pass_session
 from trainproof.cli.output import CliError, Exit, console, emit_json, err_console
 from trainproof.cli.session import Session
@@ -31,8 +33,10 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
     input shift, size against the trend, jumps, too little change). With SGD and momentum,
     an interval right after a flagged one whose shift is only the momentum carried in is
     listed as spillover, not flagged. A submitter can look
-    before `submit`; an auditor can run it on downloaded snapshots. The ledger's own
-    selection is the contract's (absolute change, zero change and input shift, plus a random audit).
+    before `submit`; an auditor can run it on downloaded snapshots. The column "contract" is
+    what the ledger's own rule (chaincode/contract/selection.py, at the consortium's default
+    settings) selects before its random audit; the other flags are analysis rules it does not
+    enforce.
     """
     run, files = read_run(run_dir)
     snapshots = [f for f in files if f.label.startswith("snapshot")]
@@ -45,8 +49,12 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
     flagged = select_outliers(sizes, k, l2, profiles=profiles, own=own)
     plain = select_outliers(sizes, k, l2, profiles=profiles) if own is not None else flagged
     spillover = sorted({e["interval"] for e in plain} - {e["interval"] for e in flagged})
+    contract = selection.deterministic(sizes, DEFAULTS["k"], [s["input_shift"] for s in scores], DEFAULTS["shift_k"],
+                                       DEFAULTS["low_k"])
+    audit = min(len(scores) - len(contract), selection.audit_size(len(scores), DEFAULTS["audit_fraction"]))
     result = {"run_dir": str(run_dir), "name": run.get("name"), "k": k, "intervals": scores, "flagged": flagged,
-              "momentum_spillover": spillover}
+              "momentum_spillover": spillover, "contract": {"selected": [contract[i] for i in sorted(contract)],
+                                                           "audit": audit, "settings": "defaults"}}
     if session.as_json:
         emit_json(result)
         return
@@ -76,16 +84,21 @@ def _score(run_dir: Path, paths: list[Path], quiet: bool
 
 def _print(result: dict[str, Any]) -> None:
     flagged = {e["interval"]: e for e in result["flagged"]}
+    ledger = {e["interval"]: e for e in result["contract"]["selected"]}
     table = Table(title=f"{result['name'] or result['run_dir']}: interval i is snapshot i → i+1", title_justify="left")
-    for column in ("#", "abs. change", "L2", "percent", "cosine", "input shift", "flagged by", "z"):
-        table.add_column(column, justify="left" if column == "flagged by" else "right")
+    for column in ("#", "abs. change", "L2", "percent", "cosine", "input shift", "contract", "flagged by", "z"):
+        table.add_column(column, justify="left" if column in ("contract", "flagged by") else "right")
     for s in result["intervals"]:
         hit = flagged.get(s["interval"])
         table.add_row(str(s["interval"]), *(_number(s[m]) for m in SCORE_KEYS),
+                      ", ".join(ledger[s["interval"]]["reasons"]) if s["interval"] in ledger else "",
                       hit["rule"] if hit else "", f"{hit['z']:.1f}" if hit and "z" in hit else "")
     console.print(table)
     n = len(result["flagged"])
-    console.print(f"{n} of {len(result['intervals'])} intervals flagged at k={result['k']:g}")
+    console.print(f"the contract's rule selects {len(ledger)} of {len(result['intervals'])} intervals, then audits "
+                  f"{result['contract']['audit']} more at random (default settings)")
+    console.print(f"{n} of {len(result['intervals'])} intervals flagged by the analysis rules at k={result['k']:g} "
+                  "(not enforced by the ledger)")
     if result["momentum_spillover"]:
         console.print("momentum spillover, not flagged: interval(s) " + ", ".join(map(str, result["momentum_spillover"]))
                       + " (shifted only by the momentum carried in from the flagged interval before)")

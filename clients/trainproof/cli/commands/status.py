@@ -62,7 +62,8 @@ def collect(ledger: TrainproofContract, model_id: str) -> dict[str, Any]:
             "decision_reason": decision["reason"] if decision else None,
             "tally": decision["tally"] if decision else None,
         })
-    info = {k: assignment.get(k) for k in ("assigner", "seed", "tx_id", "timestamp", "config", "submitter_org_excluded")}
+    info = {k: assignment.get(k) for k in ("assigner", "seed", "tx_id", "timestamp", "config", "submitter_org_excluded",
+                                           "assurance")}
     return {"model": model, "assignment": info, "intervals": intervals}
 
 
@@ -82,6 +83,11 @@ def why_selected(entry: dict[str, Any]) -> str:
             if entry.get("shift_z") is not None and entry.get("shift_threshold") is not None:
                 detail = f" (z {entry['shift_z']:.3g} > {entry['shift_threshold']:.3g})"
             words.append(f"outlier: the update landed on unusual inputs{detail}")
+        elif reason == "low-tail":
+            detail = ""
+            if entry.get("low_z") is not None and entry.get("low_threshold") is not None:
+                detail = f" (z {entry['low_z']:.3g} < {entry['low_threshold']:.3g})"
+            words.append(f"outlier: too little change for its place in training, e.g. a shortened interval{detail}")
         elif reason == "audit":
             words.append("random audit sample")
         else:
@@ -107,6 +113,13 @@ def render(report: dict[str, Any]) -> None:
     verdict = styled(model["status"]) if model["status"] in FINAL_STATUSES else "[dim]pending[/]"
     reason = f": {safe(model['reason'])}" if model.get("reason") else ""
     console.print(f"  verdict    {verdict}{reason}")
+    assurance = (report["assignment"] or {}).get("assurance")
+    if assurance:
+        escape = assurance["escape"]
+        console.print(f"  assurance  {assurance['by_rules']} interval(s) picked by the rules, {assurance['audited']} "
+                      f"audited at random from the other {assurance['audit_pool']}; poisoning the rules miss in 1 / 2 / 5 "
+                      f"interval(s) escapes the audit with probability {escape['1']:.2f} / {escape['2']:.2f} / "
+                      f"{escape['5']:.2f}")
     if not intervals:
         return
     table = Table()
