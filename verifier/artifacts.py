@@ -22,3 +22,12 @@ class ArtifactCache:
                 return path
             path.unlink()  # damaged on disk: fetch again
         return self.store.get_file(uri, sha256, path, expected_size=size)
+
+    def fetch_sealed(self, uri: str, ciphertext: dict, plaintext_sha256: str, key: bytes, directory: Path) -> Path:
+        """A sealed artifact, decrypted while downloading into ``directory`` (the task's private one,
+        never the shared cache: the plaintext must not outlive the task)."""
+        path = directory / plaintext_sha256
+        if path.exists():
+            return path
+        return self.store.get_sealed(uri, ciphertext["sha256"], plaintext_sha256, key, path,
+                                     expected_size=ciphertext["size"])

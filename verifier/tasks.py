@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from celery.exceptions import Reject
 
 from trainproof.storage import ArtifactStore, StorageUnavailable
-from trainproof.contract import Conflict, ContractError, TrainproofContract
+from trainproof.confidential.artifacts import my_keys, sealed_entries
+from trainproof.confidential.keywrap import KeyWrapError
+from trainproof.contract import Conflict, ContractError, NotFound, TrainproofContract
 from trainproof.contract import Transient as LedgerTransient
-from trainproof.profile import Profile
+from trainproof.profile import IdentityFiles, Profile
 from trainproof.verifier.app import app
 from trainproof.verifier.artifacts import ArtifactCache
 from trainproof.verifier.settings import worker_identity
@@ -41,6 +47,7 @@ class Resources:
     ledger: TrainproofContract
     store: ArtifactStore
     cache: ArtifactCache
+    files: IdentityFiles  # this worker's certificate and key (a confidential model's keys are wrapped to them)
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +58,30 @@ def resources() -> Resources:
     gateway = profile.connect(identity.name)
     contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
     store = ArtifactStore.from_state(role="verifier", org=identity.org)
-    return Resources(TrainproofContract(contract), store, ArtifactCache(store, identity.cache_dir / "artifacts"))
+    return Resources(TrainproofContract(contract), store, ArtifactCache(store, identity.cache_dir / "artifacts"),
+                     profile.identity_files(identity.name))
+
+
+@contextmanager
+def sealed_inputs(res: Resources, certificate: dict[str, Any]) -> Iterator[tuple[Any, Path | None]]:
+    """For a confidential model: this verifier's data keys and a private directory (0700, removed
+    afterwards) for the decrypted artifacts; (None, None) otherwise. Keys not delivered yet are
+    worth waiting for (Transient: the submitter delivers after the assignment); keys that do not
+    open are the submitter's fault, yielded as a REJECT finding."""
+    if not certificate.get("confidential"):
+        yield None, None
+        return
+    try:
+        keys: Any = my_keys(res.ledger, certificate["model_id"], res.files)
+    except NotFound as exc:
+        raise Transient(f"data keys not delivered yet: {exc.reason}") from exc
+    except KeyWrapError as exc:
+        keys = Finding("REJECT", f"unusable submission: the data keys delivered to this verifier do not open: {exc}")
+    private_dir = Path(tempfile.mkdtemp(prefix="sealed-", dir=res.cache.directory))
+    try:
+        yield keys, private_dir
+    finally:
+        shutil.rmtree(private_dir, ignore_errors=True)
 
 
 def _interval_record(assignment: dict, interval: int) -> dict | None:
@@ -104,8 +134,10 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
         parent_final = None
         if certificate.get("parent_id"):  # the lineage claim is checked by every member
             parent_final = res.ledger.get_model(certificate["parent_id"])["certificate"]["snapshots"][-1]
-        finding = run_verification(certificate, interval, res.store, res.cache, on_step=progress,
-                                   parent_final=parent_final, limits=limits)
+        with sealed_inputs(res, certificate) as (keys, private_dir):
+            finding = keys if isinstance(keys, Finding) else run_verification(
+                certificate, interval, res.store, res.cache, on_step=progress, parent_final=parent_final,
+                limits=limits, keys=keys, private_dir=private_dir)
         verdict, evidence = cast(finding, certificate, interval)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)
     except TRANSIENT as exc:
@@ -138,6 +170,9 @@ def check_attestation(self, attestation_id: str, verifier: str) -> dict[str, Any
         if audit["state"] != "AUDITING" or audit.get("verifier") != verifier:
             return {**outcome, "status": f"not assigned here (audit {audit['state']})"}
         certificate = res.ledger.get_model(record["model_id"])["certificate"]
+        if certificate["snapshots"][-1]["sha256"] in sealed_entries(certificate):
+            # Its key goes to the model's verifiers and grantees only: no verdict either way from here.
+            return {**outcome, "status": "cannot recompute: the model's final snapshot is sealed"}
         check = recompute(record, certificate, res.cache)
         res.ledger.confirm_attestation(attestation_id, check.verdict, check.as_evidence())
     except TRANSIENT as exc:

@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from trainproof.confidential.artifacts import sealed_entries
+from trainproof.confidential.keywrap import KeyWrapError
 from trainproof.storage import EVIDENCE, ArtifactStore, StorageError, StorageUnavailable
+from trainproof.storage.sealing import SealError
 from trainproof.ml.certificate import SCORE_KEYS
 from trainproof.ml.hashchain import layer_chain
 from trainproof.ml.metrics import interval_scores
@@ -120,17 +123,35 @@ def over_limits(certificate: dict, interval: int, limits: dict[str, Any]) -> str
 
 def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cache: ArtifactCache,
                     on_step: Callable[[int, int], None] | None = None,
-                    parent_final: dict[str, Any] | None = None, limits: dict[str, Any] | None = None) -> Finding:
+                    parent_final: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
+                    keys: dict[str, bytes] | None = None, private_dir: Path | None = None) -> Finding:
     """``parent_final``: the declared parent's final snapshot entry ({uri, sha256}) from the ledger;
-    ``limits``: the consortium limits in force for this model (its assignment's config)."""
+    ``limits``: the consortium limits in force for this model (its assignment's config);
+    ``keys``: a confidential model's data keys delivered to this verifier (plaintext SHA-256 →
+    key), its sealed artifacts decrypted into ``private_dir`` (the caller's, removed after the task)."""
     snapshots = certificate["snapshots"]
     if not 0 <= interval < len(snapshots) - 1:
         return Finding("REJECT", f"interval {interval} does not exist in the manifest")
+    sealed = sealed_entries(certificate)
+
+    def fetch(entry: dict[str, Any], what: str) -> Path:
+        if entry["sha256"] not in sealed:
+            return cache.fetch(entry["uri"], entry["sha256"], entry.get("size"))
+        key = (keys or {}).get(entry["sha256"])
+        if key is None or private_dir is None:
+            raise SealError(f"{what} is sealed and its data key was not delivered to this verifier", part="key")
+        try:
+            return cache.fetch_sealed(entry["uri"], sealed[entry["sha256"]], entry["sha256"], key, private_dir)
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:  # a GCM tag that fails, a plaintext that is not the commitment: name it
+            raise StorageError(f"{what} ({entry['uri']}): {exc}") from exc
+
     try:
         over = over_limits(certificate, interval, limits or {})
         if over:
             return Finding("REJECT", over)
-        paths = [cache.fetch(s["uri"], s["sha256"], s["size"]) for s in snapshots]
+        paths = [fetch(s, f"snapshot {s['index']}") for s in snapshots]
         mismatch = compare_scores(certificate["scores"], interval_scores(paths))
         if mismatch:
             return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
@@ -139,8 +160,7 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
             if forged:
                 return Finding("REJECT", f"lineage: {forged} (declared parent {certificate.get('parent_id')})",
                                {"scores_match": True})
-        dataset = cache.fetch(certificate["dataset"]["uri"], certificate["dataset"]["sha256"],
-                              certificate["dataset"]["size"])
+        dataset = fetch(certificate["dataset"], "the dataset")
         started = time.monotonic()
         out = cache.directory / f"replay-{certificate['model_id']}-{interval}.safetensors"
         result = replay_interval(paths[interval], paths[interval + 1], certificate, dataset, on_step=on_step,
@@ -148,8 +168,9 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
         seconds = time.monotonic() - started
     except StorageUnavailable:
         raise  # MinIO is down: retry later, the submission may be fine
-    except (StorageError, SnapshotError, SpecError) as exc:
-        # Bad address, missing or tampered object, unknown architecture: the submitter's fault.
+    except (StorageError, SnapshotError, SpecError, KeyWrapError) as exc:
+        # Bad address, missing or tampered object (a sealed one's GCM tag included), a key that does
+        # not open, unknown architecture: the submitter's fault.
         return Finding("REJECT", f"unusable submission: {exc}")
     except (MemoryError, OSError):
         raise  # this worker's own fault (memory, local disk): no verdict on the submission

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from trainproof.storage import DATASETS, SNAPSHOTS, ArtifactStore, ProgressFn
 from trainproof.contract import CONFLICT_CODES, TrainproofContract, Transient, classify
@@ -50,6 +50,7 @@ class Submitted:
     state: dict[str, Any]
     certificate: dict[str, Any]
     artifact_bytes: int  # dataset + snapshots (already stored ones count too, though nothing was sent for them)
+    keys: dict[str, bytes] = field(default_factory=dict)  # confidential: plaintext SHA-256 → data key
 
 
 def read_run(run_dir: str | Path) -> tuple[dict[str, Any], list[LocalFile]]:
@@ -152,13 +153,24 @@ def submit_certificate(contract: Contract, cert: dict[str, Any], attempts: int =
 
 def submit_run(run_dir: str | Path, contract: Contract, store: ArtifactStore, *, name: str | None = None,
                parent_id: str | None = None, model_id: str | None = None,
-               progress: Optional[ProgressFn] = None) -> Submitted:
-    """Upload the run's dataset and snapshots, then submit its certificate; returns the model id and state."""
+               progress: Optional[ProgressFn] = None, confidential: Iterable[str] = ()) -> Submitted:
+    """Upload the run's dataset and snapshots, then submit its certificate; returns the model id and state.
+
+    ``confidential`` ("dataset", "snapshots"): those artifacts are sealed before upload, each with
+    a fresh data key, returned in ``Submitted.keys`` (keep them: `confidential.artifacts`)."""
     run, files = read_run(run_dir)
-    uris = upload_artifacts(files, store, progress)
+    sealed, keys = {}, {}
+    if confidential:
+        from trainproof.confidential.artifacts import seal_and_upload
+
+        uris, sealed, keys = seal_and_upload(files, store, confidential, progress)
+    else:
+        uris = upload_artifacts(files, store, progress)
     cert = build_certificate(run, uris, model_id=model_id or str(uuid.uuid4()), name=name, parent_id=parent_id)
+    if sealed:
+        cert["confidential"] = sealed
     tx_id, state = submit_certificate(contract, cert)
-    return Submitted(cert["model_id"], tx_id, state, cert, sum(f.size for f in files))
+    return Submitted(cert["model_id"], tx_id, state, cert, sum(f.size for f in files), keys)
 
 
 def model_state(contract: Contract, model_id: str) -> dict[str, Any]:

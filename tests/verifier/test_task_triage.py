@@ -52,7 +52,7 @@ def run(monkeypatch):
     def go(failures: list[Exception]):
         fake = FakeGatewayContract(failures)
         monkeypatch.setattr(tasks, "worker_identity", lambda: IDENTITY)
-        monkeypatch.setattr(tasks, "resources", lambda: tasks.Resources(tasks.TrainproofContract(fake), None, None))
+        monkeypatch.setattr(tasks, "resources", lambda: tasks.Resources(tasks.TrainproofContract(fake), None, None, None))
         monkeypatch.setattr(tasks, "run_verification", lambda *a, **k: Finding("ACCEPT", "replay matches",
                                                                                  {"replay_sha256": "e"}))
         monkeypatch.setattr(tasks.verify_interval, "retry",

@@ -25,8 +25,10 @@ import numpy as np
 from trainproof.attestation import batch as batch_file
 from trainproof.attestation import merkle, receipt
 from trainproof.attestation.tensors import to_json_list
+from trainproof.confidential.artifacts import fetch, my_keys
 from trainproof.contract import TrainproofContract
 from trainproof.gateway import CommitError, Contract
+from trainproof.profile import IdentityFiles
 from trainproof.storage import DATASETS, ArtifactStore
 
 MAX_CARRIED_VALUES = 1024  # an output this small travels inside the receipt (and, alone, on the ledger)
@@ -108,10 +110,13 @@ class Attester:
     (``load_model`` checks both); the model is rebuilt from the architecture registry."""
 
     def __init__(self, contract: Contract, store: ArtifactStore, model_id: str,
-                 transfer: Optional[Callable[..., None]] = None) -> None:
+                 transfer: Optional[Callable[..., None]] = None, identity: IdentityFiles | None = None) -> None:
+        """``identity``: this client's certificate and key, needed for a confidential model (its
+        final snapshot opens with the data key delivered to it: the submitter or a grantee)."""
         from trainproof.ml.inference import execution_fingerprint
 
         self.contract, self.store, self.model_id, self._transfer = contract, store, model_id, transfer
+        self.identity = identity
         self.ledger = TrainproofContract(contract)
         model = self.ledger.get_model(model_id)
         if model["status"] != "VERIFIED":
@@ -131,10 +136,15 @@ class Attester:
                 from trainproof.ml.inference import load_model
 
                 final = self.certificate["snapshots"][-1]
+                keys = None
+                if self.certificate.get("confidential"):
+                    if self.identity is None:
+                        raise AttestError(f"model {self.model_id} is confidential: attest as its submitter or a "
+                                          "granted identity, whose data key opens its final snapshot")
+                    keys = my_keys(self.ledger, self.model_id, self.identity)
                 with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
-                    path = Path(tmp) / f"{final['sha256']}.safetensors"
-                    self.store.get_file(final["uri"], final["sha256"], path, self._transfer,
-                                        expected_size=final["size"])
+                    path = fetch(self.store, keys, self.certificate, final, Path(tmp) / "final.safetensors",
+                                 self._transfer)
                     self._model = load_model(self.certificate, path)
         return self._model
 
@@ -173,6 +183,6 @@ class Attester:
 
 def attest(contract: Contract, store: ArtifactStore, model_id: str, inputs: np.ndarray,
            progress: Optional[Progress] = None, transfer: Optional[Callable[..., None]] = None,
-           outputs: np.ndarray | None = None) -> Attested:
+           outputs: np.ndarray | None = None, identity: IdentityFiles | None = None) -> Attested:
     """One attestation: ``Attester(…).attest(inputs)`` (see there)."""
-    return Attester(contract, store, model_id, transfer).attest(inputs, progress, outputs)
+    return Attester(contract, store, model_id, transfer, identity).attest(inputs, progress, outputs)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import click
 
 from trainproof.cli.commands import (
-    analyze, attest, audit, check, config, explorer, lineage, models, network, show, status, submit, verifier,
+    analyze, attest, audit, check, config, explorer, keys, lineage, models, network, show, status, submit, verifier,
 )
 from trainproof.cli.options import common_options
 from trainproof.cli.output import CliError, Exit, err_console, fail
@@ -58,7 +58,7 @@ def cli() -> None:
 
 for command in (submit.submit, status.status, show.show, show.history, lineage.lineage, models.models,
                 check.check, analyze.analyze, verifier.verifier, config.config, network.network, explorer.explorer,
-                audit.audit, attest.attest, attest.verify_output, attest.attestation):
+                audit.audit, attest.attest, attest.verify_output, attest.attestation, keys.keys, keys.grant):
     cli.add_command(command)
 
 

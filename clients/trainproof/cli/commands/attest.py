@@ -52,7 +52,7 @@ def attest(session: Session, model_id: str, input_file: Path, out: Path | None) 
     say = (lambda _m: None) if session.as_json else (lambda m: err_console.print(f"[dim]{safe(m)}[/]"))
     try:
         with session.store() as store, transfer_bars(not session.as_json) as progress:
-            done = run_attest(session.contract, store, model_id, inputs, say, progress)
+            done = run_attest(session.contract, store, model_id, inputs, say, progress, identity=session.files)
     except (AttestError, InferenceError) as exc:
         raise CliError(str(exc), "attest a VERIFIED model (`trainproof models --status VERIFIED`) on inputs of the "
                                  "shape its architecture takes", Exit.REFUSED) from None

@@ -64,8 +64,11 @@ def _restore(session: Session, model: dict[str, Any], weights_file: Path, restor
     chain = cert["layer_hashes"]
     with tempfile.TemporaryDirectory(prefix="trainproof-check-") as tmp:
         source = Path(tmp) / "final.safetensors"
+        from trainproof.confidential.artifacts import fetch, my_keys
+
+        keys = my_keys(session.ledger, model["model_id"], session.files) if cert.get("confidential") else None
         with session.store() as store, transfer_bars(not session.as_json) as progress:
-            store.get_file(final["uri"], final["sha256"], source, progress)
+            fetch(store, keys, cert, final, source, progress)
         load_verified(source, final["sha256"], final["size"])  # the ledger's bytes, and a well-formed snapshot
         state, restored = restore_layers(weights_file, chain, source)
     partial = restore_to.with_name(restore_to.name + ".partial")

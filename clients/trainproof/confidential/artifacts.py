@@ -1,0 +1,154 @@
+"""Confidential artifacts on the client side: seal on upload, keep the keys, deliver them, open them.
+
+    uris, sealed, keys = seal_and_upload(files, store, {"dataset", "snapshots"})   # submit --confidential
+    KeyStore(home, identity).save(model_id, keys)                                   # the submitter's own copy
+    deliver(ledger, model_id, keys, own_cert)         # after assignment and after each re-staffing
+    fetch(store, ledger, identity, certificate, entry, dest)   # a reader: plain or sealed, hash-checked
+
+Each artifact gets its own fresh data key (``sealing.new_key``): a key handed to a verifier opens
+only what that key sealed. The keys stay with the submitter in ``$TRAINPROOF_HOME/keys/IDENTITY/``
+(0700 directories, 0600 files); on the ledger they exist only wrapped to a reader's certificate.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from cryptography import x509
+
+from trainproof.confidential import keywrap
+from trainproof.contract import TrainproofContract
+from trainproof.profile import IdentityFiles
+from trainproof.storage import ArtifactStore, ProgressFn
+from trainproof.storage.sealing import new_key
+
+SEALABLE = ("dataset", "snapshots")
+
+
+class ConfidentialError(Exception):
+    """A confidential model's keys are missing or unusable here; the message says what to do."""
+
+
+def seal_and_upload(files: list[Any], store: ArtifactStore, which: Iterable[str],
+                    progress: Optional[ProgressFn] = None) -> tuple[dict[str, str], dict[str, Any], dict[str, bytes]]:
+    """Store the run's artifacts, sealing the kinds in ``which`` ("dataset", "snapshots"):
+    label → URI (the ciphertext's where sealed), the certificate's ``confidential`` object, and
+    plaintext SHA-256 → data key. A file whose plaintext is not what run.json recorded is refused."""
+    from trainproof.submission import SubmissionError
+
+    kinds = set(which)
+    unknown = kinds - set(SEALABLE)
+    if unknown:
+        raise ConfidentialError(f"--confidential takes {', '.join(SEALABLE)} (or all), not {', '.join(sorted(unknown))}")
+    uris: dict[str, str] = {}
+    sealed: dict[str, Any] = {}
+    keys: dict[str, bytes] = {}
+    for f in files:
+        kind = "dataset" if f.label == "dataset" else "snapshots"
+        if kind not in kinds:
+            artifact = store.put_file(f.path, f.bucket, progress)
+            stored_sha = artifact.sha256
+            uris[f.label] = artifact.uri
+        else:
+            key = new_key()
+            artifact = store.put_sealed(f.path, f.bucket, key, progress)
+            stored_sha = artifact.plaintext_sha256
+            uris[f.label] = artifact.uri
+            keys[f.sha256] = key
+            entry = {"sha256": artifact.sha256, "size": artifact.size}
+            if kind == "dataset":
+                sealed["dataset"] = entry
+            else:
+                sealed.setdefault("snapshots", []).append({"index": int(f.label.split()[1]), **entry})
+        if stored_sha != f.sha256:
+            raise SubmissionError(f"{f.label} changed since it was recorded: {f.path} has SHA-256 {stored_sha}, "
+                                  f"run.json says {f.sha256}")
+    return uris, sealed, keys
+
+
+def sealed_entries(certificate: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Plaintext SHA-256 → the ciphertext's {sha256, size} for every sealed artifact of a certificate."""
+    sealed = certificate.get("confidential") or {}
+    out = {}
+    if "dataset" in sealed:
+        out[certificate["dataset"]["sha256"]] = sealed["dataset"]
+    by_index = {s["index"]: s for s in certificate["snapshots"]}
+    for entry in sealed.get("snapshots", []):
+        out[by_index[entry["index"]]["sha256"]] = entry
+    return out
+
+
+class KeyStore:
+    """A submitter identity's data keys, one private JSON file per model."""
+
+    def __init__(self, home: Path, identity: str) -> None:
+        self.directory = Path(home) / "keys" / identity
+
+    def path(self, model_id: str) -> Path:
+        return self.directory / f"{model_id}.json"
+
+    def save(self, model_id: str, keys: dict[str, bytes]) -> Path:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory.parent, 0o700)
+        os.chmod(self.directory, 0o700)
+        path = self.path(model_id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"model_id": model_id, "keys": {sha: key.hex() for sha, key in sorted(keys.items())}}, out)
+        return path
+
+    def load(self, model_id: str) -> dict[str, bytes]:
+        path = self.path(model_id)
+        if not path.is_file():
+            raise ConfidentialError(f"no data keys for model {model_id} in {self.directory}: only its submitter holds "
+                                    "them (act as the identity, with the $TRAINPROOF_HOME, that submitted it)")
+        return {sha: bytes.fromhex(key) for sha, key in json.loads(path.read_text())["keys"].items()}
+
+
+def assigned_now(ledger: TrainproofContract, model_id: str) -> list[str]:
+    """Fingerprints of the verifiers assigned now to one of the model's open intervals."""
+    record = ledger.get_assignment(model_id)
+    return sorted({fp for rec in record.get("intervals", []) if not rec.get("decision") for fp in rec["verifiers"]})
+
+
+def deliver(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes],
+            recipients: list[x509.Certificate]) -> list[str]:
+    """Wrap every key to each recipient's certificate and post them (DeliverDataKeys, as the
+    submitter). Returns the recipients' fingerprints."""
+    if not recipients:
+        return []
+    ledger.deliver_data_keys(model_id, keywrap.delivery(keys, recipients, model_id)["keys"])
+    return [keywrap.fingerprint(c) for c in recipients]
+
+
+def deliver_to_assigned(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes]) -> list[str]:
+    """Deliver to the verifiers assigned now (their certificates from the verifier registry)."""
+    wanted = set(assigned_now(ledger, model_id))
+    certs = [keywrap.load_certificate(v["cert_pem"]) for v in ledger.list_verifiers() if v["fingerprint"] in wanted]
+    return deliver(ledger, model_id, keys, certs)
+
+
+def my_keys(ledger: TrainproofContract, model_id: str, identity: IdentityFiles) -> dict[str, bytes]:
+    """This identity's data keys of the model, unwrapped with its own private key."""
+    answer = ledger.get_data_keys(model_id)
+    cert = keywrap.load_certificate(identity.cert.read_bytes())
+    private = keywrap.load_private_key(identity.key)
+    return {sha: keywrap.unwrap(wrapped, private, cert, model_id, sha) for sha, wrapped in answer["keys"].items()}
+
+
+def fetch(store: ArtifactStore, keys: dict[str, bytes] | None, certificate: dict[str, Any], entry: dict[str, Any],
+          dest: Path, progress: Optional[ProgressFn] = None) -> Path:
+    """A certificate's artifact (its dataset or snapshot ``entry``) at ``dest``, accepted only with
+    the ledger's hashes: decrypted while downloading when it is sealed (``keys``: this reader's)."""
+    sealed = sealed_entries(certificate).get(entry["sha256"])
+    if sealed is None:
+        return store.get_file(entry["uri"], entry["sha256"], dest, progress, expected_size=entry["size"])
+    key = (keys or {}).get(entry["sha256"])
+    if key is None:
+        raise ConfidentialError(f"artifact {entry['sha256'][:16]}… of model {certificate['model_id']} is sealed and no "
+                                "data key for it was delivered to this identity; ask its submitter for a grant "
+                                "(`trainproof grant`)")
+    return store.get_sealed(entry["uri"], sealed["sha256"], entry["sha256"], key, dest, progress,
+                            expected_size=sealed["size"])

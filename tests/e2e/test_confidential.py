@@ -1,0 +1,191 @@
+"""Confidential models end to end (issue 18): sealed before upload, keys delivered to the assigned
+verifiers only, verdicts through the real workers, refusals on the live network.
+
+The submitter here is org2-user1, so that org1-user1 — the identity the explorer reads the
+ledger as (``make network-up``) — is a client of another org, and is refused like any other.
+"""
+from __future__ import annotations
+
+import io
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from trainproof.confidential import keywrap
+from trainproof.confidential.artifacts import deliver, deliver_to_assigned, my_keys, sealed_entries
+from trainproof.contract import NotFound, Refused, TrainproofContract
+from trainproof.storage import ArtifactStore
+from trainproof.storage.sealing import new_key, seal
+from trainproof.submission import build_certificate, read_run, submit_certificate, submit_run, wait_for_verdict
+
+pytestmark = pytest.mark.e2e
+SUBMITTER = "org2-user1"
+
+
+@pytest.fixture(scope="module")
+def org2(profile, connect):
+    gateway = connect(SUBMITTER)
+    contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
+    with ArtifactStore.from_state(role="submitter", org="org2") as store:
+        yield contract, store
+
+
+def ledger_as(connect, profile, name: str) -> TrainproofContract:
+    return TrainproofContract(connect(name).get_network(profile.channel).get_contract(profile.chaincode))
+
+
+def train(tmp_path: Path, label: str, **kwargs) -> Path:
+    from demo.digits import train_digits
+
+    run_dir = tmp_path / label
+    train_digits(run_dir, intervals=kwargs.pop("intervals", 6), steps_per_interval=10,
+                 seed=secrets.randbelow(2 ** 31 - 2) + 1, name=f"e2e-confidential-{label}", **kwargs)
+    return run_dir
+
+
+def wait_assigned(ledger: TrainproofContract, model_id: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while ledger.model_state(model_id)["status"] == "SUBMITTED":
+        assert time.monotonic() < deadline, f"model {model_id} was never assigned"
+        time.sleep(0.5)
+
+
+def submit_confidential(org2, profile, run_dir: Path) -> tuple[str, dict, dict[str, bytes]]:
+    """What `trainproof submit --confidential all` does: seal, submit, deliver to itself and then
+    to the verifiers the contract assigned."""
+    contract, store = org2
+    done = submit_run(run_dir, contract, store, confidential=("dataset", "snapshots"))
+    ledger = TrainproofContract(contract)
+    me = keywrap.load_certificate(profile.identity_files(SUBMITTER).cert.read_bytes())
+    deliver(ledger, done.model_id, done.keys, [me])
+    wait_assigned(ledger, done.model_id)
+    deliver_to_assigned(ledger, done.model_id, done.keys)
+    return done.model_id, done.certificate, done.keys
+
+
+def test_a_confidential_honest_model_is_verified_and_storage_holds_only_ciphertext(org2, profile, connect, tmp_path):
+    run_dir = train(tmp_path, "honest")
+    model_id, cert, keys = submit_confidential(org2, profile, run_dir)
+    assert set(keys) == {cert["dataset"]["sha256"], *(s["sha256"] for s in cert["snapshots"])}
+    state = wait_for_verdict(org2[0], model_id, timeout=300)
+    assert state["status"] == "VERIFIED", state
+    votes = TrainproofContract(org2[0]).get_votes(model_id)
+    assert votes and all(v["verdict"] == "ACCEPT" and v["evidence"]["details"]["exact"] for v in votes)
+    # The objects in MinIO are ciphertext: no 64-byte window of the dataset's plaintext occurs in them.
+    run, files = read_run(run_dir)
+    plain = next(f for f in files if f.label == "dataset").path.read_bytes()
+    windows = {plain[i:i + 64] for i in range(0, len(plain) - 64)}
+    stored = tmp_path / "stored"
+    sealed = sealed_entries(cert)[cert["dataset"]["sha256"]]
+    org2[1].get_file(cert["dataset"]["uri"], sealed["sha256"], stored, expected_size=sealed["size"])
+    blob = stored.read_bytes()
+    assert blob != plain and not any(blob[i:i + 64] in windows for i in range(0, len(blob) - 64))
+    # The submitter itself opens its own artifacts with the key delivered to it.
+    mine = my_keys(TrainproofContract(org2[0]), model_id, profile.identity_files(SUBMITTER))
+    assert mine == keys
+
+
+def test_a_confidential_poisoned_model_is_rejected(org2, profile, tmp_path):
+    run_dir = train(tmp_path, "poisoned", poison_intervals=list(range(6)), poison_fraction=1.0)
+    model_id, _, _ = submit_confidential(org2, profile, run_dir)
+    state = wait_for_verdict(org2[0], model_id, timeout=300)
+    assert state["status"] == "REJECTED", state
+
+
+def test_only_the_assigned_verifiers_and_the_submitter_get_the_keys(org2, profile, connect, tmp_path):
+    run_dir = train(tmp_path, "refusals")
+    model_id, _, keys = submit_confidential(org2, profile, run_dir)
+    submitter_ledger = TrainproofContract(org2[0])
+    assigned = set(deliver_to_assigned(submitter_ledger, model_id, keys))  # again: the same verifiers
+    verifiers = {n: f for n, f in profile.identities.items() if f.role == "verifier"}
+    outsider = next(n for n, f in verifiers.items() if keywrap.fingerprint(keywrap.load_certificate(f.cert.read_bytes()))
+                    not in assigned)
+    insider = next(n for n, f in verifiers.items() if keywrap.fingerprint(keywrap.load_certificate(f.cert.read_bytes()))
+                   in assigned)
+    assert my_keys(ledger_as(connect, profile, insider), model_id, profile.identity_files(insider)) == keys
+    for name, status, rule in ((outsider, 403, "not assigned"), ("org1-user1", 403, "not granted"),
+                               ("org1-admin", 403, "admin"), ("org2-admin", 403, "admin")):
+        with pytest.raises(Refused) as refused:
+            ledger_as(connect, profile, name).get_data_keys(model_id)
+        assert refused.value.status == status and rule in refused.value.reason, (name, refused.value.reason)
+    # A key wrapped to one identity does not open for another, whoever reads it off the block.
+    wrapped = ledger_as(connect, profile, insider).get_data_keys(model_id)["keys"]
+    sha, one = next(iter(wrapped.items()))
+    other = profile.identity_files(outsider)
+    with pytest.raises(keywrap.KeyWrapError):
+        keywrap.unwrap(one, keywrap.load_private_key(other.key), keywrap.load_certificate(other.cert.read_bytes()),
+                       model_id, sha)
+    # A grant lets another org's client read; the explorer's identity is refused until then.
+    grantee = profile.identity_files("org1-user1")
+    submitter_ledger.grant_access(model_id, grantee.mspid, cert_pem=grantee.cert.read_text())
+    deliver(submitter_ledger, model_id, keys, [keywrap.load_certificate(grantee.cert.read_bytes())])
+    assert my_keys(ledger_as(connect, profile, "org1-user1"), model_id, grantee) == keys
+    assert wait_for_verdict(org2[0], model_id, timeout=300)["status"] == "VERIFIED"
+    # The submitter and the grantee attest its outputs: their keys open the sealed final snapshot.
+    import numpy as np
+
+    from trainproof.attestation import receipt as receipts
+    from trainproof.attestation.attest import AttestError, attest
+
+    sample = np.full((1, 64), 0.25, dtype=np.float32)
+    for name, org in ((SUBMITTER, "org2"), ("org1-user1", "org1")):
+        contract = connect(name).get_network(profile.channel).get_contract(profile.chaincode)
+        with ArtifactStore.from_state(role="submitter", org=org) as store:
+            done = attest(contract, store, model_id, sample, identity=profile.identity_files(name))
+        assert receipts.verify(done.receipt, sample[0], done.outputs[0]).ok
+    with pytest.raises(AttestError, match="confidential"):
+        attest(org2[0], org2[1], model_id, sample)
+
+
+def test_tampered_ciphertext_is_rejected_naming_the_artifact(org2, profile, tmp_path):
+    """A snapshot whose stored ciphertext has one flipped byte (its hash on the ledger is the
+    tampered object's, so storage hands it over): GCM refuses it, the verifiers vote REJECT."""
+    from trainproof.storage import SNAPSHOTS
+
+    contract, store = org2
+    run_dir = train(tmp_path, "tampered", intervals=2)
+    run, files = read_run(run_dir)
+    uris, sealed, keys = {}, {"snapshots": []}, {}
+    for f in files:
+        key = new_key()
+        if f.label == "dataset":
+            uris[f.label] = store.put_file(f.path, f.bucket).uri
+            continue
+        sink = io.BytesIO()
+        with open(f.path, "rb") as source:
+            seal(source, sink, key)
+        blob = bytearray(sink.getvalue())
+        if f.label != "snapshot 0":
+            blob[40] ^= 0x01  # inside the first chunk's ciphertext
+        out = tmp_path / f"{f.label.replace(' ', '-')}.sealed"
+        out.write_bytes(bytes(blob))
+        artifact = store.put_file(out, SNAPSHOTS)
+        uris[f.label] = artifact.uri
+        keys[f.sha256] = key
+        sealed["snapshots"].append({"index": int(f.label.split()[1]), "sha256": artifact.sha256, "size": artifact.size})
+    cert = build_certificate(run, uris, model_id=str(uuid.uuid4()), name="e2e-confidential-tampered")
+    cert["confidential"] = sealed
+    _, state = submit_certificate(contract, cert)
+    ledger = TrainproofContract(contract)
+    wait_assigned(ledger, cert["model_id"])
+    deliver_to_assigned(ledger, cert["model_id"], keys)
+    state = wait_for_verdict(contract, cert["model_id"], timeout=300)
+    assert state["status"] == "REJECTED", state
+    reasons = " ".join(v["evidence"].get("reason", "") for v in ledger.get_votes(cert["model_id"]))
+    assert "unusable submission: snapshot" in reasons and "chunk 0" in reasons, reasons
+
+
+def test_keys_not_delivered_leave_no_verdict_but_refusals_say_why(org2, profile, connect, tmp_path):
+    contract, store = org2
+    done = submit_run(train(tmp_path, "withheld", intervals=2), contract, store, confidential=("snapshots",))
+    wait_assigned(TrainproofContract(contract), done.model_id)
+    assigned = TrainproofContract(contract).get_assignment(done.model_id)["intervals"][0]["verifiers"][0]
+    name = next(n for n, f in profile.identities.items()
+                if f.role == "verifier" and keywrap.fingerprint(keywrap.load_certificate(f.cert.read_bytes())) == assigned)
+    with pytest.raises(NotFound, match="not delivered yet"):
+        ledger_as(connect, profile, name).get_data_keys(done.model_id)
+    time.sleep(5)
+    assert TrainproofContract(contract).get_votes(done.model_id) == [], "a verifier voted without the keys"
