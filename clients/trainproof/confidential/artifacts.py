@@ -152,3 +152,38 @@ def fetch(store: ArtifactStore, keys: dict[str, bytes] | None, certificate: dict
                                 "(`trainproof grant`)")
     return store.get_sealed(entry["uri"], sealed["sha256"], entry["sha256"], key, dest, progress,
                             expected_size=sealed["size"])
+
+
+def staffing(ledger: TrainproofContract, model_id: str) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+    """Who is assigned now, interval by interval, with the round: it changes when a re-staffing
+    brings in verifiers that have no keys yet."""
+    record = ledger.get_assignment(model_id)
+    return tuple((rec["interval"], rec["round"], tuple(rec["verifiers"])) for rec in record.get("intervals", [])
+                 if not rec.get("decision"))
+
+
+class KeyAgent:
+    """Delivers a submitter's data keys whenever one of its confidential models is (re-)staffed.
+
+    It reads the ledger, not events (a missed event would leave verifiers waiting): every pass
+    looks at each model in the identity's key store that is ASSIGNED, and delivers to the
+    verifiers assigned now when the staffing differs from the one it last delivered to."""
+
+    def __init__(self, ledger: TrainproofContract, store: KeyStore) -> None:
+        self.ledger, self.store = ledger, store
+        self.delivered: dict[str, Any] = {}
+
+    def models(self) -> list[str]:
+        return sorted(p.stem for p in self.store.directory.glob("*.json")) if self.store.directory.is_dir() else []
+
+    def run_once(self) -> dict[str, list[str]]:
+        """One pass: model id → the fingerprints delivered to in this pass (only models that changed)."""
+        done = {}
+        for model_id in self.models():
+            if self.ledger.model_state(model_id)["status"] != "ASSIGNED":
+                continue
+            now = staffing(self.ledger, model_id)
+            if now and self.delivered.get(model_id) != now:
+                done[model_id] = deliver_to_assigned(self.ledger, model_id, self.store.load(model_id))
+                self.delivered[model_id] = now
+        return done

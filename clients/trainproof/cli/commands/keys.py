@@ -53,6 +53,31 @@ def deliver(session: Session, model_id: str) -> None:
                   + ", ".join(short(fp, 16) for fp in delivered))
 
 
+@keys.command()
+@click.option("--every", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@common_options
+@pass_session
+def agent(session: Session, every: float, once: bool) -> None:
+    """Keep delivering: whenever one of your confidential models is assigned or re-staffed, wrap its
+    keys to the verifiers assigned now (runs until interrupted; the submitter's side of key delivery)."""
+    import time
+
+    from trainproof.confidential.artifacts import KeyAgent, KeyStore
+
+    worker = KeyAgent(session.ledger, KeyStore(session.profile.home, session.identity))
+    while True:
+        for model_id, delivered in worker.run_once().items():
+            line = {"model_id": model_id, "delivered_to": delivered}
+            if session.as_json:
+                emit_json(line)
+            else:
+                console.print(f"model {safe(model_id)}: keys delivered to {len(delivered)} assigned verifier(s)")
+        if once:
+            return
+        time.sleep(every)
+
+
 @click.command()
 @click.argument("model_id", type=MODEL_ID)
 @click.argument("who", metavar="IDENTITY|CERT_FILE")

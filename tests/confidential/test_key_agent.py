@@ -1,0 +1,50 @@
+"""The submitter's key agent (issue 18): it delivers a confidential model's keys to the verifiers
+assigned now, and again to the newcomers a re-staffing brings in, on the in-memory ledger."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from trainproof.chaincode.contract.config import MEMBERS_ENV
+from trainproof.confidential.artifacts import KeyAgent, KeyStore, staffing
+from trainproof.chaincode.shim.stub import ChaincodeError
+from trainproof.contract import TrainproofContract
+from tests.confidential.test_client import LedgerContract
+from tests.contract.factories import Cast, Net, model_payload, sealed_payload
+
+pytestmark = pytest.mark.unit
+BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
+
+
+def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monkeypatch, tmp_path):
+    monkeypatch.setenv(MEMBERS_ENV, "Org1MSP,Org2MSP")
+    net = Net()
+    net.register_verifiers()
+    payload = sealed_payload(model_payload(intervals=10))
+    net.call(Cast.client1, "SubmitModel", payload)
+    mid = payload["model_id"]
+    store = KeyStore(tmp_path, "org1-user1")
+    store.save(mid, {payload["dataset"]["sha256"]: os.urandom(32)} | {s["sha256"]: os.urandom(32) for s in payload["snapshots"]})
+    ledger = TrainproofContract(LedgerContract(net, Cast.client1))
+    agent = KeyAgent(ledger, store)
+    assert agent.run_once() == {}, "nothing is assigned yet"
+
+    net.call(Cast.admin2, "AssignVerifiers", mid)
+    first = {fp for _, _, fps in staffing(ledger, mid) for fp in fps}
+    out = agent.run_once()
+    assert set(out[mid]) == first
+    assert agent.run_once() == {}, "the same staffing is not delivered twice"
+    some = next(iter(first))
+    assert TrainproofContract(LedgerContract(net, BY_FP[some])).get_data_keys(mid)["keys"]
+
+    net.ledger.clock += 86400 + 1  # nobody voted: every interval is re-staffed with fresh verifiers
+    net.call(Cast.admin2, "ExpireAssignment", mid)
+    now = {fp for _, _, fps in staffing(ledger, mid) for fp in fps}
+    newcomers = now - first
+    assert newcomers
+    newcomer = TrainproofContract(LedgerContract(net, BY_FP[next(iter(newcomers))]))
+    with pytest.raises(ChaincodeError, match="not delivered yet"):  # the in-memory ledger's own error
+        newcomer.get_data_keys(mid)
+    assert set(agent.run_once()[mid]) == now
+    assert len(newcomer.get_data_keys(mid)["keys"]) == len(payload["snapshots"]) + 1
