@@ -9,6 +9,8 @@ import re
 
 from trainproof.storage import AccessDenied, IntegrityError, ObjectNotFound, StorageError, StorageUnavailable
 from trainproof.cli.output import CliError, Exit
+from trainproof.confidential.artifacts import ConfidentialError
+from trainproof.confidential.keywrap import KeyWrapError
 from trainproof.contract import ADMIN_TRANSACTIONS, CLIENT_TRANSACTIONS, Conflict, NotFound, Refused, Transient, VerdictTimeout, classify
 from trainproof.gateway import CommitError, CommitStatusError, GatewayError, SubmitError
 from trainproof.ml.snapshot import SnapshotError
@@ -19,7 +21,8 @@ NETWORK_HINT = "is the network running? check with `trainproof network status`; 
 _TRANSPORT = re.compile(r"\b(UNAVAILABLE|DEADLINE_EXCEEDED|SERVICE_UNAVAILABLE)\b")
 _CHAINCODE_DOWN = re.compile(r"could not launch chaincode|connection refused|timeout expired", re.IGNORECASE)
 
-EXPECTED = (GatewayError, ProfileError, StorageError, SnapshotError, SubmissionError, VerdictTimeout)
+EXPECTED = (GatewayError, ProfileError, StorageError, SnapshotError, SubmissionError, VerdictTimeout, ConfidentialError,
+            KeyWrapError)
 
 
 def translate(exc: BaseException, identity: str = "", role: str = "") -> CliError:
@@ -47,6 +50,12 @@ def translate(exc: BaseException, identity: str = "", role: str = "") -> CliErro
     if isinstance(exc, SubmissionError):
         return CliError(str(exc), "RUN_DIR must be a directory written by trainproof's Recorder "
                                   "(run.json, snapshots/, dataset/)", Exit.USAGE)
+    if isinstance(exc, ConfidentialError):
+        return CliError(str(exc), "a confidential model's keys are its submitter's: ask it for `trainproof grant`",
+                        Exit.DENIED)
+    if isinstance(exc, KeyWrapError):
+        return CliError(str(exc), "the key delivered to this identity does not open with its own key file; ask the "
+                                  "submitter to deliver again (`trainproof keys deliver`)", Exit.INTEGRITY)
     if isinstance(exc, VerdictTimeout):
         return CliError(str(exc), "verifier workers vote asynchronously: are they running (`trainproof network "
                                   "status`)? wait longer with --timeout", Exit.TIMEOUT)

@@ -33,11 +33,10 @@ class ConfidentialError(Exception):
 
 def seal_and_upload(files: list[Any], store: ArtifactStore, which: Iterable[str],
                     progress: Optional[ProgressFn] = None) -> tuple[dict[str, str], dict[str, Any], dict[str, bytes]]:
-    """Store the run's artifacts, sealing the kinds in ``which`` ("dataset", "snapshots"):
-    label → URI (the ciphertext's where sealed), the certificate's ``confidential`` object, and
-    plaintext SHA-256 → data key. A file whose plaintext is not what run.json recorded is refused."""
-    from trainproof.submission import SubmissionError
-
+    """Store the run's artifacts (``submission.LocalFile``s), sealing the kinds in ``which``
+    ("dataset", "snapshots"): label → URI (the ciphertext's where sealed), the certificate's
+    ``confidential`` object, and plaintext SHA-256 → data key. A file whose plaintext is not what
+    run.json recorded is refused (ConfidentialError), as ``submission.upload_artifacts`` refuses it."""
     kinds = set(which)
     unknown = kinds - set(SEALABLE)
     if unknown:
@@ -63,8 +62,8 @@ def seal_and_upload(files: list[Any], store: ArtifactStore, which: Iterable[str]
             else:
                 sealed.setdefault("snapshots", []).append({"index": int(f.label.split()[1]), **entry})
         if stored_sha != f.sha256:
-            raise SubmissionError(f"{f.label} changed since it was recorded: {f.path} has SHA-256 {stored_sha}, "
-                                  f"run.json says {f.sha256}")
+            raise ConfidentialError(f"{f.label} changed since it was recorded: {f.path} has SHA-256 {stored_sha}, "
+                                    f"run.json says {f.sha256}; re-record the run rather than edit it")
     return uris, sealed, keys
 
 
