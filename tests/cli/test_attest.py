@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.cli.conftest import UNKNOWN_MODEL, as_json, expect_error, expect_json_error
@@ -43,7 +44,8 @@ def test_attest_writes_a_receipt_that_verify_output_accepts(invoke, verified_mod
     assert shown.exit_code == 0 and as_json(shown)["root"] == done["root"]
 
     data = json.loads(receipt.read_text())
-    data["items"][0]["output"]["values"][3] = 0.5  # a float32 value, not the model's
+    value = data["items"][0]["output"]["values"][3]
+    data["items"][0]["output"]["values"][3] = float(np.float32(value) + np.float32(1))  # a float32, not the model's
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(data))
     bad = invoke("verify-output", str(tampered), "--json")
