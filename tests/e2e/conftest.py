@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path
 
 import pytest
 
+from trainproof.contract import TrainproofContract
 from trainproof.storage import ArtifactStore
 from demo.digits import train_digits
 from trainproof.submission import Submitted, submit_run, wait_for_verdict
@@ -58,3 +60,35 @@ def assignment(contract, model_id: str) -> dict:
 
 def votes(contract, model_id: str) -> list[dict]:
     return json.loads(contract.evaluate("GetVotes", [model_id]))["votes"]
+
+
+# --- signed outputs (issue 17): shared by tests/e2e/test_attest.py and the explorer's live test ----------
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory, submitter, store) -> str:
+    """A small honest digits model of this module's own, VERIFIED by the workers."""
+    run = tmp_path_factory.mktemp("verified") / "run"
+    train_digits(run, intervals=4, steps_per_interval=10, seed=secrets.randbelow(2 ** 31 - 2) + 1, name="e2e-verified")
+    model_id = submit_run(run, submitter, store).model_id
+    assert wait_for_verdict(submitter, model_id, timeout=240)["status"] == "VERIFIED"
+    return model_id
+
+
+def set_attest_audit_fraction(connect, profile, value: float) -> None:
+    """The consortium sets attest_audit_fraction: Org1's admin proposes, Org2's approves."""
+    admins = [TrainproofContract(connect(n).get_network(profile.channel).get_contract(profile.chaincode))
+              for n in ("org1-admin", "org2-admin")]
+    proposal = admins[0].propose_config({"attest_audit_fraction": value})
+    if proposal["status"] != "APPLIED":
+        assert admins[1].approve_config(proposal["proposal_id"])["status"] == "APPLIED"
+
+
+def wait_for_audit(ledger: TrainproofContract, aid: str, timeout: float = 240) -> dict:
+    """The attestation once its audit is over: CONFIRMED, DISPUTED or UNCHECKED."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = ledger.get_attestation(aid)
+        if record["audit"]["state"] in ("CONFIRMED", "DISPUTED", "UNCHECKED"):
+            return record
+        time.sleep(1)
+    raise AssertionError(f"attestation {aid}'s audit is still {record['audit']['state']} after {timeout}s")

@@ -8,32 +8,18 @@ from __future__ import annotations
 
 import base64
 import copy
-import secrets
-import time
 
 import numpy as np
 import pytest
 from fabric_protos.common import common_pb2
 
+from tests.e2e.conftest import set_attest_audit_fraction, wait_for_audit
 from trainproof.attestation import receipt as receipts
 from trainproof.attestation.attest import AttestError, attest
 from trainproof.contract import TrainproofContract
 from trainproof.explorer.decode import decode_block
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def verified(tmp_path_factory, submitter, store) -> str:
-    """A small honest digits model, VERIFIED by the workers."""
-    from demo.digits import train_digits
-    from trainproof.submission import submit_run, wait_for_verdict
-
-    run = tmp_path_factory.mktemp("attest") / "run"
-    train_digits(run, intervals=4, steps_per_interval=10, seed=secrets.randbelow(2 ** 31 - 2) + 1, name="e2e-attest")
-    model_id = submit_run(run, submitter, store).model_id
-    assert wait_for_verdict(submitter, model_id, timeout=240)["status"] == "VERIFIED"
-    return model_id
 
 
 @pytest.fixture(scope="module")
@@ -145,42 +131,24 @@ def test_a_model_that_is_not_verified_is_not_attested(submitter, store, inputs, 
     assert TrainproofContract(submitter).list_attestations(model_id=model_id)["attestations"] == []
 
 
-def _set_fraction(connect, profile, value: float) -> None:
-    admins = [TrainproofContract(connect(n).get_network(profile.channel).get_contract(profile.chaincode))
-              for n in ("org1-admin", "org2-admin")]
-    proposal = admins[0].propose_config({"attest_audit_fraction": value})
-    if proposal["status"] != "APPLIED":
-        assert admins[1].approve_config(proposal["proposal_id"])["status"] == "APPLIED"
-
-
-def _audit(ledger: TrainproofContract, aid: str, final: tuple[str, ...], timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = ledger.get_attestation(aid)
-        if record["audit"]["state"] in final:
-            return record
-        time.sleep(1)
-    raise AssertionError(f"attestation {aid} audit still {record['audit']['state']} after {timeout}s")
-
-
 def test_audited_attestations_are_confirmed_and_a_forged_output_disputed(verified, submitter, store, inputs,
                                                                         connect, profile):
     ledger = TrainproofContract(submitter)
     before = ledger.get_config()["values"]["attest_audit_fraction"]
-    _set_fraction(connect, profile, 1.0)
+    set_attest_audit_fraction(connect, profile, 1.0)
     try:
         honest = attest(submitter, store, verified, inputs[:10])
         forged_outputs = attest(submitter, store, verified, inputs[10:20]).outputs.copy()
         forged_outputs[3, 0] += 0.5  # the attester lies about one output
         forged = attest(submitter, store, verified, inputs[10:20], outputs=forged_outputs)
     finally:
-        _set_fraction(connect, profile, before)
-    record = _audit(ledger, honest.attestation_id, ("CONFIRMED", "DISPUTED"))
+        set_attest_audit_fraction(connect, profile, before)
+    record = wait_for_audit(ledger, honest.attestation_id)
     audit = record["audit"]
     assert audit["state"] == "CONFIRMED", audit
     assert audit["independent"] and audit["verifier_mspid"] == "Org2MSP"  # the attester is Org1's
     assert audit["check"]["evidence"]["exact"] and audit["check"]["evidence"]["output_root"] == honest.root
-    record = _audit(ledger, forged.attestation_id, ("CONFIRMED", "DISPUTED"))
+    record = wait_for_audit(ledger, forged.attestation_id)
     assert record["audit"]["state"] == "DISPUTED", record["audit"]
     evidence = record["audit"]["check"]["evidence"]
     assert evidence["mismatched"] == 1 and evidence["output_root"] != forged.root

@@ -7,13 +7,12 @@ consortium's ProposeConfig/ApproveConfig for the two AttestOutput calls, then pu
 from __future__ import annotations
 
 import json
-import secrets
 import threading
-import time
 
 import numpy as np
 import pytest
 
+from tests.e2e.conftest import set_attest_audit_fraction, store, submitter, verified, wait_for_audit  # noqa: F401 (fixtures)
 from tests.explorer.conftest import chain_height, wait_until
 from trainproof.contract import TrainproofContract
 from trainproof.explorer import pages
@@ -21,51 +20,6 @@ from trainproof.explorer.db import Database
 from trainproof.explorer.indexer import Indexer, Outcome
 
 pytestmark = [pytest.mark.explorer, pytest.mark.network, pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module")
-def submitter(profile, connect):
-    return connect("org1-user1").get_network(profile.channel).get_contract(profile.chaincode)
-
-
-@pytest.fixture(scope="module")
-def store():
-    from trainproof.storage import ArtifactStore
-
-    with ArtifactStore.from_state(role="submitter", org="org1") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def verified(tmp_path_factory, submitter, store) -> str:
-    """A small honest digits model, VERIFIED by the workers."""
-    from demo.digits import train_digits
-    from trainproof.submission import submit_run, wait_for_verdict
-
-    run = tmp_path_factory.mktemp("explorer-attest") / "run"
-    train_digits(run, intervals=4, steps_per_interval=10, seed=secrets.randbelow(2 ** 31 - 2) + 1,
-                 name="explorer-attest")
-    model_id = submit_run(run, submitter, store).model_id
-    assert wait_for_verdict(submitter, model_id, timeout=240)["status"] == "VERIFIED"
-    return model_id
-
-
-def _set_fraction(connect, profile, value: float) -> None:
-    admins = [TrainproofContract(connect(n).get_network(profile.channel).get_contract(profile.chaincode))
-              for n in ("org1-admin", "org2-admin")]
-    proposal = admins[0].propose_config({"attest_audit_fraction": value})
-    if proposal["status"] != "APPLIED":
-        assert admins[1].approve_config(proposal["proposal_id"])["status"] == "APPLIED"
-
-
-def _settled(ledger: TrainproofContract, aid: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = ledger.get_attestation(aid)
-        if record["audit"]["state"] in ("CONFIRMED", "DISPUTED", "UNCHECKED"):
-            return record
-        time.sleep(1)
-    raise AssertionError(f"attestation {aid}'s audit is still {record['audit']['state']} after {timeout}s")
 
 
 def test_the_index_follows_audits_to_confirmed_and_disputed(tmp_path, network, connect, profile, submitter, store,
@@ -93,15 +47,15 @@ def test_the_index_follows_audits_to_confirmed_and_disputed(tmp_path, network, c
     inputs = (load_digits().data[:20] / 16.0).astype(np.float32)
     try:
         before = ledger.get_config()["values"]["attest_audit_fraction"]
-        _set_fraction(connect, profile, 1.0)
+        set_attest_audit_fraction(connect, profile, 1.0)
         try:
             honest = attest(submitter, store, verified, inputs[:10])
             forged_outputs = attest(submitter, store, verified, inputs[10:]).outputs.copy()
             forged_outputs[3, 0] += 0.5  # the attester lies about one output
             forged = attest(submitter, store, verified, inputs[10:], outputs=forged_outputs)
         finally:
-            _set_fraction(connect, profile, before)
-        records = {a.attestation_id: _settled(ledger, a.attestation_id) for a in (honest, forged)}
+            set_attest_audit_fraction(connect, profile, before)
+        records = {a.attestation_id: wait_for_audit(ledger, a.attestation_id) for a in (honest, forged)}
         height = chain_height(network)
         wait_until(lambda: indexer.next_block >= height, 120, f"the indexer to reach block {height - 1}")
     finally:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
 from trainproof.attestation import batch as batch_file
-from trainproof.attestation import merkle, receipt
+from trainproof.attestation import receipt
 from trainproof.attestation.tensors import to_json_list
 from trainproof.confidential.artifacts import fetch, my_keys
 from trainproof.contract import TrainproofContract
@@ -91,11 +93,10 @@ def fetch_blocks(contract: Contract, block_number: int) -> tuple[bytes, bytes]:
 
 def items_for(items: batch_file.Items, outputs: np.ndarray, indices: list[int] | None = None) -> list[dict[str, Any]]:
     """Receipt entries with their inclusion paths (all items, or ``indices``)."""
-    paths = merkle.paths(items.leaves)
     out = []
     for i in (range(items.count) if indices is None else indices):
         entry = {"index": i, "input_sha256": items.input_sha256[i], "output_sha256": items.output_sha256[i],
-                 "path": [h.hex() for h in paths[i]]}
+                 "path": [h.hex() for h in items.tree.path(i)]}
         carried = _carried(outputs[i])
         if carried is not None:
             entry["output"] = carried
@@ -154,31 +155,55 @@ class Attester:
         return predict(self.model, inputs)
 
     def attest(self, inputs: np.ndarray, progress: Optional[Progress] = None,
-               outputs: np.ndarray | None = None) -> Attested:
+               outputs: np.ndarray | None = None, stages: dict[str, float] | None = None) -> Attested:
         """Attest the model's outputs for ``inputs`` (a batch along the first dimension, or one sample).
 
         ``outputs`` replaces the computed outputs: what a lying attester would record (the tests
-        and benchmarks use it to show that an audit DISPUTES such an attestation); leave it None."""
+        and benchmarks use it to show that an audit DISPUTES such an attestation); leave it None.
+        ``stages`` receives the seconds each step took (forward, hash+merkle, upload, commit,
+        receipt): what ``make bench-attest`` prints."""
         from trainproof.ml.inference import batched
 
         say = progress or (lambda _message: None)
+        clock = _Stages(stages)
         inputs = batched(self.certificate, inputs)  # a shape the model cannot take fails here, before any download
         say(f"running model {self.model_id} on {len(inputs)} input(s)")
-        computed = self.outputs(inputs)
+        with clock("forward"):
+            computed = self.outputs(inputs)
         outputs = computed if outputs is None else np.ascontiguousarray(outputs, dtype=np.float32)
-        items = batch_file.Items.of(inputs, outputs)
+        with clock("hash+merkle"):
+            items = batch_file.Items.of(inputs, outputs)
+            items.root()
         say(f"uploading the batch file ({items.count} input/output pair(s))")
-        with tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
+        with clock("upload"), tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
             path = batch_file.write(Path(tmp) / "batch.safetensors", inputs, outputs, self.model_id)
             stored = self.store.put_file(path, DATASETS)
         request = request_for(self.model_id, self.weights_sha256, items, outputs, stored, self.execution)
         say("endorsing and committing AttestOutput")
-        tx_id, block_number = commit(self.ledger, request)
-        raw, config_raw = fetch_blocks(self.contract, block_number)
-        built = receipt.build(raw, config_raw, tx_id, items_for(items, outputs), self.contract.network.name,
-                              self.contract.name, row_shapes={"input": list(inputs.shape[1:]),
-                                                              "output": list(outputs.shape[1:])})
+        with clock("commit"):
+            tx_id, block_number = commit(self.ledger, request)
+        with clock("receipt"):
+            raw, config_raw = fetch_blocks(self.contract, block_number)
+            built = receipt.build(raw, config_raw, tx_id, items_for(items, outputs), self.contract.network.name,
+                                  self.contract.name, row_shapes={"input": list(inputs.shape[1:]),
+                                                                  "output": list(outputs.shape[1:])})
         return Attested(tx_id, self.model_id, block_number, items.count, request["root"], outputs, built)
+
+
+class _Stages:
+    """``with clock("name"):`` adds the block's seconds to ``stages[name]`` (nothing if stages is None)."""
+
+    def __init__(self, stages: dict[str, float] | None) -> None:
+        self.stages = stages
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.stages is not None:
+                self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
 
 
 def attest(contract: Contract, store: ArtifactStore, model_id: str, inputs: np.ndarray,

@@ -9,6 +9,7 @@ give that root is not the attested batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +40,17 @@ class Items:
                              f"{len(outputs)} outputs")
         return cls(row_digests(inputs), row_digests(outputs))
 
-    @property
-    def leaves(self) -> list[bytes]:
-        return [merkle.item_leaf(a, b) for a, b in zip(self.input_sha256, self.output_sha256)]
+    @cached_property
+    def tree(self) -> merkle.Tree:
+        """Built once: the root and every inclusion path come from it."""
+        return merkle.Tree([merkle.item_leaf(a, b) for a, b in zip(self.input_sha256, self.output_sha256)])
 
     @property
     def count(self) -> int:
         return len(self.input_sha256)
 
     def root(self) -> str:
-        return merkle.root(self.leaves).hex()
+        return self.tree.root.hex()
 
 
 def write(path: Path, inputs: np.ndarray, outputs: np.ndarray, model_id: str) -> Path:

@@ -122,11 +122,15 @@ def deliver(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes],
     return [keywrap.fingerprint(c) for c in recipients]
 
 
-def deliver_to_assigned(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes]) -> list[str]:
-    """Deliver to the verifiers assigned now (their certificates from the verifier registry)."""
+def assigned_certificates(ledger: TrainproofContract, model_id: str) -> list[x509.Certificate]:
+    """The certificates of the verifiers assigned now, from the verifier registry."""
     wanted = set(assigned_now(ledger, model_id))
-    certs = [keywrap.load_certificate(v["cert_pem"]) for v in ledger.list_verifiers() if v["fingerprint"] in wanted]
-    return deliver(ledger, model_id, keys, certs)
+    return [keywrap.load_certificate(v["cert_pem"]) for v in ledger.list_verifiers() if v["fingerprint"] in wanted]
+
+
+def deliver_to_assigned(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes]) -> list[str]:
+    """Deliver to the verifiers assigned now."""
+    return deliver(ledger, model_id, keys, assigned_certificates(ledger, model_id))
 
 
 def my_keys(ledger: TrainproofContract, model_id: str, identity: IdentityFiles) -> dict[str, bytes]:

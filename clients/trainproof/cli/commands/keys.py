@@ -38,11 +38,10 @@ def keys() -> None:
 def deliver(session: Session, model_id: str) -> None:
     """Deliver the data keys to the verifiers assigned now, the identities granted access, and yourself."""
     from trainproof.confidential import keywrap
-    from trainproof.confidential.artifacts import assigned_now, deliver as post
+    from trainproof.confidential.artifacts import assigned_certificates, deliver as post
 
     data_keys = _keys(session, model_id)
-    wanted = set(assigned_now(session.ledger, model_id))
-    certs = [keywrap.load_certificate(v["cert_pem"]) for v in session.ledger.list_verifiers() if v["fingerprint"] in wanted]
+    certs = assigned_certificates(session.ledger, model_id)
     certs += [keywrap.load_certificate(g["cert_pem"]) for g in session.ledger.list_grants(model_id) if g.get("cert_pem")]
     certs.append(keywrap.load_certificate(session.files.cert.read_bytes()))
     delivered = post(session.ledger, model_id, data_keys, certs)
