@@ -9,6 +9,7 @@ SeedRevealed        from the assigner's private key file, so a restarted dispatc
                     org while others exist). The draw is fixed by the reveals (ASSIGNMENT.md).
 IntervalsAssigned → one task per (verifier, interval) on that verifier's queue.
 IntervalDecided / ModelVerdict from an expiry may re-staff intervals → tasks for the new members.
+IntervalEscalated → tasks for the seats a disagreement filled (majority-first replication).
 OutputAttested    → the same seed round for the attestation, then AuditAttestation (the draw);
 AttestationAudit    AUDITING → one check_attestation task on the drawn verifier's queue; past
                     its deadline the attestation is re-staffed (AuditAttestation again).
@@ -145,6 +146,9 @@ class Dispatcher:
         submitter_msp = (payload.get("submitter") or {}).get("mspid", "")
         for assignment in payload.get("assignments", []) or []:
             self._enqueue(model_id, assignment, submitter_msp)
+        for escalation in payload.get("escalations", []) or []:  # only the seats just filled replay
+            self._enqueue(model_id, {**escalation, "verifiers": escalation["added"], "reasons": ["escalated"]},
+                          submitter_msp)
         if name == "ModelVerdict":
             self._assigned.pop(model_id, None)
             log.info("model %s: %s (%s)", model_id, payload.get("status"), payload.get("reason", ""))

@@ -75,10 +75,14 @@ def expected_correct(spec: ModelSpec, cfg: dict, pool: int, bad: int, mode: Opti
 
 
 def predicted_status(spec: ModelSpec, assignment: dict, names: dict[str, str], bad: dict[str, str]) -> str:
-    """The verdict the contract must reach, given the sub-quorums drawn and who is malicious."""
+    """The verdict the contract must reach, given the members seated and who is malicious ("" when
+    it cannot be told: a seated pair that disagrees, on a model another interval already settled,
+    was never joined by the third member whose vote would have decided it)."""
+    outcomes = []
     for rec in assignment.get("intervals", []):
         honest = "REJECT" if int(rec["interval"]) in spec.poisoned else "ACCEPT"
         votes = [cast_verdict(honest, bad.get(names.get(fp, ""))) for fp in rec["verifiers"]]
-        if decisions.majority(decisions.tally(votes, len(rec["verifiers"]))) != decisions.ACCEPTED:
-            return "REJECTED"
-    return "VERIFIED"
+        outcomes.append(decisions.majority(decisions.tally(votes, rec["size"])))
+    if decisions.INTERVAL_REJECTED in outcomes:
+        return "REJECTED"
+    return "VERIFIED" if all(o == decisions.ACCEPTED for o in outcomes) else ""

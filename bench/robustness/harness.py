@@ -57,6 +57,7 @@ class Outcome:
     rejected_intervals: list[int] = field(default_factory=list)
     predicted: str = ""
     malicious_in_quorums: int = 0
+    replays: int = 0                  # replays voted on this model, by every member of every round
 
     @property
     def poisoned_selected(self) -> bool:
@@ -218,8 +219,14 @@ class Bench:
                 if result.get("status") == "voted":
                     replays.append(float(result["replay_seconds"]))
                     tasks.append(float(result["task_seconds"]))
+                    out.replays += 1
 
         row = self.summarize(label, fraction, mode, bad_ids, outcomes, expected, expected_hit, replays, tasks, wall)
+        # Cost ratio: replayed steps over all verifiers ÷ training steps (every interval has the same steps).
+        for kind, group in (("clean", [o for o in outcomes if o.model_id and not o.spec.poisoned]),
+                            ("all", [o for o in outcomes if o.model_id])):
+            row[f"cost_ratio_{kind}"] = (sum(o.replays for o in group) / (len(group) * self.args.intervals)
+                                         if group else None)
         self.print_row(row, outcomes)
         return row
 
@@ -269,6 +276,8 @@ class Bench:
         say(f"  median submit→verdict {fmt(row['median_submit_to_verdict'])} s (ledger {fmt(row['median_ledger_seconds'])} s), "
             f"median replay {fmt(row['median_replay_seconds'], 2)} s, median task {fmt(row['median_task_seconds'], 2)} s "
             f"({row['replays']} replays voted), configuration {row['wall_seconds']:.0f} s")
+        say(f"  cost ratio (replayed ÷ trained steps): clean models {fmt(row.get('cost_ratio_clean'), 2)}, "
+            f"all models {fmt(row.get('cost_ratio_all'), 2)}")
 
     def solo(self, spec: ModelSpec, times: int) -> dict:
         """The demo model alone on an idle honest network: submit-to-verdict vs the replays it needed."""

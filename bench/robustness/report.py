@@ -38,7 +38,10 @@ def print_table(rows: list[dict], modes: list[str]) -> None:
             sel = " / ".join(f"{by[(f, m)]['poison_selected']}/{by[(f, m)]['poisoned']}" for m in modes if (f, m) in by)
         say(f"{round(f * 100):>8} %  " + "  ".join(f"{c:<25}" for c in cells) + f"  {sel:<34} {PAPER.get(round(f * 100), '')}")
     say("\nTiming per configuration (all models submitted at once): median submit→verdict vs median replay")
-    say(f"{'configuration':<16} {'submit→verdict':>14} {'(ledger)':>9} {'replay':>8} {'task':>7} {'replays':>8} {'wall':>6}")
+    say("and the cost ratio: replayed steps summed over all verifiers ÷ training steps (clean models; all models)")
+    say(f"{'configuration':<16} {'submit→verdict':>14} {'(ledger)':>9} {'replay':>8} {'task':>7} {'replays':>8} {'wall':>6}"
+        f" {'cost clean':>10} {'cost all':>8}")
     for r in rows:
         say(f"{r['label']:<16} {fmt(r['median_submit_to_verdict']):>12} s {fmt(r['median_ledger_seconds']):>7} s "
-            f"{fmt(r['median_replay_seconds'], 2):>6} s {fmt(r['median_task_seconds'], 2):>5} s {r['replays']:>8} {r['wall_seconds']:>5.0f} s")
+            f"{fmt(r['median_replay_seconds'], 2):>6} s {fmt(r['median_task_seconds'], 2):>5} s {r['replays']:>8} {r['wall_seconds']:>5.0f} s"
+            f" {fmt(r.get('cost_ratio_clean'), 2):>10} {fmt(r.get('cost_ratio_all'), 2):>8}")

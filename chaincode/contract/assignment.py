@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from trainproof.chaincode.contract import config, decisions, events, keys, seeding, selection, store, verifiers
+from trainproof.chaincode.contract import config, decisions, events, keys, replication, seeding, selection, store, verifiers
 from trainproof.chaincode.contract.args import model_id, texts
 from trainproof.chaincode.contract.clock import check_clock
 from trainproof.chaincode.contract.identity import Identity, caller
@@ -102,17 +102,20 @@ def assign(stub: Stub) -> dict[str, Any]:
                                 cfg["low_k"])
     deadline = stub.tx_timestamp + cfg["deadline_seconds"]
     submitter_msp = state["submitter"]["mspid"]
+    seats = replication.first_seats(cfg)
     records = []
     for entry in selected:
         i = entry["interval"]
-        chosen = pick(HashStream(drawn, f"quorum/{i}"), pool, size, submitter_msp)
-        assert chosen is not None  # len(pool) >= size was checked above
+        chosen = pick(HashStream(drawn, f"quorum/{i}"), pool, seats, submitter_msp)
+        assert chosen is not None  # len(pool) >= size >= seats was checked above
         records.append({
             "model_id": mid,
             "interval": i,
             "reasons": entry["reasons"],
             "round": 0,
+            "size": size,  # the full sub-quorum, whose majority decides; "verifiers" are the seats filled
             "verifiers": chosen,
+            "escalated": None,
             "deadline": deadline,
             "assigned_tx": stub.tx_id,
             "assigned_at": stub.tx_timestamp,
@@ -148,7 +151,7 @@ def assign(stub: Stub) -> dict[str, Any]:
 
 
 def _brief(rec: dict[str, Any]) -> dict[str, Any]:
-    return {f: rec[f] for f in ("interval", "reasons", "round", "verifiers", "deadline")}
+    return {f: rec[f] for f in ("interval", "reasons", "round", "size", "verifiers", "deadline")}
 
 
 def expire(stub: Stub) -> dict[str, Any]:
@@ -208,7 +211,7 @@ def expire(stub: Stub) -> dict[str, Any]:
         reason = f"deadline passed in round {rec['round']} with {len(voted)} of {len(rec['verifiers'])} vote(s); {why}"
         settled[i] = decisions.record(
             stub, mid, i, decisions.INTERVAL_INCONCLUSIVE, reason, round=rec["round"], votes=cast, missing=stale,
-            **decisions.tally(cast.values(), len(rec["verifiers"])),
+            **decisions.tally(cast.values(), rec["size"]),
         )
 
     new_state, outcomes = decisions.conclude(stub, state, settled) if settled else (None, {})

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "low_k": 4.0,  # too-small-change threshold: robust sds of log change below the local trend
     "audit_fraction": 0.2,  # random audit sample, as a fraction of all intervals (at least one)
     "sub_quorum_size": 3,  # verifiers per selected interval (odd)
+    "replication": "majority-first",  # seat a bare majority first, the rest on disagreement (replication.py) | full
     "deadline_seconds": 86400,  # time, in transaction time, to vote before ExpireAssignment may act
     "max_reassignments": 2,  # re-assignments of an interval before it is INCONCLUSIVE
     "clock_skew_seconds": 300,  # how far a deadline-setting tx's time may be from each endorsing peer's clock
@@ -77,6 +78,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "low_k": (lambda v: _number(v) and 1 <= v <= 10, "a number in [1, 10]", float),
     "audit_fraction": (lambda v: _number(v) and 0.05 <= v <= 1, "a number in [0.05, 1]", float),
     "sub_quorum_size": (lambda v: _integer(v) and 3 <= v <= 51 and v % 2 == 1, "an odd integer in [3, 51]", int),
+    "replication": (lambda v: v in ("majority-first", "full"), "'majority-first' or 'full'", str),
     "deadline_seconds": (lambda v: _integer(v) and 60 <= v <= 31_536_000, "an integer in [60, 31536000]", int),
     "max_reassignments": (lambda v: _integer(v) and 1 <= v <= 10, "an integer in [1, 10]", int),
     "clock_skew_seconds": (lambda v: _integer(v) and 1 <= v <= 86400, "an integer in [1, 86400]", int),

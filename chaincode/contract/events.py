@@ -1,5 +1,5 @@
 """Chaincode events. Fabric keeps one event per transaction, so when a transaction does several
-things it emits the most significant one (ModelVerdict > IntervalDecided > VoteCast; for
+things it emits the most significant one (ModelVerdict > IntervalDecided > IntervalEscalated > VoteCast; for
 ExpireAssignment ModelVerdict > IntervalDecided > IntervalsAssigned) and that payload carries
 everything a listener needs: it never has to know that a lesser event was folded in.
 """
@@ -15,6 +15,7 @@ SEED_COMMITTED = "SeedCommitted"
 SEED_REVEALED = "SeedRevealed"
 INTERVALS_ASSIGNED = "IntervalsAssigned"
 VOTE_CAST = "VoteCast"
+INTERVAL_ESCALATED = "IntervalEscalated"  # a vote that seated the rest of a sub-quorum (replication.py)
 INTERVAL_DECIDED = "IntervalDecided"
 MODEL_VERDICT = "ModelVerdict"
 OUTPUT_ATTESTED = "OutputAttested"

@@ -8,14 +8,18 @@ time therefore conflict at commit: the second fails with MVCC_READ_CONFLICT and 
 resubmits, now seeing the first vote (or the decision, and is then refused as late). Votes on
 different intervals never conflict unless one of them settles the model. Votes are accepted
 until the interval is decided or re-assigned, even past the deadline.
+
+Under majority-first replication (replication.py) a vote that leaves the seated members unable to
+reach a majority also seats the rest of the sub-quorum, in the same transaction.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from trainproof.chaincode.contract import decisions, events, keys, schemas, store, verifiers
+from trainproof.chaincode.contract import assignment, decisions, events, keys, replication, schemas, store, verifiers
 from trainproof.chaincode.contract.args import interval, json_object, model_id, texts
-from trainproof.chaincode.contract.identity import caller
+from trainproof.chaincode.contract.clock import check_clock
+from trainproof.chaincode.contract.identity import Identity, caller
 from trainproof.chaincode.contract.models import ASSIGNED, load_certificate, require_state
 from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
@@ -88,12 +92,29 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
     # Reading the other members' vote keys is what makes concurrent votes on one interval conflict.
     ballots = [v for fp in rec["verifiers"] if fp != who.fingerprint if (v := store.get(stub, keys.vote(mid, i, fp)))]
     ballots.append(vote)
-    count = decisions.tally([b["verdict"] for b in ballots], len(rec["verifiers"]))
+    count = decisions.tally([b["verdict"] for b in ballots], rec["size"])
+    outcome = decisions.majority(count)
+    escalating = outcome is None and replication.deadlocked(rec, [b["verdict"] for b in ballots])
+    record = store.get(stub, keys.assignment(mid)) if escalating else None
+    if record is not None:  # the new seats' deadline comes from this transaction's time
+        check_clock(stub, record["config"]["clock_skew_seconds"])
     store.put(stub, keys.vote(mid, i, who.fingerprint), vote)
     cast_event = {"interval": i, "verifier": who.fingerprint, "mspid": who.mspid, "verdict": verdict,
                   "round": rec["round"], **count}
 
-    outcome = decisions.majority(count)
+    if record is not None:
+        seated = escalate(stub, who, state, rec, record)
+        if seated is None:
+            reason = (f"the {len(rec['verifiers'])} seated verifiers disagree and no other active verifier is "
+                      f"eligible to take the sub-quorum's {rec['size'] - len(rec['verifiers'])} open seat(s)")
+            cast = {b["verifier"]["fingerprint"]: b["verdict"] for b in ballots}
+            return _decide(stub, state, rec, i, decisions.INTERVAL_INCONCLUSIVE, reason, cast, count, vote, cast_event)
+        events.emit(stub, events.INTERVAL_ESCALATED, {
+            "model_id": mid, "status": state["status"], "submitter": state["submitter"], "vote": cast_event,
+            "escalations": [{f: seated[f] for f in ("interval", "round", "size", "verifiers", "deadline")}
+                            | {"added": seated["escalated"]["added"]}],
+        })
+        return {"vote": vote, "decision": None, "model": state, "escalated": seated}
     if outcome is None:
         events.emit(stub, events.VOTE_CAST, {"model_id": mid, "status": state["status"], **cast_event})
         return {"vote": vote, "decision": None, "model": state}
@@ -104,6 +125,14 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
     if notes:
         reason += f" ({'; '.join(notes)[:500]})"
     cast = {b["verifier"]["fingerprint"]: b["verdict"] for b in ballots}
+    return _decide(stub, state, rec, i, outcome, reason, cast, count, vote, cast_event)
+
+
+def _decide(stub: Stub, state: dict[str, Any], rec: dict[str, Any], i: int, outcome: str, reason: str,
+            cast: dict[str, str], count: dict[str, Any], vote: dict[str, Any],
+            cast_event: dict[str, Any]) -> dict[str, Any]:
+    """Record interval ``i``'s decision, the model verdict it may settle, and their event."""
+    mid = state["model_id"]
     decision = decisions.record(stub, mid, i, outcome, reason, round=rec["round"], votes=cast, **count)
     new_state, outcomes = decisions.conclude(stub, state, {i: decision})
     payload = {
@@ -118,4 +147,32 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
     else:
         events.emit(stub, events.INTERVAL_DECIDED, {**payload, "status": state["status"]})
     return {"vote": vote, "decision": decision, "model": new_state or state}
+
+
+def escalate(stub: Stub, who: Identity, state: dict[str, Any], rec: dict[str, Any],
+             record: dict[str, Any]) -> dict[str, Any] | None:
+    """Seat the rest of the interval's sub-quorum (as many as are eligible); None if nobody is.
+
+    The new members come from the model's seed (in the assignment ``record``), so the voter
+    whose vote escalates chooses none of them. Their deadline is set from this transaction's
+    time, which is why the caller checked it against the peer's clock (as AssignVerifiers and
+    ExpireAssignment do): a vote dated in the past would otherwise hand a colluding expirer an
+    already-passed deadline.
+    """
+    cfg = record["config"]
+    candidates = [v for v in assignment.eligible(stub, state) if v["fingerprint"] not in rec["verifiers"]]
+    stream = replication.escalation_stream(record["seed"], rec["interval"], rec["round"])
+    wanted = min(rec["size"] - len(rec["verifiers"]), len(candidates))
+    added = assignment.pick(stream, candidates, wanted, state["submitter"]["mspid"]) if wanted else None
+    if not added:
+        return None
+    seated = {
+        **rec,
+        "verifiers": sorted(rec["verifiers"] + added),
+        "deadline": stub.tx_timestamp + cfg["deadline_seconds"],
+        "escalated": {"tx_id": stub.tx_id, "at": stub.tx_timestamp, "by": who.fingerprint, "added": added,
+                      "open_seats": rec["size"] - len(rec["verifiers"]) - len(added)},
+    }
+    store.put(stub, keys.interval(state["model_id"], rec["interval"]), seated)
+    return seated
 

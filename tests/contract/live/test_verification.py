@@ -27,7 +27,8 @@ How each path is made deterministic anyway:
    REJECTED, the double vote, the unassigned voter, a vote on an unselected interval, expiry)
    use a real, honest run of two intervals of ``SLOW_STEPS`` steps. With two intervals exactly
    one is selected (fewer than three scores: no outliers; audit sample ⌈0.2·2⌉ = 1), and its
-   three workers replay for several seconds before they can vote. The profile holds the
+   two seated workers replay for several seconds before they can vote (a dissenting vote seats
+   the third member, whose worker starts then and replays as long). The profile holds the
    verifiers' keys, so the test votes with the assigned identities in that window; a worker
    that finishes later finds the interval decided or the model closed, its vote is refused, and
    it stops. Every such test first asserts that no vote is on the ledger yet and says so
@@ -49,6 +50,7 @@ from typing import Any
 
 import pytest
 
+from trainproof.chaincode.contract.replication import first_seats
 from trainproof.chaincode.contract.prng import HashStream
 from trainproof.chaincode.contract.selection import select
 from tests.contract.factories import attestation_request, decaying_scores
@@ -100,7 +102,9 @@ def check_assignment(live: Live, assignment: dict[str, Any], certificate: dict[s
     for entry in assignment["selected"]:
         rec = by_interval[entry["interval"]]
         assert rec["reasons"] == entry["reasons"] and rec["round"] == 0 and rec["previous_rounds"] == []
-        assert len(rec["verifiers"]) == cfg["sub_quorum_size"] == len(set(rec["verifiers"]))
+        # A bare majority seated first (majority-first), the rest only once a disagreement escalated.
+        seated = first_seats(cfg) if rec["escalated"] is None else rec["size"] - rec["escalated"]["open_seats"]
+        assert rec["size"] == cfg["sub_quorum_size"] and len(rec["verifiers"]) == seated == len(set(rec["verifiers"]))
         assert rec["verifiers"] == sorted(rec["verifiers"])
         assert live.fingerprint(submitter) not in rec["verifiers"]
         for fp in rec["verifiers"]:
@@ -189,7 +193,7 @@ def test_workers_verify_an_honest_run_and_reject_a_poisoned_one(live, runs, even
         side = "ACCEPT" if outcome == "ACCEPTED" else "REJECT"
         for rec in decided:
             d = rec["decision"]
-            assert d["tally"][side] >= d["needed"] == len(rec["verifiers"]) // 2 + 1
+            assert d["tally"][side] >= d["needed"] == rec["size"] // 2 + 1
             assert set(d["votes"]) <= set(rec["verifiers"])
         for vote in live.query("GetVotes", mid)["votes"]:  # only assigned members ever got a vote in
             rec = next(r for r in assignment["intervals"] if r["interval"] == vote["interval"])
@@ -225,10 +229,24 @@ def vote(live: Live, who: str, model_id: str, interval: int, verdict: str, reaso
     return live.submit_tx(who, "SubmitVote", model_id, str(interval), verdict, evidence(reason), attempts=1)
 
 
+def seated_by_escalation(live: Live, events, tx: str, result: dict, rec: dict) -> str:
+    """The member a disagreeing vote seated (majority-first replication): its name, after checking
+    that the vote's event and the interval record on the ledger both say so."""
+    escalated = events.for_tx(tx)
+    assert escalated.name == "IntervalEscalated", escalated.name
+    (seat,) = escalated.payload["escalations"]
+    (added,) = seat["added"]
+    assert added not in rec["verifiers"] and sorted(seat["verifiers"]) == sorted([*rec["verifiers"], added])
+    assert result["escalated"]["escalated"]["added"] == [added]
+    on_ledger = next(r for r in live.assignment(rec["model_id"])["intervals"] if r["interval"] == rec["interval"])
+    assert on_ledger["escalated"]["tx_id"] == tx and on_ledger["verifiers"] == seat["verifiers"]
+    return live.name_of(added)
+
+
 def test_majority_accept_verifies_and_vote_rules(live, runs, events):
     cert, assignment, rec = slow_model(live, runs, "accept", "org1-user1", "org2-admin")
     mid, i = cert["model_id"], rec["interval"]
-    a, b, c = (live.name_of(fp) for fp in rec["verifiers"])
+    a, b = (live.name_of(fp) for fp in rec["verifiers"])  # majority-first: 2 of the 3 seats
     outsider = next(v for v in live.identities("verifier") if live.fingerprint(v) not in rec["verifiers"])
     other = 1 - i
     assert_no_vote_yet(live, mid)
@@ -269,9 +287,10 @@ def test_majority_accept_verifies_and_vote_rules(live, runs, events):
                 match=f"double vote: verifier {live.fingerprint(a)} already voted on interval {i}")
     live.refuse(a, "SubmitVote", mid, str(i), "ACCEPT", evidence("replay matches"), status=409, match="double vote")
 
-    # A dissent, then the deciding vote: 2 of 3 ACCEPT.
-    second, _ = vote(live, b, mid, i, "REJECT", "I disagree")
+    # A dissent seats the third member (drawn from the seed); then the deciding vote: 2 of 3 ACCEPT.
+    second, tx = vote(live, b, mid, i, "REJECT", "I disagree")
     assert second["decision"] is None
+    c = seated_by_escalation(live, events, tx, second, rec)
     third, tx = vote(live, c, mid, i, "ACCEPT", "replay matches exactly")
     decision = third["decision"]
     assert decision["outcome"] == "ACCEPTED" and decision["round"] == 0
@@ -310,13 +329,15 @@ def test_majority_reject_rejects(live, runs, events):
     cert, assignment, rec = slow_model(live, runs, "reject", "org2-user1", "org1-admin")
     mid, i = cert["model_id"], rec["interval"]
     assert {live.mspid(live.name_of(fp)) for fp in rec["verifiers"]} == {"Org1MSP"}
-    a, b, c = (live.name_of(fp) for fp in rec["verifiers"])
+    a, b = (live.name_of(fp) for fp in rec["verifiers"])
     assert_no_vote_yet(live, mid)
 
     first, _ = vote(live, a, mid, i, "REJECT", "weights differ after step 17")
     assert first["decision"] is None
-    second, _ = vote(live, b, mid, i, "ACCEPT", "replay matches")
+    second, tx = vote(live, b, mid, i, "ACCEPT", "replay matches")
     assert second["decision"] is None and second["model"]["status"] == "ASSIGNED"
+    c = seated_by_escalation(live, events, tx, second, rec)
+    assert live.mspid(c) == "Org1MSP"  # still another org than the submitter's
     live.refuse(b, "SubmitVote", mid, str(i), "REJECT", evidence("again"), status=409, match="double vote")
     third, tx = vote(live, c, mid, i, "REJECT", "backdoor trigger in batch 3")
 
@@ -414,7 +435,7 @@ def test_expired_assignment_is_restaffed_then_inconclusive(live, runs, events):
         result, tx = live.submit_tx("org2-admin", "ExpireAssignment", mid, timestamp=stamp, attempts=1)
         assert result["status"] == "ASSIGNED" and result["decided"] == [] and result["reason"] is None
         rec = live.assignment(mid)["intervals"][0]
-        assert rec["round"] == number and len(rec["verifiers"]) == 3 == len(set(rec["verifiers"]))
+        assert rec["round"] == number and len(rec["verifiers"]) == len(round0["verifiers"]) == len(set(rec["verifiers"]))
         assert rec["previous_rounds"][-1] == {
             "round": number - 1, "verifiers": previous["verifiers"], "deadline": previous["deadline"],
             "assigned_tx": previous["assigned_tx"], "missing": previous["verifiers"]}
@@ -446,7 +467,7 @@ def test_expired_assignment_is_restaffed_then_inconclusive(live, runs, events):
     assert decision["outcome"] == "INCONCLUSIVE" and decision["round"] == allowed
     assert decision["missing"] == last["verifiers"] and decision["votes"] == {}
     assert decision["tally"] == {"ACCEPT": 0, "REJECT": 0} and decision["tx_id"] == tx
-    assert decision["reason"] == (f"deadline passed in round {allowed} with 0 of 3 vote(s); "
+    assert decision["reason"] == (f"deadline passed in round {allowed} with 0 of {len(last['verifiers'])} vote(s); "
                                   "no majority after the last allowed re-assignment")
     assert result["decided"] == [{k: decision[k] for k in ("interval", "outcome", "reason", "tally", "size",
                                                           "needed", "round")}]

@@ -36,13 +36,14 @@ def test_assignment_selects_outliers_zeros_and_an_audit_sample_with_odd_sub_quor
     assert assurance["escape"]["1"] == pytest.approx(14 / 18)  # the audit misses one evading interval
     assert assurance["escape"]["5"] == pytest.approx(math.comb(13, 4) / math.comb(18, 4))
     for rec in out["intervals"]:
-        assert len(rec["verifiers"]) == 3 and set(rec["verifiers"]) <= ORG2  # never the submitter's org here
+        # A bare majority of the 3 seats first (majority-first), never the submitter's org here.
+        assert (rec["size"], len(rec["verifiers"])) == (3, 2) and set(rec["verifiers"]) <= ORG2
         assert rec["round"] == 0 and rec["deadline"] == net.ledger.clock + 60 + 86400
     name, event = net.last_event()
     assert name == "IntervalsAssigned"
     assert event["model_id"] == payload["model_id"] and event["seed"] == out["seed"]
     assert [a["interval"] for a in event["assignments"]] == sorted(reasons)
-    assert all(len(a["verifiers"]) == 3 and a["deadline"] for a in event["assignments"])
+    assert all((a["size"], len(a["verifiers"])) == (3, 2) and a["deadline"] for a in event["assignments"])
     state = net.call(Cast.client1, "GetModel", payload["model_id"])
     assert state["status"] == "ASSIGNED" and state["selected"] == sorted(reasons)
 
@@ -69,7 +70,7 @@ def test_a_shortened_interval_is_selected_as_too_small_a_change(net: Net):
 
 
 def test_submitters_org_fills_the_sub_quorum_only_when_other_orgs_are_too_few(net: Net, submitted):
-    net.set_config({"sub_quorum_size": 5})
+    net.set_config({"sub_quorum_size": 5, "replication": "full"})
     out = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])
     assert out["submitter_org_excluded"] is False
     for rec in out["intervals"]:

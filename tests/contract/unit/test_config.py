@@ -17,7 +17,7 @@ def test_defaults_when_nothing_was_set(bare_net: Net):
     assert view["values"] == DEFAULTS == {"k": 3.0, "audit_fraction": 0.2, "sub_quorum_size": 3,
                                           "deadline_seconds": 86400, "max_reassignments": 2,
                                           "shift_k": 4.0, "low_k": 4.0, "clock_skew_seconds": 300, "seed_reveal_seconds": 900,
-                                          "approval_rule": "majority",
+                                          "approval_rule": "majority", "replication": "majority-first",
                                           "max_steps_per_interval": 100_000, "max_parameters": 100_000_000,
                                           "max_dataset_bytes": 1 << 30, "max_snapshot_bytes": 1 << 30,
                                           "attest_audit_fraction": 0.1, "max_attested_outputs": 1_000_000,

@@ -332,6 +332,7 @@ def test_a_verifier_decrypts_after_assignment_end_to_end(bare_net: Net):
     for v in Cast.org2_verifiers[:2]:
         net.register_verifier(Cast.admin2, v)
     net.register_verifier(Cast.admin2, me)  # three eligible: every quorum holds all of them
+    net.set_config({"replication": "full"})
     payload = sealed_payload(model_payload(intervals=3), dataset=True, snapshots=[])
     net.call(Cast.client1, "SubmitModel", payload)
     out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])

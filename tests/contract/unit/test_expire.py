@@ -10,6 +10,12 @@ BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
 DAY = 86400
 
 
+@pytest.fixture(autouse=True)
+def full_sub_quorum(net: Net) -> None:
+    """These tests drive every seat of a sub-quorum; majority-first seating is test_replication.py's."""
+    net.set_config({"replication": "full"})
+
+
 @pytest.fixture
 def assigned(net: Net, submitted) -> dict:
     out = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])

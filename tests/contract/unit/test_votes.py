@@ -14,6 +14,12 @@ pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
 
 
+@pytest.fixture(autouse=True)
+def full_sub_quorum(net: Net) -> None:
+    """These tests drive every seat of a sub-quorum; majority-first seating is test_replication.py's."""
+    net.set_config({"replication": "full"})
+
+
 @pytest.fixture
 def assigned(net: Net, submitted) -> dict:
     """The submitted model, assigned by Org2's admin: {interval: [verifier fingerprints]}."""

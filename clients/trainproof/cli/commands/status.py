@@ -53,6 +53,8 @@ def collect(ledger: TrainproofContract, model_id: str) -> dict[str, Any]:
             "round": rec["round"],
             "deadline": rec["deadline"],
             "verifiers": [{"fingerprint": fp, "name": names.get(fp, "")} for fp in rec["verifiers"]],
+            "size": rec["size"],  # the sub-quorum whose majority decides; "verifiers" are the seats filled
+            "escalated": rec["escalated"],
             "votes": [{"verifier": v["verifier"]["fingerprint"], "name": v["verifier"].get("name") or names.get(
                           v["verifier"]["fingerprint"], ""), "mspid": v["verifier"]["mspid"], "verdict": v["verdict"],
                        "reason": v["evidence"].get("reason"), "round": v["round"], "tx_id": v["tx_id"],
@@ -131,6 +133,8 @@ def render(report: dict[str, Any]) -> None:
         waiting = len(row["verifiers"]) - len(row["votes"])
         if waiting > 0 and row["decision"] is None:
             votes = f"{votes}{', ' if votes else ''}[dim]{waiting} to come[/]"
+        if row["escalated"]:
+            votes += f" [dim](a disagreement seated {len(row['escalated']['added'])} more of {row['size']})[/]"
         table.add_row(str(row["interval"]), safe(row["why"]), votes or "[dim]none yet[/]", styled(row["decision"]),
                       safe(row["decision_reason"] or ""))
     console.print(table)
