@@ -115,6 +115,16 @@ def test_a_restaffed_interval_after_an_expiry_enqueues_the_new_round(setup):
     assert queued == []
 
 
+def test_an_escalation_enqueues_only_the_seats_it_filled(setup):
+    """The seated members already have tasks (one may still be replaying): queuing them again
+    would replay the interval twice."""
+    d, _, queued = setup()
+    d.handle("IntervalEscalated", {"model_id": "m", "submitter": {"mspid": "Org1MSP"}, "vote": {"interval": 4},
+                                   "escalations": [{"interval": 4, "round": 0, "size": 3, "verifiers": [V1, V2, V3],
+                                                    "deadline": 300.0, "added": [V3]}]})
+    assert queued == [("m", 4, V3, f"m:4:{V3[:16]}:0")] and d._assigned["m"] == (300.0, "Org1MSP")
+
+
 def test_a_verdict_ends_the_deadline_watch(setup):
     d, _, queued = setup()
     d.handle("IntervalsAssigned", {"model_id": "m", "submitter": {"mspid": "Org1MSP"},

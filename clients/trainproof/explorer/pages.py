@@ -287,6 +287,9 @@ def vote_grid(db: Database, model_id: str) -> str:
         d = decisions.get(i)
         outcome = (badge(d["outcome"]) + (f'<br><small>{e(d["reason"])}</small>' if d["reason"] else "")) if d else "open"
         reasons = ", ".join((intervals.get(i) or {}).get("reasons", []))
+        escalated = (intervals.get(i) or {}).get("escalated")
+        if escalated:  # majority-first: the seated pair disagreed, and this many more were seated
+            reasons += f'; escalated: +{len(escalated.get("added") or [])} seated'
         rows.append(f'<tr data-interval="{e(i)}"><th>{e(i)}<br><small>{e(reasons)}</small></th>{"".join(cells)}'
                     f'<td class="decision">{outcome}</td></tr>')
     return (f'<table id="vote-grid" class="grid"><thead><tr><th>interval</th>{head}<th>decision</th></tr></thead>'
