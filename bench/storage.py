@@ -40,10 +40,11 @@ T = TypeVar("T")
 MiB = 1 << 20
 
 
-def timed(operation: Callable[[], T]) -> tuple[T, float]:
-    start = time.perf_counter()
+def timed(operation: Callable[[], T]) -> tuple[T, float, float]:
+    """The result, the wall time, and the CPU time of this process (every thread: the client's share)."""
+    start, cpu = time.perf_counter(), time.process_time()
     result = operation()
-    return result, time.perf_counter() - start
+    return result, time.perf_counter() - start, time.process_time() - cpu
 
 
 def write_random(path: Path, size: int) -> None:
@@ -72,44 +73,49 @@ def main() -> None:
     verifier = ArtifactStore.from_state("verifier", "org2")
     root_client = s3_client(load("admin", ""))
     times: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
 
-    def note(row: str, seconds: float) -> None:
+    def note(row: str, seconds: float, cpu_seconds: float | None = None) -> None:
         times.setdefault(row, []).append(seconds)
+        if cpu_seconds is not None:
+            cpu.setdefault(row, []).append(cpu_seconds)
 
     with tempfile.TemporaryDirectory(prefix="trainproof-bench-") as scratch:
         source = Path(scratch) / "snapshot.bin"
         write_random(source, size)
-        _, copy_s = timed(lambda: copy_durably(source, Path(scratch) / "copy.bin"))
+        _, copy_s, _ = timed(lambda: copy_durably(source, Path(scratch) / "copy.bin"))
         (Path(scratch) / "copy.bin").unlink()
         down = Path(scratch) / "down.bin"
 
-        def upload(put: Callable[[ProgressFn], T]) -> tuple[T, float, float]:
-            """The result, the whole time, and the time of the first pass (until the PUT starts)."""
+        def upload(put: Callable[[ProgressFn], T]) -> tuple[T, float, float, float]:
+            """The result, the whole time, the time of the first pass (until the PUT starts), the CPU time."""
             phases: dict[str, float] = {}
             start = time.perf_counter()
-            result = put(lambda phase, done, total: phases.setdefault(phase, time.perf_counter()))
-            return result, time.perf_counter() - start, phases["upload"] - start
+            result, seconds, cpu_seconds = timed(
+                lambda: put(lambda phase, done, total: phases.setdefault(phase, time.perf_counter())))
+            return result, seconds, phases["upload"] - start, cpu_seconds
 
         def plain_pair() -> None:
-            artifact, upload_s, hash_s = upload(lambda note: submitter.put_file(source, SNAPSHOTS, progress=note))
+            artifact, upload_s, hash_s, upload_cpu = upload(lambda note: submitter.put_file(source, SNAPSHOTS,
+                                                                                            progress=note))
             try:
-                note("upload", upload_s)
+                note("upload", upload_s, upload_cpu)
                 note("hash", hash_s)
-                note("again", timed(lambda: submitter.put_file(source, SNAPSHOTS))[1])
-                note("download", timed(lambda: verifier.get_file(artifact.uri, artifact.sha256, down))[1])
+                note("again", *timed(lambda: submitter.put_file(source, SNAPSHOTS))[1:])
+                note("download", *timed(lambda: verifier.get_file(artifact.uri, artifact.sha256, down))[1:])
                 down.unlink()
             finally:
                 purge(root_client, SNAPSHOTS, artifact.sha256)  # the stores never delete; the benchmark cleans up
 
         def sealed_pair() -> None:
             key = new_key()
-            sealed, sealed_put_s, survey_s = upload(lambda note: submitter.put_sealed(source, SNAPSHOTS, key,
-                                                                                      progress=note))
+            sealed, sealed_put_s, survey_s, sealed_put_cpu = upload(
+                lambda note: submitter.put_sealed(source, SNAPSHOTS, key, progress=note))
             try:
-                note("sealed upload", sealed_put_s)
+                note("sealed upload", sealed_put_s, sealed_put_cpu)
                 note("survey", survey_s)
-                note("sealed download", timed(lambda: verifier.get_sealed(sealed.uri, sealed.sha256,
-                                                                          sealed.plaintext_sha256, key, down))[1])
+                note("sealed download", *timed(lambda: verifier.get_sealed(sealed.uri, sealed.sha256,
+                                                                           sealed.plaintext_sha256, key, down))[1:])
                 down.unlink()
             finally:
                 purge(root_client, SNAPSHOTS, sealed.sha256)
@@ -118,19 +124,21 @@ def main() -> None:
             for transfer in ((plain_pair, sealed_pair) if pair % 2 == 0 else (sealed_pair, plain_pair)):
                 transfer()
 
-    rows = [("local copy + fsync", [copy_s]), ("upload (hash, then PUT)", times["upload"]),
-            ("  of which hashing", times["hash"]), ("upload again (already stored)", times["again"]),
-            ("download (GET, hash, fsync)", times["download"]),
-            ("sealed upload (seal+hash, reseal+PUT)", times["sealed upload"]),
-            ("  of which seal+hash", times["survey"]),
-            ("sealed download (GET, open, hash, fsync)", times["sealed download"])]
+    rows = [("local copy + fsync", "copy"), ("upload (hash, then PUT)", "upload"), ("  of which hashing", "hash"),
+            ("upload again (already stored)", "again"), ("download (GET, hash, fsync)", "download"),
+            ("sealed upload (seal+hash, reseal+PUT)", "sealed upload"), ("  of which seal+hash", "survey"),
+            ("sealed download (GET, open, hash, fsync)", "sealed download")]
+    times["copy"] = [copy_s]
     print(f"storage benchmark: {size / MiB:.0f} MiB snapshot, MinIO at {submitter.conn.endpoint} "
           f"({'TLS' if submitter.conn.ca_file else 'plain HTTP'}, SSE-S3 at rest), {pairs} pair(s) of transfers"
           + (" (medians)" if pairs > 1 else ""))
-    print(f"{'':42}{'seconds':>9}{'MiB/s':>9}{'vs copy':>10}")
-    for name, seconds in rows:
-        print(f"{name:42}{median(seconds):9.2f}{size / MiB / median(seconds):9.0f}{copy_s / median(seconds):10.2f}")
+    print(f"{'':42}{'seconds':>9}{'MiB/s':>9}{'vs copy':>10}{'CPU s/GiB':>11}")
+    for name, row in rows:
+        seconds = median(times[row])
+        per_gib = f"{median(cpu[row]) / (size / MiB) * 1024:11.2f}" if row in cpu else f"{'':11}"
+        print(f"{name:42}{seconds:9.2f}{size / MiB / seconds:9.0f}{copy_s / seconds:10.2f}{per_gib}")
     print("vs copy = local-copy time / operation time (1.00 = as fast as copying the file on this disk)")
+    print("CPU s/GiB = this client's CPU time (all its threads, not MinIO's) per GiB moved: it depends little on the load")
     # Throughput lost to sealing, against the plain transfer of the same bytes in the same pair. The
     # first PUT of a run pays MinIO's warm-up, and it is the plain one: that flatters the first sealed upload.
     for way, sealed_key, plain_key in (("upload", "sealed upload", "upload"), ("download", "sealed download", "download")):
