@@ -5,13 +5,19 @@ chunks) as it is uploaded, and authenticated and decrypted as it is downloaded (
 `get_sealed`: no ciphertext file on disk), in the same run, so the ratio to the plain rows is the
 cost of end-to-end confidentiality on this machine. A sealed upload reads the file twice like a
 plain one, but its first pass seals as well as hashes (both hashes), and its second seals again.
+A sealed download hashes once like a plain one (the plaintext; storage/sealed.py says why not the
+ciphertext) and adds the decryption.
 
 The local copy (with fsync, as MinIO makes its writes durable too) is the floor: the ratio says what the
 store costs on top of moving the bytes on this machine. Upload includes hashing the file first;
 download includes hashing and the fsync before the verified file is moved into place. The test object
 is removed afterwards (root key, retention bypassed) so repeated runs do not fill the disk.
 
-    python -m bench.storage [--size-mib 1024]
+    python -m bench.storage [--size-mib 1024] [--pairs 1]
+
+With ``--pairs N`` each direction is measured N times as a plain-and-sealed pair (the order
+alternates from pair to pair) and the medians are printed, with each pair's own ratio: on a
+shared machine the load changes between runs more than between the two transfers of a pair.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Callable, TypeVar
 
 from trainproof.storage import SNAPSHOTS, ArtifactStore, ProgressFn
@@ -33,10 +40,11 @@ T = TypeVar("T")
 MiB = 1 << 20
 
 
-def timed(operation: Callable[[], T]) -> tuple[T, float]:
-    start = time.perf_counter()
+def timed(operation: Callable[[], T]) -> tuple[T, float, float]:
+    """The result, the wall time, and the CPU time of this process (every thread: the client's share)."""
+    start, cpu = time.perf_counter(), time.process_time()
     result = operation()
-    return result, time.perf_counter() - start
+    return result, time.perf_counter() - start, time.process_time() - cpu
 
 
 def write_random(path: Path, size: int) -> None:
@@ -54,56 +62,91 @@ def copy_durably(source: Path, dest: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="storage throughput against a local file copy")
     parser.add_argument("--size-mib", type=int, default=1024)
-    size = parser.parse_args().size_mib * MiB
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="plain and sealed transfers of each direction, measured as pairs (the order alternates); "
+                             "the medians are printed, and each pair's own ratio: on a shared machine the two "
+                             "transfers of a pair see about the same load, successive runs do not")
+    options = parser.parse_args()
+    size, pairs = options.size_mib * MiB, max(1, options.pairs)
 
     submitter = ArtifactStore.from_state("submitter", "org1")
     verifier = ArtifactStore.from_state("verifier", "org2")
     root_client = s3_client(load("admin", ""))
+    times: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+
+    def note(row: str, seconds: float, cpu_seconds: float | None = None) -> None:
+        times.setdefault(row, []).append(seconds)
+        if cpu_seconds is not None:
+            cpu.setdefault(row, []).append(cpu_seconds)
+
     with tempfile.TemporaryDirectory(prefix="trainproof-bench-") as scratch:
         source = Path(scratch) / "snapshot.bin"
         write_random(source, size)
-        _, copy_s = timed(lambda: copy_durably(source, Path(scratch) / "copy.bin"))
+        _, copy_s, _ = timed(lambda: copy_durably(source, Path(scratch) / "copy.bin"))
         (Path(scratch) / "copy.bin").unlink()
+        down = Path(scratch) / "down.bin"
 
-        def upload(put: Callable[[ProgressFn], T]) -> tuple[T, float, float]:
-            """The result, the whole time, and the time of the first pass (until the PUT starts)."""
+        def upload(put: Callable[[ProgressFn], T]) -> tuple[T, float, float, float]:
+            """The result, the whole time, the time of the first pass (until the PUT starts), the CPU time."""
             phases: dict[str, float] = {}
             start = time.perf_counter()
-            result = put(lambda phase, done, total: phases.setdefault(phase, time.perf_counter()))
-            return result, time.perf_counter() - start, phases["upload"] - start
+            result, seconds, cpu_seconds = timed(
+                lambda: put(lambda phase, done, total: phases.setdefault(phase, time.perf_counter())))
+            return result, seconds, phases["upload"] - start, cpu_seconds
 
-        down = Path(scratch) / "down.bin"
-        artifact, upload_s, hash_s = upload(lambda note: submitter.put_file(source, SNAPSHOTS, progress=note))
-        key, sealed = new_key(), None
-        try:
-            _, again_s = timed(lambda: submitter.put_file(source, SNAPSHOTS))
-            _, download_s = timed(lambda: verifier.get_file(artifact.uri, artifact.sha256, down))
-            down.unlink()
-            sealed, sealed_put_s, survey_s = upload(lambda note: submitter.put_sealed(source, SNAPSHOTS, key,
-                                                                                      progress=note))
-            _, sealed_get_s = timed(lambda: verifier.get_sealed(sealed.uri, sealed.sha256, sealed.plaintext_sha256,
-                                                                key, down))
-        finally:
-            purge(root_client, SNAPSHOTS, artifact.sha256)  # the stores never delete; the benchmark cleans up
-            if sealed is not None:
+        def plain_pair() -> None:
+            artifact, upload_s, hash_s, upload_cpu = upload(lambda note: submitter.put_file(source, SNAPSHOTS,
+                                                                                            progress=note))
+            try:
+                note("upload", upload_s, upload_cpu)
+                note("hash", hash_s)
+                note("again", *timed(lambda: submitter.put_file(source, SNAPSHOTS))[1:])
+                note("download", *timed(lambda: verifier.get_file(artifact.uri, artifact.sha256, down))[1:])
+                down.unlink()
+            finally:
+                purge(root_client, SNAPSHOTS, artifact.sha256)  # the stores never delete; the benchmark cleans up
+
+        def sealed_pair() -> None:
+            key = new_key()
+            sealed, sealed_put_s, survey_s, sealed_put_cpu = upload(
+                lambda note: submitter.put_sealed(source, SNAPSHOTS, key, progress=note))
+            try:
+                note("sealed upload", sealed_put_s, sealed_put_cpu)
+                note("survey", survey_s)
+                note("sealed download", *timed(lambda: verifier.get_sealed(sealed.uri, sealed.sha256,
+                                                                           sealed.plaintext_sha256, key, down))[1:])
+                down.unlink()
+            finally:
                 purge(root_client, SNAPSHOTS, sealed.sha256)
 
-    rows = [("local copy + fsync", copy_s), ("upload (hash, then PUT)", upload_s),
-            ("  of which hashing", hash_s), ("upload again (already stored)", again_s),
-            ("download (GET, hash, fsync)", download_s),
-            ("sealed upload (seal+hash, reseal+PUT)", sealed_put_s), ("  of which seal+hash", survey_s),
-            ("sealed download (GET, open, 2 hashes)", sealed_get_s)]
+        for pair in range(pairs):
+            for transfer in ((plain_pair, sealed_pair) if pair % 2 == 0 else (sealed_pair, plain_pair)):
+                transfer()
+
+    rows = [("local copy + fsync", "copy"), ("upload (hash, then PUT)", "upload"), ("  of which hashing", "hash"),
+            ("upload again (already stored)", "again"), ("download (GET, hash, fsync)", "download"),
+            ("sealed upload (seal+hash, reseal+PUT)", "sealed upload"), ("  of which seal+hash", "survey"),
+            ("sealed download (GET, open, hash, fsync)", "sealed download")]
+    times["copy"] = [copy_s]
     print(f"storage benchmark: {size / MiB:.0f} MiB snapshot, MinIO at {submitter.conn.endpoint} "
-          f"({'TLS' if submitter.conn.ca_file else 'plain HTTP'}, SSE-S3 at rest)")
-    print(f"{'':40}{'seconds':>9}{'MiB/s':>9}{'vs copy':>10}")
-    for name, seconds in rows:
-        print(f"{name:40}{seconds:9.2f}{size / MiB / seconds:9.0f}{copy_s / seconds:10.2f}")
+          f"({'TLS' if submitter.conn.ca_file else 'plain HTTP'}, SSE-S3 at rest), {pairs} pair(s) of transfers"
+          + (" (medians)" if pairs > 1 else ""))
+    print(f"{'':42}{'seconds':>9}{'MiB/s':>9}{'vs copy':>10}{'CPU s/GiB':>11}")
+    for name, row in rows:
+        seconds = median(times[row])
+        per_gib = f"{median(cpu[row]) / (size / MiB) * 1024:11.2f}" if row in cpu else f"{'':11}"
+        print(f"{name:42}{seconds:9.2f}{size / MiB / seconds:9.0f}{copy_s / seconds:10.2f}{per_gib}")
     print("vs copy = local-copy time / operation time (1.00 = as fast as copying the file on this disk)")
-    # Throughput lost to sealing, against the plain transfer of the same bytes in the same run. The
-    # first PUT of a run pays MinIO's warm-up, and it is the plain one: that flatters the sealed upload.
-    for way, sealed_s, plain_s in (("upload", sealed_put_s, upload_s), ("download", sealed_get_s, download_s)):
-        print(f"sealed {way}: {size / MiB / sealed_s:.0f} MiB/s, {(1 - plain_s / sealed_s) * 100:.0f} % below "
-              f"plain {way} ({size / MiB / plain_s:.0f} MiB/s; goal <= 15 %)")
+    print("CPU s/GiB = this client's CPU time (all its threads, not MinIO's) per GiB moved: it depends little on the load")
+    # Throughput lost to sealing, against the plain transfer of the same bytes in the same pair. The
+    # first PUT of a run pays MinIO's warm-up, and it is the plain one: that flatters the first sealed upload.
+    for way, sealed_key, plain_key in (("upload", "sealed upload", "upload"), ("download", "sealed download", "download")):
+        below = [(1 - plain_s / sealed_s) * 100 for sealed_s, plain_s in zip(times[sealed_key], times[plain_key])]
+        each = ", ".join(f"{b:.0f}" for b in below)
+        print(f"sealed {way}: {size / MiB / median(times[sealed_key]):.0f} MiB/s, {median(below):.0f} % below "
+              f"plain {way} ({size / MiB / median(times[plain_key]):.0f} MiB/s; goal <= 15 %)"
+              + (f"; per pair: {each} %" if pairs > 1 else ""))
     for store in (submitter, verifier):
         store.close()
 

@@ -6,8 +6,9 @@ MinIO verifies before committing (see `upload`). The price is reading the file t
 usually comes from the page cache (`make bench-storage` measures it).
 get: never trust the key alone; the bytes are hashed on the way in and only a match is kept.
 put_sealed/get_sealed: the same for an artifact encrypted on the client (issue #18): MinIO stores and
-checks the ciphertext, the ledger commits to the plaintext, and both hashes are checked on the way in
-(see `sealed`, which says why the upload seals twice).
+checks the ciphertext, the ledger commits to the plaintext. The upload hashes both; the download
+authenticates every chunk and checks the plaintext's hash, which is what a reader relies on (see
+`sealed`, which says why the upload seals twice and why the download need not hash the ciphertext).
 """
 from __future__ import annotations
 
@@ -167,9 +168,13 @@ class ArtifactStore:
         """Download a sealed artifact and open it with the data ``key`` into ``dest``, as the bytes arrive.
 
         ``dest`` appears only if every chunk is authentic (SealError naming the first one that is
-        not: a wrong key, or ciphertext altered in MinIO), the bytes received have the expected
-        ciphertext SHA-256, and what they open to has the expected plaintext SHA-256 (IntegrityError,
-        whose ``which`` names the hash). Lookup and ``expected_size`` (of the ciphertext) as `get_file`.
+        not: a wrong key, or ciphertext altered, reordered, truncated or extended in MinIO) and what
+        they open to has the expected plaintext SHA-256 (IntegrityError, ``which`` "plaintext").
+        ``expected_ciphertext_sha256`` is the object's address (its key must match it) but the bytes
+        received are not hashed: a ciphertext that authenticates under the key and opens to the
+        committed plaintext is another sealing of the very bytes the ledger commits to, one only a
+        holder of the key can make, and nothing read from it differs (`sealed` argues it in full).
+        Lookup and ``expected_size`` (of the ciphertext, checked before a byte is fetched) as `get_file`.
         """
         bucket, sha256 = self._where(uri_or_sha, expected_ciphertext_sha256, bucket)
         plaintext_sha256 = check_sha256(expected_plaintext_sha256)

@@ -28,12 +28,14 @@ def partial_path(dest: Path) -> Path:
 
 
 def receive(client: Minio, bucket: str, sha256: str, stored: Stored, consume: Callable[[bytes], None],
-            meter: Meter, retry: RetryPolicy) -> str:
-    """Stream ``sha256/<sha256>`` (the version ``stored``) into ``consume``; returns the SHA-256 of the bytes.
+            meter: Meter, retry: RetryPolicy) -> None:
+    """Stream ``sha256/<sha256>`` (the version ``stored``) into ``consume``; it checks nothing itself.
 
-    A broken connection resumes from the last byte received, so ``consume`` sees every byte once, in order.
+    What makes the bytes trustworthy is the caller's to check as they pass through ``consume``:
+    their SHA-256 (`download_verified`), or each sealed chunk's tag and the plaintext's SHA-256
+    (`sealed.download_sealed`). A broken connection resumes from the last byte received, so
+    ``consume`` sees every byte once, in order, and a running hash stays valid.
     """
-    digest = hashlib.sha256()
     received = 0
 
     def fetch_rest() -> None:
@@ -44,7 +46,6 @@ def receive(client: Minio, bucket: str, sha256: str, stored: Stored, consume: Ca
         try:
             for chunk in response.stream(CHUNK):
                 consume(chunk)
-                digest.update(chunk)
                 received += len(chunk)
                 meter.advance(len(chunk))
         finally:
@@ -52,7 +53,6 @@ def receive(client: Minio, bucket: str, sha256: str, stored: Stored, consume: Ca
             response.release_conn()
 
     retry.run(fetch_rest, f"download {make_uri(bucket, sha256)}")
-    return digest.hexdigest()
 
 
 def altered(uri: str, stored: Stored, expected: str, actual: str, dest: Path, which: str = "object") -> IntegrityError:
@@ -71,11 +71,18 @@ def download_verified(client: Minio, bucket: str, sha256: str, stored: Stored, d
     """Fetch ``sha256/<sha256>`` (the version ``stored``) to ``dest``; IntegrityError unless its bytes hash to it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(dest)
+    digest = hashlib.sha256()
     try:
         with open(partial, "wb") as out:
-            actual = receive(client, bucket, sha256, stored, out.write, meter, retry)
+
+            def keep(chunk: bytes) -> None:
+                out.write(chunk)
+                digest.update(chunk)
+
+            receive(client, bucket, sha256, stored, keep, meter, retry)
             out.flush()
             os.fsync(out.fileno())  # what is renamed into place must be what was hashed, even after a crash
+        actual = digest.hexdigest()
         if actual != sha256:
             raise altered(make_uri(bucket, sha256), stored, sha256, actual, dest)
         os.replace(partial, dest)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from trainproof.chaincode.contract.config import MEMBERS_ENV
-from trainproof.confidential.artifacts import KeyAgent, KeyStore, staffing
+from trainproof.confidential.artifacts import KeyAgent, KeyStore, assigned_now
 from trainproof.chaincode.shim.stub import ChaincodeError
 from trainproof.contract import TrainproofContract
 from tests.confidential.test_client import LedgerContract
@@ -31,7 +31,7 @@ def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monke
     assert agent.run_once() == {}, "nothing is assigned yet"
 
     net.call(Cast.admin2, "AssignVerifiers", mid)
-    first = {fp for _, _, fps in staffing(ledger, mid) for fp in fps}
+    first = set(assigned_now(ledger, mid))
     out = agent.run_once()
     assert set(out[mid]) == first
     assert agent.run_once() == {}, "the same staffing is not delivered twice"
@@ -40,7 +40,7 @@ def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monke
 
     net.ledger.clock += 86400 + 1  # nobody voted: every interval is re-staffed with fresh verifiers
     net.call(Cast.admin2, "ExpireAssignment", mid)
-    now = {fp for _, _, fps in staffing(ledger, mid) for fp in fps}
+    now = set(assigned_now(ledger, mid))
     newcomers = now - first
     assert newcomers
     newcomer = TrainproofContract(LedgerContract(net, BY_FP[next(iter(newcomers))]))
@@ -48,3 +48,31 @@ def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monke
         newcomer.get_data_keys(mid)
     assert set(agent.run_once()[mid]) == now
     assert len(newcomer.get_data_keys(mid)["keys"]) == len(payload["snapshots"]) + 1
+
+
+def test_the_agent_leaves_out_a_suspended_verifier_and_delivers_once_it_is_active_again(monkeypatch, tmp_path):
+    monkeypatch.setenv(MEMBERS_ENV, "Org1MSP,Org2MSP")
+    net = Net()
+    net.register_verifiers()
+    payload = sealed_payload(model_payload(intervals=10))
+    net.call(Cast.client1, "SubmitModel", payload)
+    mid = payload["model_id"]
+    store = KeyStore(tmp_path, "org1-user1")
+    store.save(mid, {payload["dataset"]["sha256"]: os.urandom(32)} | {s["sha256"]: os.urandom(32) for s in payload["snapshots"]})
+    ledger = TrainproofContract(LedgerContract(net, Cast.client1))
+    agent = KeyAgent(ledger, store)
+    net.call(Cast.admin2, "AssignVerifiers", mid)
+    assigned = sorted(assigned_now(ledger, mid))
+    gone = BY_FP[assigned[0]]
+    net.call(Cast.admin1 if gone.mspid == "Org1MSP" else Cast.admin2, "SetVerifierStatus", gone.fingerprint, "SUSPENDED")
+
+    # One suspended verifier does not hold up the others' keys (the contract refuses a whole delivery naming it).
+    assert set(agent.run_once()[mid]) == set(assigned) - {gone.fingerprint}
+    with pytest.raises(ChaincodeError, match="is SUSPENDED; only ACTIVE verifiers receive data keys"):
+        TrainproofContract(LedgerContract(net, gone)).get_data_keys(mid)
+    assert TrainproofContract(LedgerContract(net, BY_FP[assigned[1]])).get_data_keys(mid)["keys"]
+    assert agent.run_once() == {}
+
+    net.call(Cast.admin1 if gone.mspid == "Org1MSP" else Cast.admin2, "SetVerifierStatus", gone.fingerprint, "ACTIVE")
+    assert set(agent.run_once()[mid]) == set(assigned)
+    assert TrainproofContract(LedgerContract(net, gone)).get_data_keys(mid)["role"] == "verifier"

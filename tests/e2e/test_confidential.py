@@ -6,6 +6,7 @@ ledger as (``make network-up``) — is a client of another org, and is refused l
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import secrets
 import time
@@ -189,3 +190,84 @@ def test_keys_not_delivered_leave_no_verdict_but_refusals_say_why(org2, profile,
         ledger_as(connect, profile, name).get_data_keys(done.model_id)
     time.sleep(5)
     assert TrainproofContract(contract).get_votes(done.model_id) == [], "a verifier voted without the keys"
+
+
+SHORT_DEADLINE = 60  # s, the least the consortium may set: one re-staffing stamped past it stays inside the peers' skew
+
+
+def test_a_restaffed_interval_gives_its_newcomers_the_keys_and_a_suspended_verifier_none(org2, profile, connect,
+                                                                                          tmp_path):
+    """Issue 18's lifecycle on the live network: the round-0 verifiers get no keys and stay silent,
+    ExpireAssignment (stamped just past the short deadline) re-staffs the interval, and the key
+    agent delivers to the newcomers, who open the sealed artifacts and verify the model; a
+    newcomer suspended before the delivery is refused new keys, with the reason."""
+    from tests.contract.live.conftest import Live
+
+    from trainproof.confidential.artifacts import KeyAgent, KeyStore, assigned_now, fetch
+
+    live = Live(profile, connect)
+    contract, store = org2
+    ledger = TrainproofContract(contract)
+    run_dir = train(tmp_path, "restaffed", intervals=2)  # one interval is selected
+    before = live.query("GetConfig")["values"]
+    try:
+        live.set_config({"deadline_seconds": SHORT_DEADLINE})
+        done = submit_run(run_dir, contract, store, confidential=("dataset", "snapshots"))
+        wait_assigned(ledger, done.model_id)
+    finally:
+        live.set_config({"deadline_seconds": before["deadline_seconds"]})
+    mid, cert, keys = done.model_id, done.certificate, done.keys
+    agent = KeyAgent(ledger, KeyStore(tmp_path / "home", SUBMITTER))
+    agent.store.save(mid, keys)
+    round0 = live.assignment(mid)["intervals"][0]
+    assert round0["deadline"] == round0["assigned_at"] + SHORT_DEADLINE and round0["round"] == 0
+    by_fp = {keywrap.fingerprint(keywrap.load_certificate(f.cert.read_bytes())): n
+             for n, f in profile.identities.items() if f.role == "verifier"}
+    first = by_fp[round0["verifiers"][0]]
+    with pytest.raises(NotFound, match="not delivered yet"):  # no keys yet: the workers wait, nobody votes
+        ledger_as(connect, profile, first).get_data_keys(mid)
+
+    result, _ = live.submit_tx("org1-admin", "ExpireAssignment", mid, timestamp=round0["deadline"] + 1, attempts=1)
+    assert result["status"] == "ASSIGNED" and result["decided"] == [], result
+    round1 = live.assignment(mid)["intervals"][0]
+    assert round1["round"] == 1 and set(assigned_now(ledger, mid)) == set(round1["verifiers"])
+    newcomers = sorted(set(round1["verifiers"]) - set(round0["verifiers"]))
+    assert len(newcomers) >= 2, round1  # fresh faces first: at least two, so one can be suspended
+    with pytest.raises(Refused) as refused:  # a replaced verifier is no longer assigned
+        ledger_as(connect, profile, first).get_data_keys(mid)
+    assert refused.value.status == 403 and "not assigned" in refused.value.reason, refused.value.reason
+
+    gone, kept = by_fp[newcomers[0]], by_fp[newcomers[1]]
+    gone_admin = "org1-admin" if profile.identity_files(gone).mspid == "Org1MSP" else "org2-admin"
+    live.submit(gone_admin, "SetVerifierStatus", newcomers[0], "SUSPENDED", "e2e: suspended before its keys")
+    try:
+        gone_cert = keywrap.load_certificate(profile.identity_files(gone).cert.read_bytes())
+        with pytest.raises(Refused) as refused:
+            deliver(ledger, mid, keys, [gone_cert])
+        assert refused.value.status == 403, refused.value.reason
+        assert f"verifier {newcomers[0]} is SUSPENDED; a verifier that is not ACTIVE gets no new keys" in \
+            refused.value.reason, refused.value.reason
+
+        delivered = agent.run_once()[mid]
+        assert set(delivered) == set(round1["verifiers"]) - {newcomers[0]}
+        with pytest.raises(Refused) as refused:
+            ledger_as(connect, profile, gone).get_data_keys(mid)
+        assert refused.value.status == 403 and "is SUSPENDED; only ACTIVE verifiers receive data keys" in \
+            refused.value.reason, refused.value.reason
+
+        # The newcomer opens a sealed artifact with its own keys: exactly the committed plaintext.
+        theirs = my_keys(ledger_as(connect, profile, kept), mid, profile.identity_files(kept))
+        assert theirs == keys
+        snapshot = next(s for s in cert["snapshots"] if s["index"] == round1["interval"] + 1)
+        kept_org = "org1" if profile.identity_files(kept).mspid == "Org1MSP" else "org2"
+        with ArtifactStore.from_state(role="verifier", org=kept_org) as reader:
+            opened = fetch(reader, theirs, cert, snapshot, tmp_path / "opened.bin")
+        assert hashlib.sha256(opened.read_bytes()).hexdigest() == snapshot["sha256"]
+        # The two ACTIVE newcomers replay and vote: a majority of the round-1 sub-quorum.
+        state = wait_for_verdict(contract, mid, timeout=300)
+        assert state["status"] == "VERIFIED", state
+        votes = ledger.get_votes(mid)
+        assert {v["verifier"]["fingerprint"] for v in votes} <= set(round1["verifiers"]) - {newcomers[0]}
+        assert votes and all(v["round"] == 1 for v in votes), votes
+    finally:
+        live.submit(gone_admin, "SetVerifierStatus", newcomers[0], "ACTIVE")

@@ -30,7 +30,7 @@ def test_minio_stopped_during_upload(store_for, minio_service, random_file, admi
     with pytest.raises(StorageUnavailable) as error:
         store.put_file(source, SNAPSHOTS, progress=stop_midway)
     assert stopped and stopped[0] < source.stat().st_size
-    assert "MinIO at 127.0.0.1:17900 is not answering" in str(error.value)
+    assert f"MinIO at {store.conn.endpoint} is not answering" in str(error.value)
     assert "make network-up" in str(error.value)
 
     minio_service.start()

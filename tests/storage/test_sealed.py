@@ -1,5 +1,6 @@
 """Sealed artifacts against the live MinIO: it holds only ciphertext, under the ciphertext's SHA-256,
-and a verifier gets the plaintext back only if every chunk is authentic and both hashes match."""
+and a verifier gets the plaintext back only if every chunk is authentic and the plaintext has the
+committed hash (the ciphertext is not hashed on download: storage/sealed.py says why)."""
 from __future__ import annotations
 
 import hashlib
@@ -113,21 +114,56 @@ def test_a_wrong_plaintext_hash_is_refused_naming_the_plaintext(stored, verifier
     assert list(dest.parent.iterdir()) == []
 
 
-def test_another_sealing_under_the_key_is_refused_naming_the_ciphertext(stored, verifier, plaintext, admin_s3,
-                                                                         tmp_path):
-    # Sealed again with the same data key: every chunk is authentic and the plaintext is right,
-    # but these are not the bytes the ledger recorded.
+def test_another_sealing_under_the_key_opens_to_the_committed_plaintext_and_is_accepted(
+        stored, verifier, plaintext, admin_s3, tmp_path):
+    # Sealed again with the same data key (a fresh nonce prefix): other bytes at rest, every chunk
+    # authentic. Only a key holder can make such a sealing, and it opens to exactly the committed
+    # plaintext, so what the reader gets is what the ledger commits to: it is accepted.
     artifact, key = stored
     other = io.BytesIO()
     with open(plaintext, "rb") as source:
         seal(source, other, key)
+    assert other.getvalue() != _object_bytes(admin_s3, artifact.sha256)
+    assert hashlib.sha256(other.getvalue()).hexdigest() != artifact.sha256
+    _replace_object(admin_s3, artifact.sha256, other.getvalue())
+
+    dest = tmp_path / "fetched" / "records.bin"
+    got = verifier.get_sealed(artifact.uri, artifact.sha256, artifact.plaintext_sha256, key, dest,
+                              expected_size=artifact.size)
+    assert hashlib.sha256(got.read_bytes()).hexdigest() == artifact.plaintext_sha256
+    assert got.read_bytes() == plaintext.read_bytes()
+
+
+def test_a_sealing_of_other_bytes_under_the_key_is_refused_naming_the_plaintext(stored, verifier, plaintext,
+                                                                               admin_s3, tmp_path):
+    # The same key, every chunk authentic, but one byte of the plaintext changed: the plaintext check refuses it.
+    artifact, key = stored
+    changed = bytearray(plaintext.read_bytes())
+    changed[CHUNK_SIZE + 7] ^= 0x20
+    other = io.BytesIO()
+    seal(io.BytesIO(bytes(changed)), other, key)
     _replace_object(admin_s3, artifact.sha256, other.getvalue())
 
     dest = tmp_path / "fetched" / "records.bin"
     with pytest.raises(IntegrityError) as error:
         verifier.get_sealed(artifact.uri, artifact.sha256, artifact.plaintext_sha256, key, dest)
-    assert (error.value.which, error.value.actual) == ("ciphertext", hashlib.sha256(other.getvalue()).hexdigest())
+    assert (error.value.which, error.value.expected, error.value.actual) == (
+        "plaintext", artifact.plaintext_sha256, hashlib.sha256(bytes(changed)).hexdigest())
     assert list(dest.parent.iterdir()) == []
+
+
+def test_a_truncated_or_extended_ciphertext_is_refused_at_its_end(stored, verifier, admin_s3, tmp_path):
+    artifact, key = stored
+    body = _object_bytes(admin_s3, artifact.sha256)
+    last = (len(body) - HEADER_BYTES - 1) // (CHUNK_SIZE + TAG_BYTES)  # the final chunk's index
+    for changed, part in ((body[:HEADER_BYTES + 2 * (CHUNK_SIZE + TAG_BYTES)], "chunk 1"),
+                          (body + b"\x00" * 40, f"chunk {last}")):
+        _replace_object(admin_s3, artifact.sha256, changed)
+        dest = tmp_path / "fetched" / "records.bin"
+        with pytest.raises(SealError) as error:
+            verifier.get_sealed(artifact.uri, artifact.sha256, artifact.plaintext_sha256, key, dest)
+        assert error.value.part == part, (len(changed), str(error.value))
+        assert list(dest.parent.iterdir()) == []
 
 
 def test_a_file_changed_between_the_passes_is_not_stored(submitter, plaintext: Path, admin_s3, created):

@@ -123,13 +123,18 @@ def deliver(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes],
 
 
 def assigned_certificates(ledger: TrainproofContract, model_id: str) -> list[x509.Certificate]:
-    """The certificates of the verifiers assigned now, from the verifier registry."""
+    """The certificates of the ACTIVE verifiers assigned now, from the verifier registry.
+
+    A suspended verifier that is still assigned is left out: the contract gives it no new keys,
+    and since it refuses a whole delivery that names one, including it would leave every other
+    assigned verifier without its keys."""
     wanted = set(assigned_now(ledger, model_id))
-    return [keywrap.load_certificate(v["cert_pem"]) for v in ledger.list_verifiers() if v["fingerprint"] in wanted]
+    return [keywrap.load_certificate(v["cert_pem"]) for v in ledger.list_verifiers(status="ACTIVE")
+            if v["fingerprint"] in wanted]
 
 
 def deliver_to_assigned(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes]) -> list[str]:
-    """Deliver to the verifiers assigned now."""
+    """Deliver to the ACTIVE verifiers assigned now."""
     return deliver(ledger, model_id, keys, assigned_certificates(ledger, model_id))
 
 
@@ -157,24 +162,17 @@ def fetch(store: ArtifactStore, keys: dict[str, bytes] | None, certificate: dict
                             expected_size=sealed["size"])
 
 
-def staffing(ledger: TrainproofContract, model_id: str) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
-    """Who is assigned now, interval by interval, with the round: it changes when a re-staffing
-    brings in verifiers that have no keys yet."""
-    record = ledger.get_assignment(model_id)
-    return tuple((rec["interval"], rec["round"], tuple(rec["verifiers"])) for rec in record.get("intervals", [])
-                 if not rec.get("decision"))
-
-
 class KeyAgent:
     """Delivers a submitter's data keys whenever one of its confidential models is (re-)staffed.
 
     It reads the ledger, not events (a missed event would leave verifiers waiting): every pass
-    looks at each model in the identity's key store that is ASSIGNED, and delivers to the
-    verifiers assigned now when the staffing differs from the one it last delivered to."""
+    looks at each model in the identity's key store that is ASSIGNED, and delivers to the ACTIVE
+    verifiers assigned now when they differ from the ones it last delivered to: newcomers of a
+    re-staffing, or a suspended verifier made ACTIVE again (a suspended one gets nothing)."""
 
     def __init__(self, ledger: TrainproofContract, store: KeyStore) -> None:
         self.ledger, self.store = ledger, store
-        self.delivered: dict[str, Any] = {}
+        self.delivered: dict[str, frozenset[str]] = {}
 
     def models(self) -> list[str]:
         return sorted(p.stem for p in self.store.directory.glob("*.json")) if self.store.directory.is_dir() else []
@@ -185,8 +183,9 @@ class KeyAgent:
         for model_id in self.models():
             if self.ledger.model_state(model_id)["status"] != "ASSIGNED":
                 continue
-            now = staffing(self.ledger, model_id)
+            recipients = assigned_certificates(self.ledger, model_id)
+            now = frozenset(keywrap.fingerprint(c) for c in recipients)
             if now and self.delivered.get(model_id) != now:
-                done[model_id] = deliver_to_assigned(self.ledger, model_id, self.store.load(model_id))
+                done[model_id] = deliver(self.ledger, model_id, self.store.load(model_id), recipients)
                 self.delivered[model_id] = now
         return done

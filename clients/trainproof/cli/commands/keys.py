@@ -36,7 +36,7 @@ def keys() -> None:
 @common_options
 @pass_session
 def deliver(session: Session, model_id: str) -> None:
-    """Deliver the data keys to the verifiers assigned now, the identities granted access, and yourself."""
+    """Deliver the data keys to the ACTIVE verifiers assigned now, the identities granted access, and yourself."""
     from trainproof.confidential import keywrap
     from trainproof.confidential.artifacts import assigned_certificates, deliver as post
 
@@ -59,7 +59,7 @@ def deliver(session: Session, model_id: str) -> None:
 @pass_session
 def agent(session: Session, every: float, once: bool) -> None:
     """Keep delivering: whenever one of your confidential models is assigned or re-staffed, wrap its
-    keys to the verifiers assigned now (runs until interrupted; the submitter's side of key delivery)."""
+    keys to the ACTIVE verifiers assigned now (runs until interrupted; the submitter's side of key delivery)."""
     import time
 
     from trainproof.confidential.artifacts import KeyAgent, KeyStore
