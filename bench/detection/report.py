@@ -60,7 +60,8 @@ def audit_curve(runs: list[dict[str, Any]], settings: dict[str, float]) -> None:
 
 def effects(runs: list[dict[str, Any]]) -> None:
     """Whether the attacks worked: backdoor / flip success right after the last bad interval and at
-    the end, against the clean models' rate (the trigger or the flipped class by chance)."""
+    the end, against the clean models' rate (the trigger or the flipped class by chance); for the
+    lazy families, the share of the run's steps not done."""
     families = by_family(runs)
     base = families.get("clean", [])
 
@@ -77,5 +78,8 @@ def effects(runs: list[dict[str, Any]]) -> None:
         if family in POISONING:
             print(f"{family:<15} {len(rs):>4} {mean(rs, 'final', 'accuracy'):8.3f} {key:<9} {mean(rs, 'after_bad', key):9.3f} "
                   f"{mean(rs, 'final', key):6.3f} {mean(base, 'final', key):6.3f}")
+        elif family in ("skip", "short"):
+            saved = sum(sum(r["truth"]) * (1.0 if family == "skip" else 0.5) / len(r["truth"]) for r in rs) / len(rs)
+            print(f"{family:<15} {len(rs):>4} {mean(rs, 'final', 'accuracy'):8.3f} {'steps not run':<13} {saved:11.3f}")
         else:
             print(f"{family:<15} {len(rs):>4} {mean(rs, 'final', 'accuracy'):8.3f}")
