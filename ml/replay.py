@@ -9,7 +9,7 @@ with the canonical ``train_step`` and compare the result with the end snapshot.
   the replayed file is then byte-identical, so its SHA-256 equals the ledger's.
 * Tolerance mode otherwise: rel = |W' − W_end| / |W_end − W_start| over the
   parameters (and the same over float buffers) must stay under ``tolerance``.
-  Measured with ``python -m bench.detection --calibrate``; see DEFAULT_TOLERANCE.
+  Measured with ``python -m bench.detection.paper --calibrate``; see DEFAULT_TOLERANCE.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from trainproof.ml.fingerprint import differences, fingerprint
 from trainproof.ml.loop import build_training, train_step
 from trainproof.ml.snapshot import Snapshot, SnapshotError, parse_snapshot, read_snapshot, write_snapshot
 
-# Measured with bench.detection --calibrate (digits, 10-step intervals): honest replays
+# Measured with bench.detection.paper --calibrate (digits, 10-step intervals): honest replays
 # in another environment (1 thread instead of 2, oneDNN off) stay ≤ 3e-7 for the MLP
 # but reach 9.9e-3 for the CNN (a max-pool/ReLU tie resolved the other way, then
 # amplified), while one poisoned sample in one batch leaves ≥ 2.2e-2 (MLP) / 4.9e-2

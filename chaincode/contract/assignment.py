@@ -97,9 +97,10 @@ def assign(stub: Stub) -> dict[str, Any]:
         )
     drawn, seed_round = seeding.ready(stub, seeding.Subject.of_model(state), cfg["seed_reveal_seconds"])
     certificate = load_certificate(stub, mid)["certificate"]
-    selected = selection.select(claimed_absolute_change(certificate), cfg["k"], cfg["audit_fraction"],
-                                HashStream(drawn, "audit"), claimed_input_shift(certificate), cfg["shift_k"],
-                                cfg["low_k"])
+    sizes = claimed_absolute_change(certificate)
+    selected = selection.select(sizes, cfg["k"], cfg["audit_fraction"], HashStream(drawn, "audit"),
+                                claimed_input_shift(certificate), cfg["shift_k"], cfg["low_k"],
+                                selection.learning_rates(certificate["recipe"], len(sizes)))
     deadline = stub.tx_timestamp + cfg["deadline_seconds"]
     submitter_msp = state["submitter"]["mspid"]
     seats = replication.first_seats(cfg)

@@ -32,7 +32,7 @@ PENDING, APPLIED, EXPIRED = "PENDING", "APPLIED", "EXPIRED"
 PROPOSAL_ID_RE = re.compile(r"[0-9A-Za-z]{1,128}")  # the proposing transaction's id
 
 DEFAULTS: dict[str, Any] = {
-    "k": 3.0,  # outlier threshold: median + k·MAD of the detrended log residuals
+    "k": 3.0,  # outlier threshold: robust sds of log(change ÷ learning rate) above the local trend
     "shift_k": 4.0,  # input-shift threshold: robust sds of log input shift above the run's median
     "low_k": 4.0,  # too-small-change threshold: robust sds of log change below the local trend
     "audit_fraction": 0.2,  # random audit sample, as a fraction of all intervals (at least one)

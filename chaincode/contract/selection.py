@@ -1,25 +1,31 @@
-"""Which intervals to re-execute: the claimed Absolute-Change series' outliers, zero changes,
-too-small changes, input-shift outliers, and a random audit sample.
+"""Which intervals to re-execute: the claimed Absolute-Change series' outliers both ways against a
+local trend, zero changes, input-shift outliers, and a random audit sample.
 
 This module is the one selection rule: the contract enforces it, and ``trainproof analyze``,
 ``bench-detection`` and the robustness benchmark call it, so the figures they print are the
 system's.
 
-Outliers (rule ``detrended-mad``): training updates shrink roughly as a power of the interval
-index, so fit log(score) against log(interval + 1) by least squares and flag intervals whose
-residual exceeds median + k·MAD of all residuals (MAD unscaled). Intervals
-with a claimed change of exactly zero (rule ``zero``) are always selected: no change means no
-training. Rule ``input-shift``: the claimed input shift (how far the first layer's update moved
-away from the run's usual inputs, a χ² distance) is an outlier when log(shift) is more than
-``shift_k`` robust standard deviations (MAD·1.4826) above the run's median; that is what finds
-poisoned data, which hides in the size series' noise (bench-detection). Rule ``low-tail``: an
-interval whose change is far *below* its neighbours' local trend was probably shortened or
-skipped in part (fewer steps, less change): log(score) minus a Theil–Sen fit of log(score) on
-log(interval + 1) over up to ``LOW_WINDOW`` neighbours on each side, flagged when more than
-``low_k`` robust standard deviations of those residuals below it. Intervals 0 and 1 are not judged
-(warm-up: the largest, least regular updates). Only positive scores enter the fits (log needs
-them); fewer than three leave nothing to detrend against, so no outliers are flagged and the
-audit sample does the work.
+Both size rules judge the claimed absolute change divided by the interval's mean learning-rate
+factor (``learning_rates``, from the scheduler the certificate's recipe names; the raw change when
+it names none this module knows), so a warm-up, a step cut or cosine's fall to zero is not read as
+cheating. Each interval's log(change) is compared with a local trend: a repeated-median line of
+log(change) on log(interval + 1) through up to ``WINDOW`` neighbours on each side, itself left out
+(``local_residuals``); the residuals are standardised by their run-wide median and MAD·1.4826.
+Rule ``detrended-mad``: more than ``k`` robust sds above the trend (poisoned data, flipped labels
+and larger steps move the weights further). Rule ``low-tail``: more than ``low_k`` below it (a
+shortened or partly skipped interval moves them less). A local line follows the warm-up and any
+curvature that one power law over the whole run misses (the rule this replaced flagged the first
+intervals of clean runs), and a repeated median ignores up to half its points, so a group of
+poisoned neighbours does not drag the trend up to hide itself. Interval 0 (no neighbours before it)
+is left to the audit, and the low-tail rule also leaves interval 1. Intervals with a claimed change
+of exactly zero (rule ``zero``) are always selected: no change means no training. Rule
+``input-shift``: the claimed input shift (how far the first layer's update moved away from the
+run's usual inputs, a χ² distance) is an outlier when log(shift) is more than ``shift_k`` robust
+standard deviations above the run's median; that is what finds poisoned data whose size hides in
+the noise. Only positive scores enter the fits (log needs them); fewer than three leave nothing
+to judge against, so no outliers are flagged and the audit sample does the work. Measured per
+scenario family, thresholds chosen on one half of the suite and reported on the other: ``make
+bench-detection``.
 
 Pure Python, no numpy, fsum for sums, medians of sorted lists: the same bytes on every endorsing
 peer. ``ml/outliers.py`` holds the analysis side's experimental rules (``trainproof analyze``
@@ -38,33 +44,78 @@ ZERO = "zero"
 LOW_TAIL = "low-tail"
 INPUT_SHIFT = "input-shift"
 AUDIT = "audit"
-LOW_WINDOW = 3  # neighbours on each side in the low-tail rule's local trend
-FIRST_JUDGED = 2  # the low-tail rule leaves the warm-up intervals 0 and 1 alone
+WINDOW = 3  # neighbours on each side in the local trend
+FIRST_JUDGED = 1  # the size rules leave interval 0 to the audit (no neighbours before it)
+FIRST_LOW = 2  # and the low-tail rule the warm-up intervals 0 and 1
 # A near-perfect power law has residuals at rounding noise; without a floor, MAD ~1e-16 would flag
 # half of them. 1e-6 in log units is a 0.0001 % change.
 MAD_FLOOR = 1e-6
 MAD_TO_SIGMA = 1.4826
+RATE_SAMPLES = 64  # steps per interval at which learning_rates evaluates the schedule
+
+
+def _repeated_median_line(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Siegel's repeated median line (slope: median over points of the median slope to the others;
+    intercept: median of y − slope·x). Half the points may be outliers before it moves: a group of
+    poisoned neighbours or a spike barely bends it, where least squares would follow them."""
+    slopes = []
+    for a, (x1, y1) in enumerate(points):
+        own = [(y2 - y1) / (x2 - x1) for b, (x2, y2) in enumerate(points) if b != a and x2 != x1]
+        if own:
+            slopes.append(median(own))
+    slope = median(slopes) if slopes else 0.0
+    return slope, median(y - slope * x for x, y in points)
+
+
+def local_residuals(scores: list[float]) -> dict[int, tuple[float, float]]:
+    """(residual, trend) of log(score) per judged interval against the line through its neighbours.
+
+    The trend at interval i is a repeated-median line of log(score) on log(interval + 1) through up
+    to ``WINDOW`` positive-score neighbours on each side, i itself left out. A local line follows
+    warm-up, decay, restarts and step schedules, which one power law over the whole run does not.
+    Interval 0 is not judged (no neighbours before it; the first update is the least regular).
+    """
+    logs = {i: math.log(s) for i, s in enumerate(scores) if s > 0}
+    found = {}
+    for i in sorted(logs):
+        if i < FIRST_JUDGED:
+            continue
+        near = [(math.log(j + 1), logs[j]) for j in range(max(0, i - WINDOW), i + WINDOW + 1) if j != i and j in logs]
+        if len(near) >= 3:
+            slope, intercept = _repeated_median_line(near)
+            trend = intercept + slope * math.log(i + 1)
+            found[i] = (logs[i] - trend, trend)
+    return found
+
+
+def _robust_scale(values: list[float]) -> tuple[float, float]:
+    """Median and MAD·1.4826 (a normal sd), the MAD floored."""
+    center = median(values)
+    return center, max(median(abs(v - center) for v in values) * MAD_TO_SIGMA, MAD_FLOOR)
 
 
 def detrended_outliers(scores: list[float], k: float) -> list[dict[str, Any]]:
-    points = [(i, s) for i, s in enumerate(scores) if s > 0]
-    if len(points) < 3:
+    """Intervals whose log change is more than k robust sds above their neighbours' local trend."""
+    residuals = local_residuals(scores)
+    if len(residuals) < 3:
         return []
-    xs = [math.log(i + 1) for i, _ in points]
-    ys = [math.log(s) for _, s in points]
-    mx, my = math.fsum(xs) / len(xs), math.fsum(ys) / len(ys)
-    sxx = math.fsum((x - mx) ** 2 for x in xs)
-    slope = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    intercept = my - slope * mx
-    residuals = [y - (intercept + slope * x) for x, y in zip(xs, ys)]
-    center = median(residuals)
-    mad = median(abs(r - center) for r in residuals)
-    threshold = center + k * max(mad, MAD_FLOOR)
-    return [
-        {"interval": i, "rule": DETRENDED, "residual": r, "threshold": threshold}
-        for (i, _), r in zip(points, residuals)
-        if r > threshold
-    ]
+    center, scale = _robust_scale([r for r, _ in residuals.values()])
+    threshold = center + k * scale
+    return [{"interval": i, "rule": DETRENDED, "residual": r, "threshold": threshold}
+            for i, (r, _) in sorted(residuals.items()) if r > threshold]
+
+
+def thresholds(scores: list[float], k: float, rates: list[float] | None = None) -> list[float | None]:
+    """Per interval, about the absolute change above which ``detrended_outliers`` selects it (None
+    where it does not judge; moving one score moves the run-wide spread a little): what the explorer
+    draws as the rule's line. ``rates`` as in ``deterministic``."""
+    rates = rates if rates is not None and len(rates) == len(scores) else [1.0] * len(scores)
+    residuals = local_residuals([s / r for s, r in zip(scores, rates)])
+    if len(residuals) < 3:
+        return [None] * len(scores)
+    center, scale = _robust_scale([r for r, _ in residuals.values()])
+    return [rates[i] * math.exp(residuals[i][1] + center + k * scale) if i in residuals else None
+            for i in range(len(scores))]
 
 
 def input_shift_outliers(shifts: list[float], k: float) -> list[dict[str, Any]]:
@@ -82,31 +133,83 @@ def input_shift_outliers(shifts: list[float], k: float) -> list[dict[str, Any]]:
     ]
 
 
-def _theil_sen(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Median of pairwise slopes, then median intercept: a line that outliers barely move."""
-    slopes = [(y2 - y1) / (x2 - x1) for a, (x1, y1) in enumerate(points) for x2, y2 in points[a + 1:] if x2 != x1]
-    slope = median(slopes) if slopes else 0.0
-    return slope, median(y - slope * x for x, y in points)
-
-
 def low_tail(scores: list[float], k: float) -> list[dict[str, Any]]:
-    """Intervals whose log change is more than k robust sds below their neighbours' local trend."""
-    logs = {i: math.log(s) for i, s in enumerate(scores) if s > 0}
-    residuals = {}
-    for i in sorted(logs):
-        if i < FIRST_JUDGED:
-            continue
-        near = [(math.log(j + 1), logs[j]) for j in range(max(1, i - LOW_WINDOW), i + LOW_WINDOW + 1)
-                if j != i and j in logs]
-        if len(near) >= 3:
-            slope, intercept = _theil_sen(near)
-            residuals[i] = logs[i] - (intercept + slope * math.log(i + 1))
+    """Intervals whose log change is more than k robust sds below their neighbours' local trend
+    (``local_residuals``; intervals 0 and 1, the warm-up, are not judged)."""
+    residuals = local_residuals(scores)
     if len(residuals) < 3:
         return []
-    center = median(residuals.values())
-    scale = max(median(abs(r - center) for r in residuals.values()) * MAD_TO_SIGMA, MAD_FLOOR)
+    center, scale = _robust_scale([r for r, _ in residuals.values()])
     return [{"interval": i, "rule": LOW_TAIL, "z": (r - center) / scale, "threshold": -k}
-            for i, r in sorted(residuals.items()) if (r - center) / scale < -k]
+            for i, (r, _) in sorted(residuals.items()) if i >= FIRST_LOW and (r - center) / scale < -k]
+
+
+def _rate_factor(spec: Any, base_lr: Any) -> Any:
+    """The learning-rate factor at optimizer step t for a registry scheduler spec (ml/registry.py),
+    as torch computes it after t scheduler steps; None for a spec this module does not know."""
+    if spec is None:
+        return lambda t: 1.0
+    if not isinstance(spec, dict) or not isinstance(spec.get("params", {}), dict):
+        return None
+    name, p = spec.get("name"), spec.get("params") or {}
+
+    def number(key: str, default: Any = None) -> Any:
+        v = p.get(key, default)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+    if name == "step":
+        size, gamma = number("step_size"), number("gamma", 0.1)
+        if size is None or gamma is None or size < 1 or gamma <= 0:
+            return None
+        return lambda t: gamma ** (t // int(size))
+    if name == "exponential":
+        gamma = number("gamma")
+        return None if gamma is None or gamma <= 0 else (lambda t: gamma ** t)
+    if name == "cosine":
+        t_max, eta_min = number("T_max"), number("eta_min", 0.0)
+        base = base_lr if isinstance(base_lr, (int, float)) and not isinstance(base_lr, bool) and base_lr > 0 else None
+        if t_max is None or t_max < 1 or eta_min is None or (eta_min and base is None):
+            return None
+        floor = eta_min / base if eta_min else 0.0
+        return lambda t: floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t / t_max))
+    if name == "warmup_cosine":
+        warm, total, low = number("warmup_steps"), number("total_steps"), number("min_factor", 0.0)
+        if warm is None or total is None or low is None or warm < 1:
+            return None
+
+        def factor(t: int) -> float:
+            if t < warm:
+                return (t + 1) / warm
+            x = min(1.0, (t - warm) / max(1.0, total - warm))
+            return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * x))
+        return factor
+    return None
+
+
+def learning_rates(recipe: Any, intervals: int) -> list[float] | None:
+    """Each interval's mean learning-rate factor, from the claimed recipe's scheduler (at most
+    ``RATE_SAMPLES`` evenly spaced steps per interval), or None where the schedule is not one this
+    module knows or is not positive throughout.
+
+    Why: an interval's change is roughly proportional to its learning rate, so a schedule (warm-up,
+    a step cut, cosine's fall to zero) bends the change series in ways no neighbourhood trend
+    expects; divided by the rate it is the smooth decay the size rules judge. The recipe is what
+    verifiers replay, so a falsified schedule fails replay of every selected interval.
+    """
+    if not isinstance(recipe, dict) or intervals < 1:
+        return None
+    per = recipe.get("steps_per_interval")
+    optimizer = recipe.get("optimizer")
+    base_lr = (optimizer.get("params") or {}).get("lr") if isinstance(optimizer, dict) and isinstance(optimizer.get("params") or {}, dict) else None
+    factor = _rate_factor(recipe.get("scheduler"), base_lr)
+    if factor is None or not isinstance(per, int) or isinstance(per, bool) or per < 1:
+        return None
+    count = min(per, RATE_SAMPLES)
+    rates = []
+    for i in range(intervals):
+        steps = [i * per + (per * j) // count for j in range(count)]
+        rates.append(math.fsum(factor(t) for t in steps) / count)
+    return rates if all(r > 0 and math.isfinite(r) for r in rates) else None
 
 
 def zero_changes(scores: list[float]) -> list[dict[str, Any]]:
@@ -139,12 +242,14 @@ def audit_size(n_intervals: int, fraction: float) -> int:
 
 
 def deterministic(scores: list[float], k: float, shifts: list[float] | None = None, shift_k: float = 4.0,
-                  low_k: float = 4.0) -> dict[int, dict[str, Any]]:
+                  low_k: float = 4.0, rates: list[float] | None = None) -> dict[int, dict[str, Any]]:
     """The intervals the rules pick from the claimed series alone (no randomness), each with the
-    rules that picked it and their details: what a submitter can compute from its own claims."""
+    rules that picked it and their details: what a submitter can compute from its own claims.
+    With ``rates`` (``learning_rates`` of the recipe) the size rules judge score ÷ rate."""
+    sizes = [s / r for s, r in zip(scores, rates)] if rates is not None and len(rates) == len(scores) else scores
     picked: dict[int, dict[str, Any]] = {}
     shift_hits = input_shift_outliers(shifts, shift_k) if shifts is not None else []
-    for hit in zero_changes(scores) + detrended_outliers(scores, k) + low_tail(scores, low_k) + shift_hits:
+    for hit in zero_changes(scores) + detrended_outliers(sizes, k) + low_tail(sizes, low_k) + shift_hits:
         entry = picked.setdefault(hit["interval"], {"interval": hit["interval"], "reasons": []})
         entry["reasons"].append(hit["rule"])
         if hit["rule"] == DETRENDED:
@@ -157,13 +262,14 @@ def deterministic(scores: list[float], k: float, shifts: list[float] | None = No
 
 
 def select(scores: list[float], k: float, audit_fraction: float, stream: HashStream,
-           shifts: list[float] | None = None, shift_k: float = 4.0, low_k: float = 4.0) -> list[dict[str, Any]]:
+           shifts: list[float] | None = None, shift_k: float = 4.0, low_k: float = 4.0,
+           rates: list[float] | None = None) -> list[dict[str, Any]]:
     """Selected intervals in order, each with the rules that selected it (and outlier details).
 
     The audit sample is drawn from the intervals the deterministic rules did not already pick,
     so it always adds coverage the submitter could not predict from its own claims.
     """
-    picked = deterministic(scores, k, shifts, shift_k, low_k)
+    picked = deterministic(scores, k, shifts, shift_k, low_k, rates)
     rest = [i for i in range(len(scores)) if i not in picked]
     for i in stream.sample(rest, min(len(rest), audit_size(len(scores), audit_fraction))):
         picked[i] = {"interval": i, "reasons": [AUDIT]}

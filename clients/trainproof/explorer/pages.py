@@ -338,7 +338,7 @@ def model_page(db: Database, model_id: str) -> str:
     cfg = assignment.get("config") or _load(db.meta("contract_config")) or {}
     scores = cert.get("scores") or []
     selected = assignment.get("selected") or []
-    limits = thresholds(scores, float(cfg.get("k", 3.0)), float(cfg.get("shift_k", 4.0)))
+    limits = thresholds(scores, float(cfg.get("k", 3.0)), float(cfg.get("shift_k", 4.0)), cert.get("recipe"))
     recipe, dataset, env = cert.get("recipe") or {}, cert.get("dataset") or {}, cert.get("environment") or {}
     head = kv([
         ("model id", f"<code>{e(model_id)}</code>"), ("name", f'{e(m["name"])} v{e(m["version"])}'),

@@ -129,41 +129,27 @@ def layout(title: str, body: str, indexed: dict[str, Any] | None = None, script:
 
 # ---- the score plot ---------------------------------------------------------------------------
 
-def _fit(values: list[float]) -> tuple[float, float] | None:
-    """log(score) ~ a + b·log(i+1) over the positive scores (the contract's detrending), or None."""
-    pts = [(math.log(i + 1), math.log(v)) for i, v in enumerate(values) if v and v > 0]
-    if len(pts) < 3:
-        return None
-    mx = math.fsum(x for x, _ in pts) / len(pts)
-    my = math.fsum(y for _, y in pts) / len(pts)
-    sxx = math.fsum((x - mx) ** 2 for x, _ in pts)
-    if sxx == 0:
-        return None
-    b = math.fsum((x - mx) * (y - my) for x, y in pts) / sxx
-    return my - b * mx, b
-
-
 def _median(xs: list[float]) -> float:
     s = sorted(xs)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
-def thresholds(scores: list[dict[str, Any]], k: float, shift_k: float) -> dict[str, list[float] | None]:
+def thresholds(scores: list[dict[str, Any]], k: float, shift_k: float,
+               recipe: dict[str, Any] | None = None) -> dict[str, list[float | None] | None]:
     """Per interval, the score above which the contract's rules select it (None where no rule applies).
 
-    absolute: exp(trend + median residual + k·MAD) (rule detrended-mad); input_shift:
-    exp(median log shift + shift_k·1.4826·MAD) (rule input-shift); both as selection.py computes them.
+    absolute: ``selection.thresholds`` (rule detrended-mad: k robust sds above the local trend of the
+    change ÷ the recipe's learning rate, scaled back by the rate);
+    input_shift: exp(median log shift + shift_k·1.4826·MAD) (rule input-shift); both as selection.py computes them.
     """
-    out: dict[str, list[float] | None] = {"absolute": None, "input_shift": None}
-    absolute = [float(s.get("absolute") or 0) for s in scores]
-    fit = _fit(absolute)
-    if fit:
-        a, b = fit
-        res = [math.log(v) - (a + b * math.log(i + 1)) for i, v in enumerate(absolute) if v > 0]
-        c = _median(res)
-        mad = max(_median([abs(r - c) for r in res]), 1e-6)
-        out["absolute"] = [math.exp(a + b * math.log(i + 1) + c + k * mad) for i in range(len(scores))]
+    from trainproof.chaincode.contract import selection
+
+    out: dict[str, list[float | None] | None] = {"absolute": None, "input_shift": None}
+    sizes = [float(s.get("absolute") or 0) for s in scores]
+    limits = selection.thresholds(sizes, k, selection.learning_rates(recipe, len(sizes)))
+    if any(v is not None for v in limits):
+        out["absolute"] = limits
     shifts = [math.log(float(s["input_shift"])) for s in scores if s.get("input_shift") and s["input_shift"] > 0]
     if len(shifts) >= 3:
         c = _median(shifts)
@@ -194,7 +180,7 @@ def score_plot(scores: list[dict[str, Any]], selected: list[dict[str, Any]], lim
         top = 10 + row * (ph + gap)
         values = [float(s.get(key) or 0) for s in scores]
         limit = limits.get(key)
-        positives = [v for v in values + (limit or []) if v > 0]
+        positives = [v for v in values + [v for v in limit or [] if v is not None] if v > 0]
         if not positives:
             continue
         lo, hi = math.log10(min(positives)), math.log10(max(positives))
@@ -212,7 +198,7 @@ def score_plot(scores: list[dict[str, Any]], selected: list[dict[str, Any]], lim
         parts.append(f'<text x="4" y="{top + 28}" font-size="10" fill="#57606a">1e{hi:.1f}</text>'
                      f'<text x="4" y="{top + ph}" font-size="10" fill="#57606a">1e{lo:.1f}</text>')
         if limit:
-            pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(limit))
+            pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(limit) if v is not None)
             parts.append(f'<polyline points="{pts}" fill="none" stroke="#cf222e" stroke-dasharray="5,3" '
                          f'class="threshold"><title>{e(label)}: the contract\'s selection threshold</title></polyline>')
         pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))

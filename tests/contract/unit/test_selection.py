@@ -1,4 +1,4 @@
-"""Interval selection: detrended robust outliers, zero changes, and the audit sample."""
+"""Interval selection: local-trend outliers both ways, zero changes, input shift, and the audit sample."""
 from __future__ import annotations
 
 import math
@@ -44,6 +44,69 @@ def test_k_sets_the_threshold():
 
 def test_too_few_positive_scores_give_no_outliers():
     assert selection.detrended_outliers([5.0, 0.0, 9.0], 3.0) == []
+
+
+def warm_up_then_decay(n: int) -> list[float]:
+    """Changes that rise over a learning-rate warm-up, peak near interval 6, then decay; ±5 % wiggle."""
+    return [(1 + 0.05 * math.sin(7.3 * i)) * 100.0 * (i + 1) / (1 + ((i + 1) / 6) ** 1.7) for i in range(n)]
+
+
+def test_a_warm_up_that_no_power_law_fits_is_not_an_outlier():
+    assert selection.detrended_outliers(warm_up_then_decay(30), 3.0) == []
+    assert selection.low_tail(warm_up_then_decay(30), 4.0) == []
+    scores = warm_up_then_decay(30)
+    scores[3] *= 2  # a spike in the warm-up stands out against the local rise
+    assert [h["interval"] for h in selection.detrended_outliers(scores, 3.0)] == [3]
+
+
+def test_the_claimed_schedule_divides_out_a_step_cut():
+    recipe = {"steps_per_interval": 10, "optimizer": {"name": "sgd", "params": {"lr": 0.1}},
+              "scheduler": {"name": "step", "params": {"step_size": 150, "gamma": 0.3}}}
+    rates = selection.learning_rates(recipe, 30)
+    assert rates[14] == 1.0 and rates[15] == pytest.approx(0.3)
+    scores = [s * rates[i] for i, s in enumerate(noisy(30))]  # changes follow the learning rate cut at step 150
+    assert set(selection.deterministic(scores, 3.0)) == {14, 15}  # a cliff no local line expects ...
+    assert selection.deterministic(scores, 3.0, rates=rates) == {}  # ... is the schedule's, not a cheat's
+
+
+@pytest.mark.parametrize("scheduler, at, expected", [
+    (None, 7, 1.0),
+    ({"name": "exponential", "params": {"gamma": 0.99}}, 2, sum(0.99 ** t for t in range(20, 30)) / 10),
+    ({"name": "cosine", "params": {"T_max": 100}}, 5, sum(0.5 * (1 + math.cos(math.pi * t / 100)) for t in range(50, 60)) / 10),
+    ({"name": "warmup_cosine", "params": {"warmup_steps": 20, "total_steps": 100, "min_factor": 0.1}}, 0, 5.5 / 20),
+])
+def test_learning_rates_follow_the_registry_schedulers(scheduler, at, expected):
+    recipe = {"steps_per_interval": 10, "optimizer": {"name": "sgd", "params": {"lr": 0.1}}, "scheduler": scheduler}
+    assert selection.learning_rates(recipe, 10)[at] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("scheduler", [{"name": "cyclic", "params": {}}, {"name": "step", "params": {"step_size": 0}},
+                                       {"name": "cosine", "params": {"T_max": 10, "eta_min": 0.01}},  # no base lr
+                                       {"name": "warmup_cosine", "params": {"warmup_steps": 1, "total_steps": 20}}, "step"])
+def test_an_unknown_or_unusable_schedule_leaves_the_scores_as_claimed(scheduler):
+    # the last: min_factor 0 reaches a zero rate at step 20, inside the 30-step run
+    recipe = {"steps_per_interval": 10, "optimizer": {"name": "sgd", "params": {}}, "scheduler": scheduler}
+    assert selection.learning_rates(recipe, 3) is None
+
+
+def test_a_group_of_spikes_is_flagged_whole():
+    scores = noisy(40)
+    for i in (20, 21, 22):
+        scores[i] *= 3  # three consecutive poisoned intervals: the local line must not follow them
+    assert [h["interval"] for h in selection.detrended_outliers(scores, 3.0)] == [20, 21, 22]
+
+
+def test_thresholds_are_the_changes_the_outlier_rule_starts_selecting_at():
+    scores = noisy(30)
+    limits = selection.thresholds(scores, 3.0)
+    assert limits[0] is None and all(v is not None for v in limits[1:])
+    for i in (5, 17):
+        assert scores[i] < limits[i]
+        spiked = list(scores)
+        spiked[i] = limits[i] * 1.1  # moving one score moves the run-wide spread a little
+        assert i in {h["interval"] for h in selection.detrended_outliers(spiked, 3.0)}
+        spiked[i] = limits[i] * 0.9
+        assert i not in {h["interval"] for h in selection.detrended_outliers(spiked, 3.0)}
 
 
 def test_zero_changes_are_always_selected():

@@ -50,7 +50,7 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
     plain = select_outliers(sizes, k, l2, profiles=profiles) if own is not None else flagged
     spillover = sorted({e["interval"] for e in plain} - {e["interval"] for e in flagged})
     contract = selection.deterministic(sizes, DEFAULTS["k"], [s["input_shift"] for s in scores], DEFAULTS["shift_k"],
-                                       DEFAULTS["low_k"])
+                                       DEFAULTS["low_k"], selection.learning_rates(run.get("recipe"), len(sizes)))
     audit = min(len(scores) - len(contract), selection.audit_size(len(scores), DEFAULTS["audit_fraction"]))
     result = {"run_dir": str(run_dir), "name": run.get("name"), "k": k, "intervals": scores, "flagged": flagged,
               "momentum_spillover": spillover, "contract": {"selected": [contract[i] for i in sorted(contract)],

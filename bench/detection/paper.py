@@ -1,7 +1,7 @@
 """Navarro et al.'s weight-analysis accuracy experiment on scikit-learn's digits.
 
-    python -m bench.detection [--runs 100] [--intervals 30] [--seed 3] [--workers 2]
-    python -m bench.detection --calibrate     # replay tolerance vs a single poisoned batch
+    python -m bench.detection.paper [--runs 100] [--intervals 30] [--seed 3] [--workers 2]
+    python -m bench.detection.paper --calibrate     # replay tolerance vs a single poisoned batch
 
 Each run trains a feed-forward net (hidden layers varied) with the Recorder for T
 intervals; a scenario makes some intervals bad: backdoor poisoning (trigger patch →
@@ -45,26 +45,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable
 
+from bench.detection.scenarios import scenario
+
 PAPER = {"absolute": (0.86, 1.0, 0.92), "l2": (0.80, 0.67, 0.73), "percent": (0.75, 1.0, 0.86), "cosine": (0.11, 0.17, 0.13)}
 METRICS = ("absolute", "l2", "percent", "cosine")
 HIDDEN = ([32], [64], [64, 32], [128, 64, 32])
 KINDS = ("clean", "single", "group", "skip", "short")
-
-
-def scenario(rng: random.Random, intervals: int, kind: str) -> dict[str, list[int]]:
-    """Which intervals are poisoned / skipped / shortened (never the first two)."""
-    pool = list(range(2, intervals))
-    if kind == "single":
-        return {"poison": sorted(rng.sample(pool, rng.randint(1, 3)))}
-    if kind == "group":
-        length = rng.randint(2, 4)
-        start = rng.randint(2, intervals - length)
-        return {"poison": list(range(start, start + length))}
-    if kind == "skip":
-        return {"skip": sorted(rng.sample(pool, rng.randint(1, 2)))}
-    if kind == "short":
-        return {"short": sorted(rng.sample(pool, rng.randint(1, 2)))}
-    return {}
 
 
 def one_run(job: dict) -> dict:
