@@ -11,11 +11,13 @@ import itertools
 from typing import Any, Iterable
 
 from bench.detection.scenarios import ATTACKS
+from trainproof.chaincode.contract import replication
+from trainproof.chaincode.contract.config import DEFAULTS
 
-# Replays per selected interval, printed side by side: 2 when a selected interval starts with a bare
-# majority of its sub-quorum and escalates only on disagreement (honest replays agree), 3 for the
-# full sub-quorum. The one place to wire the contract's exact replication into the cost.
-REPLICAS = (2, 3)
+# Replays per selected interval of a clean model (honest replays agree, so nothing escalates), from
+# the contract's own seating: majority-first (the default, 2 of 3) beside full (every seat, 3).
+REPLICAS = tuple(replication.first_seats({**DEFAULTS, "replication": mode})
+                 for mode in (replication.MAJORITY_FIRST, replication.FULL))
 AUDIT_CURVE = (0.05, 0.1, 0.2)
 # The grid the calibration half chooses from; a setting absent here keeps selection's default.
 GRID: dict[str, tuple[float, ...]] = {

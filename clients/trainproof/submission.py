@@ -12,6 +12,7 @@ end-to-end tests; it imports neither torch nor the CLI.
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -129,8 +130,13 @@ def build_certificate(run: dict[str, Any], uris: dict[str, str], *, model_id: st
     return cert
 
 
-def submit_certificate(contract: Contract, cert: dict[str, Any], attempts: int = 4) -> tuple[str, dict[str, Any]]:
-    """SubmitModel, resubmitted on a read conflict; returns (tx id, model state)."""
+def submit_certificate(contract: Contract, cert: dict[str, Any], attempts: int = 10) -> tuple[str, dict[str, Any]]:
+    """SubmitModel, resubmitted on a read conflict; returns (tx id, model state).
+
+    Every submission takes the next number of the ledger's model order, so submissions that
+    land in one block conflict and only one commits. The waits grow and are random, so a crowd
+    of submitters (20 at once in bench-robustness; 4 fixed retries left 14 of them failed)
+    spreads over later blocks instead of colliding again."""
     ledger = TrainproofContract(contract)
     for attempt in range(1, attempts + 1):
         submitted = ledger.submit_model_async(cert)
@@ -147,7 +153,7 @@ def submit_certificate(contract: Contract, cert: dict[str, Any], attempts: int =
         if status.code not in CONFLICT_CODES or attempt == attempts:
             raise CommitError(f"SubmitModel {status.tx_id} committed as invalid: {status.code} "
                               f"(block {status.block_number})", status.tx_id, status.code, status.block_number)
-        time.sleep(0.5 * attempt)
+        time.sleep(random.uniform(0.2, 1.0) * attempt)
     raise AssertionError("unreachable")
 
 
