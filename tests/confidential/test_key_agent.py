@@ -17,7 +17,8 @@ pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
 
 
-def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monkeypatch, tmp_path):
+def submitted_with_agent(monkeypatch, tmp_path) -> tuple[Net, dict, str, KeyAgent]:
+    """A sealed model submitted by Org1's client, its keys in the submitter's store, and its key agent."""
     monkeypatch.setenv(MEMBERS_ENV, "Org1MSP,Org2MSP")
     net = Net()
     net.register_verifiers()
@@ -28,6 +29,12 @@ def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monke
     store.save(mid, {payload["dataset"]["sha256"]: os.urandom(32)} | {s["sha256"]: os.urandom(32) for s in payload["snapshots"]})
     ledger = TrainproofContract(LedgerContract(net, Cast.client1))
     agent = KeyAgent(ledger, store)
+    return net, payload, mid, agent
+
+
+def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monkeypatch, tmp_path):
+    net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path)
+    ledger = agent.ledger
     assert agent.run_once() == {}, "nothing is assigned yet"
 
     net.call(Cast.admin2, "AssignVerifiers", mid)
@@ -51,16 +58,8 @@ def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monke
 
 
 def test_the_agent_leaves_out_a_suspended_verifier_and_delivers_once_it_is_active_again(monkeypatch, tmp_path):
-    monkeypatch.setenv(MEMBERS_ENV, "Org1MSP,Org2MSP")
-    net = Net()
-    net.register_verifiers()
-    payload = sealed_payload(model_payload(intervals=10))
-    net.call(Cast.client1, "SubmitModel", payload)
-    mid = payload["model_id"]
-    store = KeyStore(tmp_path, "org1-user1")
-    store.save(mid, {payload["dataset"]["sha256"]: os.urandom(32)} | {s["sha256"]: os.urandom(32) for s in payload["snapshots"]})
-    ledger = TrainproofContract(LedgerContract(net, Cast.client1))
-    agent = KeyAgent(ledger, store)
+    net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path)
+    ledger = agent.ledger
     net.call(Cast.admin2, "AssignVerifiers", mid)
     assigned = sorted(assigned_now(ledger, mid))
     gone = BY_FP[assigned[0]]

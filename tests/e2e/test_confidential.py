@@ -211,11 +211,12 @@ def test_a_restaffed_interval_gives_its_newcomers_the_keys_and_a_suspended_verif
     run_dir = train(tmp_path, "restaffed", intervals=2)  # one interval is selected
     before = live.query("GetConfig")["values"]
     try:
-        live.set_config({"deadline_seconds": SHORT_DEADLINE})
+        # Every seat at once: with majority-first, one suspended newcomer of two leaves no majority.
+        live.set_config({"deadline_seconds": SHORT_DEADLINE, "replication": "full"})
         done = submit_run(run_dir, contract, store, confidential=("dataset", "snapshots"))
         wait_assigned(ledger, done.model_id)
     finally:
-        live.set_config({"deadline_seconds": before["deadline_seconds"]})
+        live.set_config({"deadline_seconds": before["deadline_seconds"], "replication": before["replication"]})
     mid, cert, keys = done.model_id, done.certificate, done.keys
     agent = KeyAgent(ledger, KeyStore(tmp_path / "home", SUBMITTER))
     agent.store.save(mid, keys)
