@@ -33,11 +33,11 @@ def test_honest_model_is_verified_with_exact_replays(train, submit, verdict, sub
 
 def test_poisoned_interval_that_is_selected_is_rejected_naming_it(train, submit, verdict, submitter):
     poisoned = 4
-    run_dir = train("poisoned", poison_intervals=[poisoned], poison_fraction=1.0)
-    # Which intervals get checked is the assigner's draw, not ours: resubmit the same run under new
-    # ids until the poisoned interval is among the selected ones (each try is ~1 s).
-    for _ in range(20):
-        submitted = submit(run_dir)
+    # Which intervals get checked is the assigner's draw, not ours: train and submit fresh poisoned
+    # runs until the poisoned interval is among the selected ones (each try is a few seconds). Each
+    # try is a new run: the ledger refuses the same snapshots claimed twice.
+    for attempt in range(20):
+        submitted = submit(train(f"poisoned-{attempt}", poison_intervals=[poisoned], poison_fraction=1.0))
         if poisoned in _selected(submitter, submitted.model_id):
             break
     else:
