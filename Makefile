@@ -8,7 +8,7 @@ export TRAINPROOF_CONSENSUS := $(CONSENSUS)
 endif
 
 .PHONY: help install network-up network-down network-clean network-status test test-unit demo \
-        bench bench-ledger bench-analysis bench-detection bench-deepring bench-storage bench-robustness bench-explorer bench-attest
+        bench bench-ledger bench-analysis bench-detection bench-deepring bench-storage bench-robustness bench-explorer bench-attest bench-scale
 
 help:
 	@echo "make demo           set everything up and run the whole journey end to end"
@@ -65,3 +65,6 @@ bench-attest: network-up
 
 bench-explorer: network-up
 	@$(PY) -m bench.explorer
+
+bench-scale: network-up
+	@$(PY) -m bench.scale
