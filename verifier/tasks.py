@@ -133,7 +133,9 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
 
         parent_final = None
         if certificate.get("parent_id"):  # the lineage claim is checked by every member
-            parent_final = res.ledger.get_model(certificate["parent_id"])["certificate"]["snapshots"][-1]
+            parent = res.ledger.get_model(certificate["parent_id"])["certificate"]
+            final = parent["snapshots"][-1]
+            parent_final = {**final, "sealed": final["sha256"] in sealed_entries(parent)}
         with sealed_inputs(res, certificate) as (keys, private_dir):
             finding = keys if isinstance(keys, Finding) else run_verification(
                 certificate, interval, res.store, res.cache, on_step=progress, parent_final=parent_final,

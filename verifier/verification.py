@@ -1,8 +1,8 @@
 """Verifying one assigned interval: the procedure behind the Celery task.
 
 1. recompute every interval's scores from the snapshots and compare with the claimed ones;
-2. with a declared parent: check that snapshot 0's weights are the parent's final weights
-   (the layer hash chains of both snapshots agree), else the lineage is forged;
+2. with a declared parent: check that snapshot 0 is the parent's final snapshot file, or holds its
+   weights (the layer hash chains of both snapshots agree), else the lineage is forged;
 3. replay the assigned interval from its start snapshot and compare with the submitted end;
 4. store the replayed snapshot as evidence and return the verdict with its distances.
 Anything wrong with the submission itself (bad hash, missing object, unknown architecture,
@@ -89,6 +89,27 @@ def lineage_mismatch(start: Path, parent_final: Path) -> str:
     return "" if mine["chain"] == theirs["chain"] else "snapshot 0's weights differ from the parent's final weights"
 
 
+def lineage_forged(start: Path, start_entry: dict[str, Any], parent_final: dict[str, Any],
+                   cache: ArtifactCache) -> str:
+    """'' if snapshot 0 (``start``, its certificate entry ``start_entry``) starts from the declared
+    parent's final snapshot ``parent_final`` (its ledger entry, ``sealed`` true when the parent is
+    confidential), else why not.
+
+    The same file (equal plaintext SHA-256) holds the same weights: nothing to download. Otherwise
+    the weights are compared layer by layer, which needs the parent's final weights; a sealed
+    parent's data keys go only to the parent's own verifiers and grantees, so this verifier cannot
+    open them, and a child of a confidential parent must start from the parent's final snapshot
+    file unchanged.
+    """
+    if start_entry["sha256"] == parent_final["sha256"]:
+        return ""
+    if parent_final.get("sealed"):
+        return (f"snapshot 0 (plaintext SHA-256 {start_entry['sha256'][:16]}…) is not the declared parent's final "
+                f"snapshot file ({parent_final['sha256'][:16]}…), and that file is sealed, so its weights cannot be "
+                "compared; a child of a confidential parent must start from the parent's final snapshot file unchanged")
+    return lineage_mismatch(start, cache.fetch(parent_final["uri"], parent_final["sha256"]))
+
+
 def parameter_count(architecture: dict) -> int:
     """Parameters of an architecture spec, counted on torch's meta device: nothing is allocated,
     so a claimed giant model costs nothing to measure. SpecError if the registry refuses it."""
@@ -125,7 +146,7 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
                     on_step: Callable[[int, int], None] | None = None,
                     parent_final: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
                     keys: dict[str, bytes] | None = None, private_dir: Path | None = None) -> Finding:
-    """``parent_final``: the declared parent's final snapshot entry ({uri, sha256}) from the ledger;
+    """``parent_final``: the declared parent's final snapshot entry ({uri, sha256, sealed}) from the ledger;
     ``limits``: the consortium limits in force for this model (its assignment's config);
     ``keys``: a confidential model's data keys delivered to this verifier (plaintext SHA-256 →
     key), its sealed artifacts decrypted into ``private_dir`` (the caller's, removed after the task)."""
@@ -156,7 +177,7 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
         if mismatch:
             return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
         if parent_final is not None:
-            forged = lineage_mismatch(paths[0], cache.fetch(parent_final["uri"], parent_final["sha256"]))
+            forged = lineage_forged(paths[0], snapshots[0], parent_final, cache)
             if forged:
                 return Finding("REJECT", f"lineage: {forged} (declared parent {certificate.get('parent_id')})",
                                {"scores_match": True})
