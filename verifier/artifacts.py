@@ -8,10 +8,15 @@ from trainproof.ml.snapshot import sha256_file
 
 
 class ArtifactCache:
-    """Content-addressed local cache: ``<dir>/<sha256>``; a file is used only if it hashes right."""
+    """Content-addressed local cache: ``<dir>/<sha256>``; a file is used only if it hashes right.
+
+    ``downloaded`` counts the bytes fetched from storage so far (cache hits cost nothing), so a
+    task can state in its vote what it downloaded: the difference across the task.
+    """
 
     def __init__(self, store: ArtifactStore, directory: Path) -> None:
         self.store, self.directory = store, directory
+        self.downloaded = 0
         directory.mkdir(parents=True, exist_ok=True)
 
     def fetch(self, uri: str, sha256: str, size: int | None = None) -> Path:
@@ -21,7 +26,9 @@ class ArtifactCache:
             if sha256_file(path) == sha256:
                 return path
             path.unlink()  # damaged on disk: fetch again
-        return self.store.get_file(uri, sha256, path, expected_size=size)
+        fetched = self.store.get_file(uri, sha256, path, expected_size=size)
+        self.downloaded += fetched.stat().st_size
+        return fetched
 
     def fetch_sealed(self, uri: str, ciphertext: dict, plaintext_sha256: str, key: bytes, directory: Path) -> Path:
         """A sealed artifact, decrypted while downloading into ``directory`` (the task's private one,
@@ -29,5 +36,7 @@ class ArtifactCache:
         path = directory / plaintext_sha256
         if path.exists():
             return path
-        return self.store.get_sealed(uri, ciphertext["sha256"], plaintext_sha256, key, path,
-                                     expected_size=ciphertext["size"])
+        opened = self.store.get_sealed(uri, ciphertext["sha256"], plaintext_sha256, key, path,
+                                       expected_size=ciphertext["size"])
+        self.downloaded += int(ciphertext["size"])  # what came over the wire: the ciphertext
+        return opened

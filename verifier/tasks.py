@@ -136,10 +136,12 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
             parent = res.ledger.get_model(certificate["parent_id"])["certificate"]
             final = parent["snapshots"][-1]
             parent_final = {**final, "sealed": final["sha256"] in sealed_entries(parent)}
+        before = res.cache.downloaded
         with sealed_inputs(res, certificate) as (keys, private_dir):
             finding = keys if isinstance(keys, Finding) else run_verification(
                 certificate, interval, res.store, res.cache, on_step=progress, parent_final=parent_final,
                 limits=limits, keys=keys, private_dir=private_dir)
+        finding.evidence["downloaded"] = res.cache.downloaded - before  # bytes this task fetched (cache misses)
         verdict, evidence = cast(finding, certificate, interval)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)
     except TRANSIENT as exc:

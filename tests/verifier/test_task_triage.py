@@ -1,12 +1,14 @@
 """verify_interval's triage of ledger failures, on fakes (no broker, no network, no replay)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from trainproof.gateway import CommitError, EndorseError, ErrorDetail, SubmitError
 from trainproof.verifier import tasks
+from trainproof.verifier.artifacts import ArtifactCache
 from trainproof.verifier.settings import WorkerIdentity
 from trainproof.verifier.verification import Finding
 
@@ -28,7 +30,7 @@ class FakeGatewayContract:
     """Answers the task's reads; SubmitVote fails with the scripted errors, then commits."""
 
     def __init__(self, vote_failures: list[Exception]) -> None:
-        self.vote_failures, self.votes = list(vote_failures), 0
+        self.vote_failures, self.votes, self.evidence = list(vote_failures), 0, None
 
     def evaluate(self, function, args=()):
         answers = {
@@ -43,18 +45,25 @@ class FakeGatewayContract:
         if self.vote_failures:
             raise self.vote_failures.pop(0)
         self.votes += 1
+        self.evidence = json.loads(args[3])
         return b'{"vote": {}, "decision": null, "model": {}}'
 
 
 @pytest.fixture
-def run(monkeypatch):
-    """Run the task body once with a fake ledger; returns its result or raises Retried."""
+def run(monkeypatch, tmp_path):
+    """Run the task body once with a fake ledger; returns its result or raises Retried. The stand-in
+    verification "downloads" 4096 bytes into a cache that had fetched 1000 before the task."""
+    def verification(certificate, interval, store, cache, **kwargs):
+        cache.downloaded += 4096
+        return Finding("ACCEPT", "replay matches", {"replay_sha256": "e"})
+
     def go(failures: list[Exception]):
         fake = FakeGatewayContract(failures)
+        cache = ArtifactCache(None, tmp_path / "cache")
+        cache.downloaded = 1000
         monkeypatch.setattr(tasks, "worker_identity", lambda: IDENTITY)
-        monkeypatch.setattr(tasks, "resources", lambda: tasks.Resources(tasks.TrainproofContract(fake), None, None, None))
-        monkeypatch.setattr(tasks, "run_verification", lambda *a, **k: Finding("ACCEPT", "replay matches",
-                                                                                 {"replay_sha256": "e"}))
+        monkeypatch.setattr(tasks, "resources", lambda: tasks.Resources(tasks.TrainproofContract(fake), None, cache, None))
+        monkeypatch.setattr(tasks, "run_verification", verification)
         monkeypatch.setattr(tasks.verify_interval, "retry",
                             lambda exc=None, countdown=None, **kw: (_ for _ in ()).throw(Retried(exc, countdown)))
         return tasks.verify_interval.run("m", 2, FP), fake
@@ -68,6 +77,7 @@ def endorse_failure(status: int | None, message: str) -> EndorseError:
 def test_a_clean_vote(run):
     result, fake = run([])
     assert result["status"] == "voted" and result["verdict"] == "ACCEPT" and fake.votes == 1
+    assert fake.evidence["downloaded"] == 4096  # this task's fetches, not the cache's lifetime total
 
 
 @pytest.mark.parametrize("failure", [
