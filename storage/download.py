@@ -27,14 +27,20 @@ def partial_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.partial")
 
 
+def _chunk(offset: int) -> int:
+    return CHUNK
+
+
 def receive(client: Minio, bucket: str, sha256: str, stored: Stored, consume: Callable[[bytes], None],
-            meter: Meter, retry: RetryPolicy) -> None:
+            meter: Meter, retry: RetryPolicy, read_size: Callable[[int], int] = _chunk) -> None:
     """Stream ``sha256/<sha256>`` (the version ``stored``) into ``consume``; it checks nothing itself.
 
     What makes the bytes trustworthy is the caller's to check as they pass through ``consume``:
     their SHA-256 (`download_verified`), or each sealed chunk's tag and the plaintext's SHA-256
     (`sealed.download_sealed`). A broken connection resumes from the last byte received, so
-    ``consume`` sees every byte once, in order, and a running hash stays valid.
+    ``consume`` sees every byte once, in order, and a running hash stays valid. ``read_size`` says how
+    many bytes to read from a given offset of the object: each piece handed to ``consume`` is one read
+    (shorter only at the end), so a consumer can choose where pieces end.
     """
     received = 0
 
@@ -44,7 +50,7 @@ def receive(client: Minio, bucket: str, sha256: str, stored: Stored, consume: Ca
             return  # everything arrived before the connection broke
         response = client.get_object(bucket, object_key(sha256), offset=received, version_id=stored.version_id)
         try:
-            for chunk in response.stream(CHUNK):
+            while chunk := response.read(read_size(received)):
                 consume(chunk)
                 received += len(chunk)
                 meter.advance(len(chunk))

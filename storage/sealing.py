@@ -155,34 +155,65 @@ class Opener:
     the final one only when nothing follows it, so the opener holds back one chunk (at most
     `MAX_CHUNK_SIZE` plus a tag) until more bytes or the end arrive. Any SealError leaves
     what was returned before it authentic but incomplete: the caller must discard it.
+
+    Chunks are opened where they lie in the pieces fed, without copying them: only a chunk
+    split across pieces is gathered into a buffer (one per opener), and a whole chunk that ends
+    a piece of ``bytes`` is held back by reference. So a reader whose pieces end on chunk
+    boundaries (`read_size`) copies no ciphertext at all: gathering every chunk cost more than
+    decrypting it (storage/sealed.py has the figures).
     """
 
     def __init__(self, key: bytes) -> None:
         _check_key(key)
         self._aead = AESGCM(key)
-        self._buffer = bytearray()
         self._header: bytes | None = None
         self._record = 0  # bytes per full chunk: chunk size plus tag
         self._index = 0
         self._done = False
+        self._head = bytearray()  # the header, until all of it has arrived
+        self._gathered = bytearray()  # the start of a chunk split across pieces (allocated at a chunk's size, once)
+        self._gathered_size = 0
+        self._held: memoryview | None = None  # a whole chunk that ended a piece, awaiting what follows it
         self.plain_size = 0  # plaintext bytes released so far
 
     def feed(self, data: bytes) -> list[bytes]:
         if self._done:
             raise ValueError("the sealed stream was already finished")
-        self._buffer += data
+        # A piece that is not immutable bytes may be reused by the caller: keep a copy, not a view of it.
+        mine = isinstance(data, bytes)
+        piece = memoryview(data if mine else bytes(data))
         if self._header is None:
-            if len(self._buffer) < HEADER_BYTES:
+            taken = HEADER_BYTES - len(self._head)
+            self._head += piece[:taken]
+            piece = piece[taken:]
+            if len(self._head) < HEADER_BYTES:
                 return []
-            self._start(bytes(self._buffer[:HEADER_BYTES]))
-            del self._buffer[:HEADER_BYTES]
-        opened, start = [], 0
-        with memoryview(self._buffer) as view:
-            while len(view) - start > self._record:  # more bytes follow: not the final chunk
-                with view[start:start + self._record] as record:
-                    opened.append(self._open(record, final=False))
-                start += self._record
-        del self._buffer[:start]
+            self._start(bytes(self._head))
+        if not piece:
+            return []
+        opened = []
+        if self._held is not None:  # more bytes follow it: not the final chunk
+            opened.append(self._open(self._held, final=False))
+            self._held = None
+        elif self._gathered_size:
+            taken = min(self._record - self._gathered_size, len(piece))
+            self._gathered[self._gathered_size:self._gathered_size + taken] = piece[:taken]
+            self._gathered_size += taken
+            piece = piece[taken:]
+            if not piece:
+                return []
+            opened.append(self._open(self._gathered, final=False))
+            self._gathered_size = 0
+        while len(piece) > self._record:  # more bytes follow: not the final chunk
+            opened.append(self._open(piece[:self._record], final=False))
+            piece = piece[self._record:]
+        if len(piece) == self._record and mine:
+            self._held = piece
+        elif piece:
+            if not self._gathered:
+                self._gathered = bytearray(self._record)
+            self._gathered[:len(piece)] = piece
+            self._gathered_size = len(piece)
         return opened
 
     def finish(self) -> bytes:
@@ -191,10 +222,11 @@ class Opener:
             raise ValueError("the sealed stream was already finished")
         if self._header is None:
             raise SealError("sealed artifact is shorter than its header: truncated or not sealed", part="header")
-        if len(self._buffer) < TAG_BYTES:
+        rest = self._held if self._held is not None else memoryview(self._gathered)[:self._gathered_size]
+        if len(rest) < TAG_BYTES:
             raise SealError(f"chunk {self._index} is cut short: the artifact is truncated", part=f"chunk {self._index}")
-        plain = self._open(self._buffer, final=True)
-        self._buffer, self._done = bytearray(), True
+        plain = self._open(rest, final=True)
+        self._held, self._gathered, self._gathered_size, self._done = None, bytearray(), 0, True
         return plain
 
     def _start(self, header: bytes) -> None:
@@ -208,7 +240,7 @@ class Opener:
                             f"are allowed)", part="header")
         self._header, self._record = header, chunk_size + TAG_BYTES
 
-    def _open(self, record: bytes | memoryview, final: bool) -> bytes:
+    def _open(self, record: bytes | bytearray | memoryview, final: bool) -> bytes:
         index = self._index
         if index >= _MAX_CHUNKS:
             raise SealError(f"the artifact has more than {_MAX_CHUNKS} chunks", part=f"chunk {index}")
@@ -222,6 +254,17 @@ class Opener:
         self._index += 1
         self.plain_size += len(plain)
         return plain
+
+
+def read_size(offset: int, chunks: int = 4) -> int:
+    """How many bytes to read next from ``offset`` of a sealed stream, so that the read ends where a chunk
+    ends (in a stream sealed with the default chunk size) about ``chunks`` chunks on.
+
+    A reader that asks for these gives `Opener` pieces of whole chunks, which it opens in place
+    without copying them; other chunk sizes are read as well, only with some chunks gathered.
+    """
+    record = CHUNK_SIZE + TAG_BYTES
+    return HEADER_BYTES + (max(0, offset - HEADER_BYTES) // record + chunks) * record - offset
 
 
 def seal(source: BinaryIO, dest: BinaryIO, key: bytes, chunk_size: int = CHUNK_SIZE) -> int:
@@ -242,8 +285,9 @@ def open_sealed(source: BinaryIO, dest: BinaryIO, key: bytes) -> int:
     holds only authentic chunks that precede the failure: the caller must still discard it
     (a truncated artifact is not the artifact).
     """
-    opener = Opener(key)
-    while piece := source.read(CHUNK_SIZE):
+    opener, offset = Opener(key), 0
+    while piece := source.read(read_size(offset)):
+        offset += len(piece)
         for plain in opener.feed(piece):
             dest.write(plain)
     dest.write(opener.finish())

@@ -18,7 +18,7 @@ from trainproof.storage.errors import IntegrityError
 from trainproof.storage.progress import Meter
 from trainproof.storage.sealed import Resealed, _Worker, survey
 from trainproof.storage.sealing import (CHUNK_SIZE, HEADER_BYTES, MAX_CHUNK_SIZE, TAG_BYTES, Opener, SealError,
-                                        Sealer, new_key, open_sealed, seal, sealed_size)
+                                        Sealer, new_key, open_sealed, read_size, seal, sealed_size)
 
 pytestmark = pytest.mark.unit
 CHUNK = 64
@@ -139,7 +139,8 @@ def fed(blob: bytes, key: bytes, sizes: list[int]) -> bytes:
     return b"".join(out)
 
 
-@pytest.mark.parametrize("sizes", [[1], [7], [CHUNK + TAG_BYTES], [HEADER_BYTES, CHUNK + TAG_BYTES], [1000], [3, 200, 1]])
+@pytest.mark.parametrize("sizes", [[1], [7], [CHUNK + TAG_BYTES], [HEADER_BYTES, CHUNK + TAG_BYTES], [1000], [3, 200, 1],
+                                   [HEADER_BYTES + 3 * (CHUNK + TAG_BYTES), 3 * (CHUNK + TAG_BYTES)]])
 @pytest.mark.parametrize("size", [0, CHUNK, 5 * CHUNK + 7])
 def test_an_opener_fed_in_any_pieces_gives_the_plaintext(sizes: list[int], size: int) -> None:
     key, plain = new_key(), os.urandom(size)
@@ -164,6 +165,38 @@ def test_an_opener_refuses_an_altered_chunk_in_the_piece_that_completes_it(three
     with pytest.raises(SealError) as err:
         opener.feed(bytes(tampered[:HEADER_BYTES + CHUNK + TAG_BYTES + 1]))
     assert err.value.part == "chunk 0"
+
+
+def test_an_opener_refuses_an_altered_chunk_it_held_back_whole(three_chunks: tuple[bytes, bytes]) -> None:
+    key, blob = three_chunks
+    tampered = bytearray(blob)
+    tampered[HEADER_BYTES + CHUNK + 1] ^= 1  # in chunk 0's tag
+    opener = Opener(key)
+    assert opener.feed(bytes(tampered[:HEADER_BYTES + CHUNK + TAG_BYTES])) == []  # held back by reference
+    with pytest.raises(SealError) as err:
+        opener.feed(bytes(tampered[HEADER_BYTES + CHUNK + TAG_BYTES:]))
+    assert err.value.part == "chunk 0"
+
+
+def test_an_opener_keeps_no_view_of_a_buffer_the_caller_reuses(three_chunks: tuple[bytes, bytes]) -> None:
+    key, blob = three_chunks
+    opener, out, step = Opener(key), [], HEADER_BYTES + CHUNK + TAG_BYTES
+    buffer = bytearray(blob[:step])
+    out += opener.feed(buffer)
+    buffer[:] = b"\x00" * len(buffer)  # as a reader's readinto would, with the next piece
+    out += opener.feed(bytearray(blob[step:]))
+    out.append(opener.finish())
+    assert b"".join(out) == opened(blob, key)
+
+
+def test_read_sizes_end_on_chunk_boundaries_and_open_in_place() -> None:
+    record = CHUNK_SIZE + TAG_BYTES
+    for offset in (0, 5, HEADER_BYTES, HEADER_BYTES + 4 * record, HEADER_BYTES + 4 * record + 9):
+        size = read_size(offset)
+        assert 3 * record < size <= 4 * record + HEADER_BYTES
+        assert (offset + size - HEADER_BYTES) % record == 0
+    key, plain = new_key(), os.urandom(5 * CHUNK_SIZE + 7)
+    assert opened(sealed(plain, key, CHUNK_SIZE), key) == plain
 
 
 def test_an_opener_refuses_a_huge_declared_chunk_before_buffering_it() -> None:
