@@ -17,12 +17,12 @@ pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
 
 
-def submitted_with_agent(monkeypatch, tmp_path) -> tuple[Net, dict, str, KeyAgent]:
+def submitted_with_agent(monkeypatch, tmp_path, intervals: int = 10) -> tuple[Net, dict, str, KeyAgent]:
     """A sealed model submitted by Org1's client, its keys in the submitter's store, and its key agent."""
     monkeypatch.setenv(MEMBERS_ENV, "Org1MSP,Org2MSP")
     net = Net()
     net.register_verifiers()
-    payload = sealed_payload(model_payload(intervals=10))
+    payload = sealed_payload(model_payload(intervals=intervals))
     net.call(Cast.client1, "SubmitModel", payload)
     mid = payload["model_id"]
     store = KeyStore(tmp_path, "org1-user1")
@@ -33,12 +33,16 @@ def submitted_with_agent(monkeypatch, tmp_path) -> tuple[Net, dict, str, KeyAgen
 
 
 def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monkeypatch, tmp_path):
-    net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path)
+    # Five smooth intervals: the audit selects one, seated by two of Org2's four verifiers, so its
+    # re-staffing seats the other two. (With two selected intervals the two pairs could cover all
+    # four, and a re-staffing would then seat nobody new.)
+    net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path, intervals=5)
     ledger = agent.ledger
     assert agent.run_once() == {}, "nothing is assigned yet"
 
     net.call(Cast.admin2, "AssignVerifiers", mid)
     first = set(assigned_now(ledger, mid))
+    assert len(first) == 2
     out = agent.run_once()
     assert set(out[mid]) == first
     assert agent.run_once() == {}, "the same staffing is not delivered twice"
