@@ -9,7 +9,7 @@ one verifier task of a selected interval is run again in a fresh child process w
 artifact cache, exactly as a worker runs it (``verification.verify_interval`` against the live
 MinIO), to measure what one task costs on its own:
 
-* download: the bytes the task fetched into its cache, and that in snapshots of this model;
+* download: the bytes the task fetched into its (empty) cache, and that in snapshots of this model;
 * peak RSS: the child's high-water mark, and above its baseline after the imports (torch alone
   is a few hundred MB, which says nothing about the model), as a multiple of one snapshot;
 * replay s: the interval's replay.
@@ -49,11 +49,6 @@ def hidden_width(parameters: float) -> int:
     return max(1, h)
 
 
-def cache_bytes(directory: Path) -> int:
-    """Bytes of the content-addressed entries (named by their SHA-256) a task fetched."""
-    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and len(p.name) == 64)
-
-
 def measure_task(model_id: str, interval: int, org: str) -> dict[str, Any]:
     """Run in the child: one verifier task of ``interval`` with an empty cache; its costs as a dict."""
     import_module("torch")  # what a worker has loaded before any task: part of the baseline
@@ -75,7 +70,7 @@ def measure_task(model_id: str, interval: int, org: str) -> dict[str, Any]:
         started = time.perf_counter()
         finding = verify_interval(certificate, interval, store, cache, limits=limits)
         task_seconds = time.perf_counter() - started
-        downloaded = cache_bytes(Path(tmp))
+        downloaded = cache.downloaded  # the cache started empty: every artifact the task used
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"verdict": finding.verdict, "reason": finding.reason, "downloaded": downloaded,
             "baseline_rss": baseline, "peak_rss": peak, "replay_s": finding.replay_seconds, "task_s": task_seconds}

@@ -1,9 +1,13 @@
 """bench-scale's pure parts: the model sizes it builds and what it counts as a task's download."""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
-from bench.scale import cache_bytes, hidden_width
+from bench.scale import hidden_width
+from trainproof.verifier.artifacts import ArtifactCache
 
 pytestmark = pytest.mark.unit
 
@@ -19,9 +23,16 @@ def test_the_width_is_the_largest_that_stays_within_the_target(target):
     assert mlp_parameters(h) <= target < mlp_parameters(h + 1)
 
 
-def test_a_download_counts_the_cache_entries_named_by_their_hash_only(tmp_path):
-    (tmp_path / ("a" * 64)).write_bytes(b"x" * 100)
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / ("b" * 64)).write_bytes(b"y" * 50)
-    (tmp_path / "replay-model-3.safetensors").write_bytes(b"z" * 1000)  # the task's own output, not a download
-    assert cache_bytes(tmp_path) == 150
+def test_a_download_counts_what_the_cache_fetched_and_not_its_hits(tmp_path):
+    """measure_task reports ``ArtifactCache.downloaded``: bytes fetched from storage, once per artifact."""
+    class Store:
+        def get_file(self, uri, sha256, dest, expected_size=None):
+            Path(dest).write_bytes(blobs[sha256])
+            return Path(dest)
+
+    blobs = {hashlib.sha256(b).hexdigest(): b for b in (b"x" * 100, b"y" * 50)}
+    cache = ArtifactCache(Store(), tmp_path / "cache")
+    for sha in [*blobs, *blobs]:  # the second pass is all cache hits
+        cache.fetch(f"s3://snapshots/sha256/{sha}", sha)
+    (tmp_path / "cache" / "replay-model-3.safetensors").write_bytes(b"z" * 1000)  # the task's own output
+    assert cache.downloaded == 150
