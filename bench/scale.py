@@ -104,7 +104,7 @@ def one_size(parameters: float, args: argparse.Namespace, contract, store, workd
     verdict_s = time.perf_counter() - started - submit_s
     cert = submitted.certificate
     ledger = TrainproofContract(contract)
-    selected = [int(i["interval"]) for i in ledger.get_assignment(submitted.model_id)["intervals"]]
+    selected = [int(i["interval"]) for i in ledger.get_assignment(submitted.model_id)["intervals"] if i["kind"] == "replay"]
     task = child_task(submitted.model_id, selected[0], "org2")
     snapshot = max(s["size"] for s in cert["snapshots"])
     live = [v["evidence"].get("downloaded") for v in ledger.get_votes(submitted.model_id)]

@@ -49,11 +49,11 @@ def wait_all(contract: Contract, subs: list[Submission], timeout: float, console
 
 def table(subs: list[Submission]) -> Table:
     t = Table(title="verdicts", title_justify="left")
-    for column in ("model", "parent", "intervals checked", "verdict", "reason", "time to verdict"):
+    for column in ("model", "parent", "intervals replayed", "verdict", "reason", "time to verdict"):
         t.add_column(column, overflow="fold")
     for sub in subs:
         state = sub.state
-        checked = ", ".join(str(i["interval"]) for i in sub.report["intervals"])
+        checked = ", ".join(str(i["interval"]) for i in sub.report["intervals"] if i["kind"] == "replay")
         t.add_row(f"{sub.label} [dim]{sub.model_id[:8]}[/]", sub.parent.label if sub.parent else "–",
                   f"{checked} of 0–{state['intervals'] - 1}", styled(state["status"]), _reason(state),
                   duration(state["updated_at"] - state["submitted_at"]))
@@ -73,8 +73,9 @@ def _reason(state: dict[str, Any], limit: int = 110) -> str:
 
 def selection_note(sub: Submission) -> str:
     """For the backdoored model: what was poisoned against what the contract chose to check."""
-    chosen = ", ".join(f"{i['interval']} ({'/'.join(i['reasons'])})" for i in sub.report["intervals"])
-    hit = sorted({i["interval"] for i in sub.report["intervals"]} & set(sub.poisoned))
+    replayed = [i for i in sub.report["intervals"] if i["kind"] == "replay"]
+    chosen = ", ".join(f"{i['interval']} ({'/'.join(i['reasons'])})" for i in replayed)
+    hit = sorted({i["interval"] for i in replayed} & set(sub.poisoned))
     return (f"{sub.label}: poisoned intervals {_span(sub.poisoned)}; selected {chosen}; "
             f"poisoned and selected: {', '.join(map(str, hit)) or 'none'}")
 

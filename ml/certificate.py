@@ -18,7 +18,8 @@ from typing import Any
 
 LOCAL_FIELDS = ("file",)
 RUN_FILE = "run.json"
-# What the certificate claims per interval (metrics.interval_scores computes them).
+# What the certificate claims per interval (metrics.interval_scores computes them); each interval
+# also claims its input_profile, which input_shift is computed from.
 SCORE_KEYS = ("absolute", "l2", "percent", "cosine", "input_shift")
 
 

@@ -171,7 +171,23 @@ def _column_sums(a: np.ndarray, b: np.ndarray, v: np.ndarray | None = None, fact
         if v is not None:
             d += factor * v[lo:hi].astype(np.float64)
         total += np.abs(d).sum(axis=0)
-    return total.tolist()
+    return _bounded(total)
+
+
+PROFILE_INPUTS = 256  # numbers per claimed profile, whatever the input width (schema maxItems)
+
+
+def _bounded(total: np.ndarray) -> list[float]:
+    """At most PROFILE_INPUTS sums, each to 9 significant digits.
+
+    Why: every interval claims its profile in the certificate, which has to fit the ledger's
+    argument limit at any input width and run length. Wider inputs are summed in PROFILE_INPUTS
+    runs of consecutive inputs (a trigger patch still lights its runs); the rounding is far
+    below the verifiers' tolerance and makes the claim exactly what every party recomputes.
+    """
+    if total.size > PROFILE_INPUTS:
+        total = np.add.reduceat(total, np.linspace(0, total.size, PROFILE_INPUTS, endpoint=False).astype(np.int64))
+    return [float(f"{x:.9g}") for x in total]
 
 
 def input_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[float]:
@@ -180,7 +196,8 @@ def input_profile(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[
     Why: data poisoning changes what the batches contain, and the first layer's update
     per input feature is where that shows (a backdoor trigger lights pixels that honest
     data rarely does), while the interval's total size hides in training noise. For a
-    conv layer the "inputs" are (channel, kernel position) pairs. float64, chunked by rows.
+    conv layer the "inputs" are (channel, kernel position) pairs. float64, chunked by rows;
+    wider than PROFILE_INPUTS, consecutive inputs are summed (``_bounded``).
     """
     *_, a, b = _first_weight(path_a, path_b)
     return _column_sums(a, b)
@@ -242,10 +259,13 @@ def interval_scores(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
     """The per-interval scores a birth certificate claims (``certificate.SCORE_KEYS``), recomputable by anyone.
 
     ``input_shift`` is ``outliers.profile_shift`` of the input profiles (0 where it does not
-    judge: interval 0, zero-change intervals, runs of fewer than three judged intervals).
+    judge: interval 0, zero-change intervals, runs of fewer than three judged intervals), and
+    ``input_profile`` the profile itself: claimed, so that one interval's verifiers can check every
+    claimed shift from the claimed profiles and their own interval's profile from its two snapshots.
     """
     from trainproof.ml.outliers import profile_shift
 
-    shift = profile_shift(input_profiles(paths))
-    return [{"interval": s["interval"], **{m: s[m] for m in METRICS}, "input_shift": shift.get(s["interval"], 0.0)}
-            for s in score_run(paths)]
+    profiles = input_profiles(paths)
+    shift = profile_shift(profiles)
+    return [{"interval": s["interval"], **{m: s[m] for m in METRICS}, "input_shift": shift.get(s["interval"], 0.0),
+             "input_profile": profile} for s, profile in zip(score_run(paths), profiles)]

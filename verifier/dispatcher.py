@@ -144,7 +144,9 @@ class Dispatcher:
         if name in ("ModelSubmitted", "SeedCommitted", "SeedRevealed"):
             self._assign(model_id, payload["submitter"]["mspid"])
         submitter_msp = (payload.get("submitter") or {}).get("mspid", "")
-        for assignment in payload.get("assignments", []) or []:
+        # Score checks first: they take seconds, and a verifier seated on a check and a replay
+        # should not leave the check, which decides its interval at once, behind a long replay.
+        for assignment in sorted(payload.get("assignments", []) or [], key=lambda a: a.get("kind") == "replay"):
             self._enqueue(model_id, assignment, submitter_msp)
         for escalation in payload.get("escalations", []) or []:  # only the seats just filled replay
             self._enqueue(model_id, {**escalation, "verifiers": escalation["added"], "reasons": ["escalated"]},

@@ -121,6 +121,8 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
         record = _interval_record(assignment, interval)
         if record is None or record.get("decision") or verifier not in record.get("verifiers", []):
             return {**outcome, "status": "no longer assigned or already decided"}
+        kind = record.get("kind", "replay")  # replay (a selected interval) or scores (a score check)
+        outcome["kind"] = kind
         certificate = res.ledger.get_model(model_id)["certificate"]
         # The consortium limits frozen at assignment, like every other setting of this model (an
         # assignment older than the limits has none: its work is still held to the ledger's sizes and steps).
@@ -132,7 +134,7 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
                 task.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
         parent_final = None
-        if certificate.get("parent_id"):  # the lineage claim is checked by every member
+        if certificate.get("parent_id") and interval == 0:  # the lineage claim: interval 0's seats check it
             parent = res.ledger.get_model(certificate["parent_id"])["certificate"]
             final = parent["snapshots"][-1]
             parent_final = {**final, "sealed": final["sha256"] in sealed_entries(parent)}
@@ -140,7 +142,7 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
         with sealed_inputs(res, certificate) as (keys, private_dir):
             finding = keys if isinstance(keys, Finding) else run_verification(
                 certificate, interval, res.store, res.cache, on_step=progress, parent_final=parent_final,
-                limits=limits, keys=keys, private_dir=private_dir)
+                limits=limits, keys=keys, private_dir=private_dir, kind=kind)
         finding.evidence["downloaded"] = res.cache.downloaded - before  # bytes this task fetched (cache misses)
         verdict, evidence = cast(finding, certificate, interval)
         res.ledger.submit_vote(model_id, interval, verdict, evidence)

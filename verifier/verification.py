@@ -1,9 +1,12 @@
 """Verifying one assigned interval: the procedure behind the Celery task.
 
-1. recompute every interval's scores from the snapshots and compare with the claimed ones;
-2. with a declared parent: check that snapshot 0 is the parent's final snapshot file, or holds its
-   weights (the layer hash chains of both snapshots agree), else the lineage is forged;
-3. replay the assigned interval from its start snapshot and compare with the submitted end;
+1. download the interval's two snapshots (never the rest of the run) and check the claims they
+   can check: the interval's scores and input profile, and every claimed input shift against
+   the claimed profiles (``claims_mismatch``);
+2. for interval 0 of a model with a declared parent: check that snapshot 0 is the parent's final
+   snapshot file, or holds its weights (the layer hash chains agree), else the lineage is forged;
+3. a score check (an unselected interval's seat) ends here with ACCEPT; a selected interval is
+   replayed from its start snapshot with the dataset and compared with the submitted end;
 4. store the replayed snapshot as evidence and return the verdict with its distances.
 Anything wrong with the submission itself (bad hash, missing object, unknown architecture,
 falsified scores, a recipe the replay cannot follow) is a REJECT "unusable submission" with the
@@ -25,9 +28,9 @@ from trainproof.confidential.artifacts import sealed_entries
 from trainproof.confidential.keywrap import KeyWrapError
 from trainproof.storage import EVIDENCE, ArtifactStore, StorageError, StorageUnavailable
 from trainproof.storage.sealing import SealError
-from trainproof.ml.certificate import SCORE_KEYS
 from trainproof.ml.hashchain import layer_chain
-from trainproof.ml.metrics import interval_scores
+from trainproof.ml.metrics import METRICS, input_profile, score_pair
+from trainproof.ml.outliers import profile_shift
 from trainproof.ml.registry import SpecError, build_model
 from trainproof.ml.replay import replay_interval
 from trainproof.ml.snapshot import SnapshotError
@@ -38,6 +41,7 @@ SCORE_TOLERANCE = 1e-6  # relative; scores are float64 sums over the same bytes
 
 
 NO_REPLAY = "0" * 64  # replay_sha256 of a vote cast without replaying (the reason says why)
+SCORES = "scores"  # the record kind of a score check (chaincode/contract/assignment.py)
 
 
 @dataclass
@@ -66,15 +70,37 @@ def _json_number(value: float) -> float:
     return float(value) if math.isfinite(value) else sys.float_info.max
 
 
-def compare_scores(claimed: list[dict], recomputed: list[dict]) -> str:
-    """'' if every claimed score matches what the snapshots give, else the first mismatch."""
-    if len(claimed) != len(recomputed):
-        return f"claimed {len(claimed)} interval scores, the snapshots give {len(recomputed)}"
-    for mine, theirs in zip(recomputed, claimed):
-        for metric in SCORE_KEYS:
-            a, b = float(mine[metric]), float(theirs[metric])
-            if not math.isclose(a, b, rel_tol=SCORE_TOLERANCE, abs_tol=1e-12):
-                return f"claimed {metric} of interval {mine['interval']} is {b:.6g}, the snapshots give {a:.6g}"
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=SCORE_TOLERANCE, abs_tol=1e-12)
+
+
+def claims_mismatch(certificate: dict[str, Any], interval: int, start: Path, end: Path) -> str:
+    """'' if the certificate's claims that one interval's snapshots can check hold, else the first
+    that does not: the interval's four scores and input profile (from ``start`` and ``end``), and
+    every interval's ``input_shift``, which is a function of the claimed profiles alone
+    (``outliers.profile_shift``). So no task needs more than its own interval's snapshots, and a
+    profile falsified to move some shift is caught by that interval's own checkers."""
+    scores = certificate["scores"]
+    claimed = scores[interval]
+    recomputed = score_pair(start, end)
+    for metric in METRICS:
+        if not _close(float(recomputed[metric]), float(claimed[metric])):
+            return (f"claimed {metric} of interval {interval} is {float(claimed[metric]):.6g}, the snapshots give "
+                    f"{float(recomputed[metric]):.6g}")
+    profile = input_profile(start, end)
+    theirs = claimed.get("input_profile")
+    if theirs is None or len(theirs) != len(profile):
+        return (f"claimed input_profile of interval {interval} has {len(theirs) if theirs else 0} inputs, the "
+                f"snapshots' first weight matrix has {len(profile)}")
+    for column, (a, b) in enumerate(zip(profile, theirs)):
+        if not _close(a, float(b)):
+            return f"claimed input_profile of interval {interval} is {float(b):.6g} at input {column}, the snapshots give {a:.6g}"
+    shift = profile_shift([[float(v) for v in s["input_profile"]] for s in scores])
+    for s in scores:
+        expected = shift.get(s["interval"], 0.0)
+        if not _close(expected, float(s["input_shift"])):
+            return (f"claimed input_shift of interval {s['interval']} is {float(s['input_shift']):.6g}, the claimed "
+                    f"input profiles give {expected:.6g}")
     return ""
 
 
@@ -145,11 +171,14 @@ def over_limits(certificate: dict, interval: int, limits: dict[str, Any]) -> str
 def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cache: ArtifactCache,
                     on_step: Callable[[int, int], None] | None = None,
                     parent_final: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
-                    keys: dict[str, bytes] | None = None, private_dir: Path | None = None) -> Finding:
+                    keys: dict[str, bytes] | None = None, private_dir: Path | None = None,
+                    kind: str = "replay") -> Finding:
     """``parent_final``: the declared parent's final snapshot entry ({uri, sha256, sealed}) from the ledger;
     ``limits``: the consortium limits in force for this model (its assignment's config);
     ``keys``: a confidential model's data keys delivered to this verifier (plaintext SHA-256 →
-    key), its sealed artifacts decrypted into ``private_dir`` (the caller's, removed after the task)."""
+    key), its sealed artifacts decrypted into ``private_dir`` (the caller's, removed after the task);
+    ``kind``: what the contract seated this verifier for, ``replay`` (a selected interval) or
+    ``scores`` (an unselected one: its claims checked, nothing replayed, no dataset needed)."""
     snapshots = certificate["snapshots"]
     if not 0 <= interval < len(snapshots) - 1:
         return Finding("REJECT", f"interval {interval} does not exist in the manifest")
@@ -172,20 +201,24 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
         over = over_limits(certificate, interval, limits or {})
         if over:
             return Finding("REJECT", over)
-        paths = [fetch(s, f"snapshot {s['index']}") for s in snapshots]
-        mismatch = compare_scores(certificate["scores"], interval_scores(paths))
+        start, end = (fetch(snapshots[j], f"snapshot {j}") for j in (interval, interval + 1))
+        mismatch = claims_mismatch(certificate, interval, start, end)
         if mismatch:
             return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
-        if parent_final is not None:
-            forged = lineage_forged(paths[0], snapshots[0], parent_final, cache)
+        if parent_final is not None and interval == 0:  # interval 0's verifiers hold snapshot 0
+            forged = lineage_forged(start, snapshots[0], parent_final, cache)
             if forged:
                 return Finding("REJECT", f"lineage: {forged} (declared parent {certificate.get('parent_id')})",
                                {"scores_match": True})
+        if kind == SCORES:
+            checked = "its claimed scores match its snapshots" + (" and it starts from the parent's final weights"
+                                                                 if parent_final is not None and interval == 0 else "")
+            return Finding("ACCEPT", f"score check of interval {interval}: {checked}",
+                           {"scores_match": True, "details": {"mode": SCORES}})
         dataset = fetch(certificate["dataset"], "the dataset")
         started = time.monotonic()
         out = cache.directory / f"replay-{certificate['model_id']}-{interval}.safetensors"
-        result = replay_interval(paths[interval], paths[interval + 1], certificate, dataset, on_step=on_step,
-                                 out_path=out)
+        result = replay_interval(start, end, certificate, dataset, on_step=on_step, out_path=out)
         seconds = time.monotonic() - started
     except StorageUnavailable:
         raise  # MinIO is down: retry later, the submission may be fine

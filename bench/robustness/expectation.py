@@ -67,6 +67,8 @@ def expected_correct(spec: ModelSpec, cfg: dict, pool: int, bad: int, mode: Opti
                 p_verified *= q if honest_reject else 1 - q
             elif honest_reject:  # ordered (or honest: q = 0) covers a bad interval only with a majority
                 p_verified *= q
+        if mode == "chaotic":  # every other interval's score check: a chaotic majority rejects honest scores
+            p_verified *= (1 - q) ** (len(spec.scores) - len(chosen))
         total += 1
         hit += bool(chosen & poisoned)
         correct += (1 - p_verified) if poisoned else p_verified
@@ -80,7 +82,9 @@ def predicted_status(spec: ModelSpec, assignment: dict, names: dict[str, str], b
     was never joined by the third member whose vote would have decided it)."""
     outcomes = []
     for rec in assignment.get("intervals", []):
-        honest = "REJECT" if int(rec["interval"]) in spec.poisoned else "ACCEPT"
+        # A score check finds honest scores on a poisoned interval too: only its replay rejects it.
+        replayed = rec.get("kind", "replay") == "replay"
+        honest = "REJECT" if replayed and int(rec["interval"]) in spec.poisoned else "ACCEPT"
         votes = [cast_verdict(honest, bad.get(names.get(fp, ""))) for fp in rec["verifiers"]]
         outcomes.append(decisions.majority(decisions.tally(votes, rec["size"])))
     if decisions.INTERVAL_REJECTED in outcomes:

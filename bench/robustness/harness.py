@@ -216,7 +216,7 @@ class Bench:
             for rec in assignment.get("intervals", []):
                 out.malicious_in_quorums += sum(self.names.get(fp) in bad for fp in rec["verifiers"])
             for result in task_results(self.task_ids(out.model_id, assignment)).values():
-                if result.get("status") == "voted":
+                if result.get("status") == "voted" and result.get("kind", "replay") == "replay":  # score checks replay nothing
                     replays.append(float(result["replay_seconds"]))
                     tasks.append(float(result["task_seconds"]))
                     out.replays += 1

@@ -22,12 +22,18 @@ from trainproof.chaincode.contract.models import (
     claimed_input_shift,
     load_certificate,
     require_state,
+    seated_intervals,
     update_status,
 )
 from trainproof.chaincode.contract.prng import HashStream
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
 REASSIGN_DOMAIN = "trainproof/reassign/v2"
+# What an interval's verifiers do: replay it (a selected interval), or recompute its claimed
+# scores from its two snapshots (every other interval: a falsified score could hide it from
+# selection, and no task downloads more than its own interval's snapshots).
+REPLAY = "replay"
+SCORES = "scores"
 
 
 def reassign_seed(assignment_seed: str, interval: int, round_: int) -> bytes:
@@ -105,14 +111,17 @@ def assign(stub: Stub) -> dict[str, Any]:
     submitter_msp = state["submitter"]["mspid"]
     seats = replication.first_seats(cfg)
     records = []
-    for entry in selected:
-        i = entry["interval"]
+    chosen_intervals = {e["interval"] for e in selected}
+    checked = [i for i in range(len(sizes)) if i not in chosen_intervals]
+    work = [(e["interval"], REPLAY, e["reasons"]) for e in selected] + [(i, SCORES, []) for i in checked]
+    for i, kind, reasons in sorted(work):
         chosen = pick(HashStream(drawn, f"quorum/{i}"), pool, seats, submitter_msp)
         assert chosen is not None  # len(pool) >= size >= seats was checked above
         records.append({
             "model_id": mid,
             "interval": i,
-            "reasons": entry["reasons"],
+            "kind": kind,
+            "reasons": reasons,
             "round": 0,
             "size": size,  # the full sub-quorum, whose majority decides; "verifiers" are the seats filled
             "verifiers": chosen,
@@ -138,7 +147,7 @@ def assign(stub: Stub) -> dict[str, Any]:
     store.put(stub, keys.assignment(mid), assignment)
     for rec in records:
         store.put(stub, keys.interval(mid, rec["interval"]), rec)
-    new_state = update_status(stub, state, ASSIGNED, selected=[e["interval"] for e in selected])
+    new_state = update_status(stub, state, ASSIGNED, selected=[e["interval"] for e in selected], checked=checked)
     events.emit(stub, events.INTERVALS_ASSIGNED, {
         "model_id": mid,
         "status": new_state["status"],
@@ -152,7 +161,8 @@ def assign(stub: Stub) -> dict[str, Any]:
 
 
 def _brief(rec: dict[str, Any]) -> dict[str, Any]:
-    return {f: rec[f] for f in ("interval", "reasons", "round", "size", "verifiers", "deadline")}
+    return {f: rec.get(f, REPLAY) if f == "kind" else rec[f]
+            for f in ("interval", "kind", "reasons", "round", "size", "verifiers", "deadline")}
 
 
 def expire(stub: Stub) -> dict[str, Any]:
@@ -171,7 +181,7 @@ def expire(stub: Stub) -> dict[str, Any]:
     cfg = record["config"]
     check_clock(stub, cfg.get("clock_skew_seconds", config.DEFAULTS["clock_skew_seconds"]))
     now = stub.tx_timestamp
-    pending = [store.get(stub, keys.interval(mid, i)) for i in state["selected"] if decisions.load(stub, mid, i) is None]
+    pending = [store.get(stub, keys.interval(mid, i)) for i in seated_intervals(state) if decisions.load(stub, mid, i) is None]
     expired = [rec for rec in pending if rec["deadline"] <= now]
     if not expired:
         earliest = min(rec["deadline"] for rec in pending)

@@ -43,7 +43,7 @@ from trainproof.chaincode.contract import config, events, keys, schemas, store, 
 from trainproof.chaincode.contract.args import json_object, model_id, texts
 from trainproof.chaincode.contract.identity import Identity, caller, from_pem
 from trainproof.chaincode.contract.limits import located
-from trainproof.chaincode.contract.models import load_certificate, require_state
+from trainproof.chaincode.contract.models import load_certificate, require_state, seated_intervals
 from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
@@ -79,10 +79,10 @@ def _require_submitter(who: Identity, state: dict[str, Any], action: str) -> Non
 
 
 def assigned(stub: Stub, state: dict[str, Any]) -> dict[str, list[int]]:
-    """Verifiers assigned now (the current round of each selected interval) → their intervals.
+    """Verifiers assigned now (the current round of each seated interval) → their intervals.
     Verifiers a re-staffing replaced are no longer assigned."""
     out: dict[str, list[int]] = {}
-    for i in state["selected"] or []:
+    for i in seated_intervals(state):
         for fp in store.get(stub, keys.interval(state["model_id"], i))["verifiers"]:
             out.setdefault(fp, []).append(i)
     return out

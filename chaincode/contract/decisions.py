@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from trainproof.chaincode.contract import keys, store
-from trainproof.chaincode.contract.models import INCONCLUSIVE, REJECTED, VERIFIED, update_status
+from trainproof.chaincode.contract.models import INCONCLUSIVE, REJECTED, VERIFIED, seated_intervals, update_status
 from trainproof.chaincode.shim.stub import Stub
 
 ACCEPT = "ACCEPT"  # a verifier's vote
@@ -69,13 +69,13 @@ def conclude(
 ) -> tuple[dict[str, Any] | None, dict[int, str | None]]:
     """Apply the verdict rule after this transaction settled ``settled``.
 
-    Returns the new model state (None while undecided) and every selected interval's outcome
+    Returns the new model state (None while undecided) and every seated interval's outcome
     (None = pending). Other intervals' decisions are read only when needed: a rejection decides
     alone, so a rejecting vote never depends on (or conflicts with) other intervals' votes.
     """
     rejected = sorted(i for i, d in settled.items() if d["outcome"] == INTERVAL_REJECTED)
     outcomes: dict[int, str | None] = {}
-    for i in state["selected"]:
+    for i in seated_intervals(state):
         if i in settled:
             outcomes[i] = settled[i]["outcome"]
         elif not rejected:
@@ -93,5 +93,8 @@ def conclude(
     if inconclusive:
         reason = f"interval(s) {', '.join(map(str, inconclusive))} inconclusive; no interval rejected"
         return update_status(stub, state, INCONCLUSIVE, reason=reason, inconclusive_intervals=inconclusive), outcomes
-    reason = f"all {len(outcomes)} selected interval(s) accepted by sub-quorum majority"
+    replayed = len(state["selected"])
+    reason = f"all {replayed} selected interval(s) accepted by sub-quorum majority"
+    if len(outcomes) > replayed:
+        reason += f", and the claimed scores of the other {len(outcomes) - replayed} confirmed"
     return update_status(stub, state, VERIFIED, reason=reason), outcomes

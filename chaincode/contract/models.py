@@ -60,6 +60,12 @@ def claimed_input_shift(certificate: dict[str, Any]) -> list[float]:
     return [s["input_shift"] for s in certificate["scores"]]
 
 
+def seated_intervals(state: dict[str, Any]) -> list[int]:
+    """Every interval with verifiers seated: the selected ones (replayed) and the others (their
+    claimed scores checked). A model assigned before score checks existed has no ``checked``."""
+    return sorted((state.get("selected") or []) + (state.get("checked") or []))
+
+
 def update_status(stub: Stub, state: dict[str, Any], status: str, **changes: Any) -> dict[str, Any]:
     """Write a new state record; keep the status index in step."""
     new = {**state, **changes, "status": status, "updated_tx": stub.tx_id, "updated_at": stub.tx_timestamp}
@@ -202,6 +208,7 @@ def submit(stub: Stub) -> dict[str, Any]:
         "status": SUBMITTED,
         "reason": None,
         "selected": None,
+        "checked": None,
         "submitted_tx": stub.tx_id,
         "submitted_at": stub.tx_timestamp,
         "seq": seq,

@@ -20,7 +20,7 @@ from trainproof.chaincode.contract import assignment, decisions, events, keys, r
 from trainproof.chaincode.contract.args import interval, json_object, model_id, texts
 from trainproof.chaincode.contract.clock import check_clock
 from trainproof.chaincode.contract.identity import Identity, caller
-from trainproof.chaincode.contract.models import ASSIGNED, load_certificate, require_state
+from trainproof.chaincode.contract.models import ASSIGNED, load_certificate, require_state, seated_intervals
 from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
@@ -28,7 +28,7 @@ USAGE = "SubmitVote(model_id, interval, ACCEPT|REJECT, evidence_json)"
 NO_REPLAY = "0" * 64  # replay_sha256 of a vote cast without replaying (its reason says why)
 
 
-def check_consistent(verdict: str, evidence: dict[str, Any], end_sha256: str) -> None:
+def check_consistent(verdict: str, evidence: dict[str, Any], end_sha256: str, kind: str = "replay") -> None:
     """Refuse a vote its own evidence contradicts.
 
     Why: a verdict is only as good as the replay behind it, and a ledger that stored "REJECT:
@@ -43,7 +43,8 @@ def check_consistent(verdict: str, evidence: dict[str, Any], end_sha256: str) ->
                              "snapshot's (a bit-identical replay) and the claimed scores match")
     if verdict == "ACCEPT" and not scores_ok:
         raise ChaincodeError("evidence: an ACCEPT cannot carry scores_match false (the claimed scores are wrong)")
-    if verdict == "ACCEPT" and evidence["replay_sha256"] == NO_REPLAY:
+    if verdict == "ACCEPT" and evidence["replay_sha256"] == NO_REPLAY and kind != assignment.SCORES:
+        # (a score check replays nothing: its ACCEPT says the claimed scores match the snapshots)
         raise ChaincodeError(f"evidence: an ACCEPT needs a replay; replay_sha256 {NO_REPLAY[:8]}… means none was run")
 
 
@@ -61,8 +62,8 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
     state = require_state(stub, mid)
     if state["status"] != ASSIGNED:
         raise ChaincodeError(f"closed: model {mid} is {state['status']}; votes are taken only while it is ASSIGNED", 409)
-    if i not in state["selected"]:
-        raise ChaincodeError(f"assignment: interval {i} of model {mid} was not selected for re-execution", 403)
+    if i not in seated_intervals(state):
+        raise ChaincodeError(f"assignment: interval {i} of model {mid} has no verifiers seated", 403)
     rec = store.get(stub, keys.interval(mid, i))
     if who.fingerprint not in rec["verifiers"]:
         raise ChaincodeError(
@@ -77,7 +78,7 @@ def submit_vote(stub: Stub) -> dict[str, Any]:
             f"decided: interval {i} of model {mid} is already {decided['outcome']}; no votes after a decision", 409
         )
     snapshots = {snap["index"]: snap for snap in load_certificate(stub, mid)["certificate"]["snapshots"]}
-    check_consistent(verdict, evidence, snapshots[i + 1]["sha256"])
+    check_consistent(verdict, evidence, snapshots[i + 1]["sha256"], rec.get("kind", assignment.REPLAY))
 
     vote = {
         "model_id": mid,

@@ -15,9 +15,10 @@ def test_status_waits_for_the_verdict(invoke, model_id):
     assert result.exit_code == 0, result.output
     report = as_json(result)
     assert report["model"]["status"] in FINAL and report["model"]["model_id"] == model_id
-    assert report["intervals"], "a decided model has selected intervals"
+    assert any(i["kind"] == "replay" for i in report["intervals"]), "a decided model has selected intervals"
     for interval in report["intervals"]:
-        assert interval["why"] and interval["reasons"] and interval["verifiers"]
+        assert interval["kind"] in ("replay", "scores") and interval["why"] and interval["verifiers"]
+        assert interval["reasons"] if interval["kind"] == "replay" else not interval["reasons"]
         assert all(v["verdict"] in ("ACCEPT", "REJECT") for v in interval["votes"])
 
 

@@ -11,7 +11,7 @@ from trainproof.confidential.artifacts import KeyAgent, KeyStore, assigned_now
 from trainproof.chaincode.shim.stub import ChaincodeError
 from trainproof.contract import TrainproofContract
 from tests.confidential.test_client import LedgerContract
-from tests.contract.factories import Cast, Net, model_payload, sealed_payload
+from tests.contract.factories import Cast, Net, confirm_score_checks, model_payload, sealed_payload
 
 pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
@@ -33,14 +33,14 @@ def submitted_with_agent(monkeypatch, tmp_path, intervals: int = 10) -> tuple[Ne
 
 
 def test_the_agent_delivers_after_the_assignment_and_after_each_restaffing(monkeypatch, tmp_path):
-    # Five smooth intervals: the audit selects one, seated by two of Org2's four verifiers, so its
-    # re-staffing seats the other two. (With two selected intervals the two pairs could cover all
-    # four, and a re-staffing would then seat nobody new.)
+    # Five smooth intervals: one replayed (the audit), four score-checked. With the checks settled,
+    # one interval is open, seated by two of Org2's four verifiers, so its re-staffing seats the other
+    # two. (With two open intervals the two pairs could cover all four, and nobody new would be seated.)
     net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path, intervals=5)
     ledger = agent.ledger
     assert agent.run_once() == {}, "nothing is assigned yet"
 
-    net.call(Cast.admin2, "AssignVerifiers", mid)
+    confirm_score_checks(net, net.call(Cast.admin2, "AssignVerifiers", mid))
     first = set(assigned_now(ledger, mid))
     assert len(first) == 2
     out = agent.run_once()

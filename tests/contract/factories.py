@@ -163,7 +163,8 @@ def model_payload(
         ],
         "scores": [
             {"interval": i, "absolute": s, "l2": s / 30, "percent": s / 1000, "cosine": 0.001,
-             "input_shift": 0.0 if i == 0 else 0.05 * (1 + 0.1 * math.sin(2.9 * i))}
+             "input_shift": 0.0 if i == 0 else 0.05 * (1 + 0.1 * math.sin(2.9 * i)),
+             "input_profile": [s / 64] * 64}
             for i, s in enumerate(scores)
         ],
         "layer_hashes": {"layers": layers, "chain": chain},
@@ -307,3 +308,19 @@ class Net:
 
     def advance(self, seconds: float) -> None:
         self.ledger.clock += seconds
+
+
+def replays(assignment: dict[str, Any]) -> dict[int, list[str]]:
+    """{interval: seated fingerprints} of the intervals an assignment has replayed (kind "replay")."""
+    return {r["interval"]: r["verifiers"] for r in assignment["intervals"] if r.get("kind", "replay") == "replay"}
+
+
+def confirm_score_checks(net: Net, assignment: dict[str, Any]) -> None:
+    """Every score check of ``assignment`` (the unselected intervals) confirmed by its first two
+    seats, so that a test of the replayed intervals' votes decides the model with them alone."""
+    by_fp = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
+    for rec in assignment["intervals"]:
+        if rec.get("kind") == "scores":
+            for fp in rec["verifiers"][:2]:
+                net.call(by_fp[fp], "SubmitVote", assignment["model_id"], str(rec["interval"]), "ACCEPT",
+                         {**evidence(), "replay_sha256": "0" * 64})

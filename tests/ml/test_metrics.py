@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from trainproof.ml.metrics import input_profile, own_profile, score_pair, score_run
+from trainproof.ml.metrics import PROFILE_INPUTS, input_profile, own_profile, score_pair, score_run
 from trainproof.ml.snapshot import SnapshotError
 
 pytestmark = pytest.mark.ml
@@ -100,7 +100,22 @@ def test_input_profile_matches_reference_for_dense_and_conv(tmp_path, monkeypatc
         b = {k: v + 1e-3 * torch.randn(v.shape, generator=g) for k, v in a.items()}
         pa, pb = _files(tmp_path, a, b)
         d = (b["b.weight"].double() - a["b.weight"].double()).reshape(first.shape[0], -1)
-        assert input_profile(pa, pb) == pytest.approx(d.abs().sum(0).tolist(), rel=1e-12)
+        assert input_profile(pa, pb) == pytest.approx(d.abs().sum(0).tolist(), rel=1e-8)  # 9 digits
+
+
+def test_a_wide_input_profile_sums_runs_of_consecutive_inputs(tmp_path):
+    """784 inputs (an MNIST-sized layer) claim PROFILE_INPUTS numbers: sums over consecutive runs, nothing lost."""
+    g = torch.Generator().manual_seed(4)
+    a = {"w": torch.randn(30, 784, generator=g)}
+    b = {"w": a["w"] + 1e-3 * torch.randn(30, 784, generator=g)}
+    pa, pb = _files(tmp_path, a, b)
+    full = (b["w"].double() - a["w"].double()).abs().sum(0).numpy()
+    profile = input_profile(pa, pb)
+    assert len(profile) == PROFILE_INPUTS
+    starts = np.linspace(0, 784, PROFILE_INPUTS, endpoint=False).astype(int)
+    assert profile == pytest.approx(np.add.reduceat(full, starts).tolist(), rel=1e-8)
+    assert sum(profile) == pytest.approx(full.sum(), rel=1e-8)
+    assert all(float(f"{x:.9g}") == x for x in profile), "claimed to 9 significant digits"
 
 
 def test_input_profile_needs_a_matrix(tmp_path):
@@ -127,7 +142,7 @@ def test_own_profile_removes_exactly_what_momentum_carries_in(tmp_path):
         v = group["momentum"] * v
         carried -= group["lr"] * v
     own = end["param/fc1.weight"].astype(np.float64) - start["param/fc1.weight"].astype(np.float64) - carried
-    assert own_profile(paths[1], paths[2]) == pytest.approx(np.abs(own).sum(0).tolist(), rel=1e-9)
+    assert own_profile(paths[1], paths[2]) == pytest.approx(np.abs(own).sum(0).tolist(), rel=1e-8)
     plain = input_profile(paths[1], paths[2])
     assert own_profile(paths[1], paths[2]) != pytest.approx(plain, rel=1e-3)  # the carry is not negligible
     assert own_profile(paths[0], paths[1]) == input_profile(paths[0], paths[1])  # a fresh optimizer carries nothing in

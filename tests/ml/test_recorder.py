@@ -30,7 +30,7 @@ def test_run_directory_and_certificate_shape(mlp_run):
     for entry, path in zip(run["snapshots"], snapshot_paths(run_dir, run)):
         assert HEX.match(entry["sha256"]) and sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["size"]
     assert len(run["scores"]) == 6 and set(run["scores"][0]) == {"interval", "absolute", "l2", "percent", "cosine",
-                                                                 "input_shift"}
+                                                                 "input_shift", "input_profile"}
     ds = load_dataset(run_dir / run["dataset"]["file"], run["dataset"]["sha256"])
     assert len(ds) == 1437 and run["dataset"]["preprocessing"] == ds.preprocessing
     assert 0.0 <= run["metrics"]["accuracy"] <= 1.0

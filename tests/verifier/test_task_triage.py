@@ -105,8 +105,8 @@ def test_a_read_conflict_is_retried_soon(run):
 ])
 def test_the_contracts_refusals_end_the_task(run, status, message):
     result, fake = run([endorse_failure(status, message)])
-    assert result == {"model_id": "m", "interval": 2, "verifier": IDENTITY.name, "status": "refused",
-                      "reason": message}
+    assert result == {"model_id": "m", "interval": 2, "verifier": IDENTITY.name, "kind": "replay",
+                      "status": "refused", "reason": message}
     assert fake.votes == 0
 
 

@@ -286,8 +286,9 @@ def vote_grid(db: Database, model_id: str) -> str:
                          f'<code title="replay sha256">{short(v["replay_sha256"], 10)}</code>{reason}</td>')
         d = decisions.get(i)
         outcome = (badge(d["outcome"]) + (f'<br><small>{e(d["reason"])}</small>' if d["reason"] else "")) if d else "open"
-        reasons = ", ".join((intervals.get(i) or {}).get("reasons", []))
-        escalated = (intervals.get(i) or {}).get("escalated")
+        rec = intervals.get(i) or {}
+        reasons = ", ".join(rec.get("reasons", [])) if rec.get("kind", "replay") == "replay" else "score check"
+        escalated = rec.get("escalated")
         if escalated:  # majority-first: the seated pair disagreed, and this many more were seated
             reasons += f'; escalated: +{len(escalated.get("added") or [])} seated'
         rows.append(f'<tr data-interval="{e(i)}"><th>{e(i)}<br><small>{e(reasons)}</small></th>{"".join(cells)}'

@@ -412,9 +412,10 @@ class RecordedRun:
 # Replaying a step costs a worker ~3 ms of CPU (idle machine, measured) and up to ~80 ms of wall
 # time when many replays share the two cores; training it here costs ~1.5 ms. An interval of
 # SLOW_STEPS steps therefore keeps its three assigned workers (sharing two cores) from voting for
-# about 4 s at the very least, and the tests that vote themselves need under 2 s of that. Each
+# about 6 s at the very least, and the tests that vote themselves need about 3 s of that (the
+# other interval's score check, two votes, then their own). Each
 # such model costs the workers three replays (CPU that other engineers share), so keep it short.
-SLOW_STEPS = 800
+SLOW_STEPS = 1200
 RUN_SPECS: dict[str, dict[str, Any]] = {
     "honest": {"intervals": 3, "steps_per_interval": 10, "seed": 7},
     "poisoned": {"intervals": 3, "steps_per_interval": 10, "seed": 8, "poison_intervals": (0, 1, 2),

@@ -46,7 +46,7 @@ def test_submit_stores_the_certificate_and_emits_model_submitted(live, events):
         "model_id": payload["model_id"], "name": payload["name"], "version": payload["version"], "parent_id": None,
         "submitter": {"fingerprint": user, "mspid": "Org1MSP", "common_name": state["submitter"]["common_name"]},
         "intervals": len(payload["scores"]), "certificate_sha256": hashlib.sha256(canonical(payload)).hexdigest(),
-        "status": "SUBMITTED", "reason": None, "selected": None,
+        "status": "SUBMITTED", "reason": None, "selected": None, "checked": None,
         "submitted_tx": tx, "submitted_at": state["submitted_at"], "updated_tx": tx, "updated_at": state["updated_at"],
         "seq": state["seq"],  # the order of record (issue 15)
     }

@@ -35,6 +35,11 @@ def test_assignment_selects_outliers_zeros_and_an_audit_sample_with_odd_sub_quor
     assert (assurance["by_rules"], assurance["audited"], assurance["audit_pool"]) == (2, 4, 18)
     assert assurance["escape"]["1"] == pytest.approx(14 / 18)  # the audit misses one evading interval
     assert assurance["escape"]["5"] == pytest.approx(math.comb(13, 4) / math.comb(18, 4))
+    others = [i for i in range(20) if i not in reasons]
+    # Every interval has verifiers: the selected ones replay it, the others check its claimed scores.
+    assert [r["interval"] for r in out["intervals"]] == list(range(20))
+    assert [r["interval"] for r in out["intervals"] if r["kind"] == "replay"] == sorted(reasons)
+    assert [r["interval"] for r in out["intervals"] if r["kind"] == "scores"] == others
     for rec in out["intervals"]:
         # A bare majority of the 3 seats first (majority-first), never the submitter's org here.
         assert (rec["size"], len(rec["verifiers"])) == (3, 2) and set(rec["verifiers"]) <= ORG2
@@ -42,10 +47,11 @@ def test_assignment_selects_outliers_zeros_and_an_audit_sample_with_odd_sub_quor
     name, event = net.last_event()
     assert name == "IntervalsAssigned"
     assert event["model_id"] == payload["model_id"] and event["seed"] == out["seed"]
-    assert [a["interval"] for a in event["assignments"]] == sorted(reasons)
+    assert [a["interval"] for a in event["assignments"] if a["kind"] == "replay"] == sorted(reasons)
+    assert [a["interval"] for a in event["assignments"] if a["kind"] == "scores"] == others
     assert all((a["size"], len(a["verifiers"])) == (3, 2) and a["deadline"] for a in event["assignments"])
     state = net.call(Cast.client1, "GetModel", payload["model_id"])
-    assert state["status"] == "ASSIGNED" and state["selected"] == sorted(reasons)
+    assert state["status"] == "ASSIGNED" and state["selected"] == sorted(reasons) and state["checked"] == others
 
 
 def test_an_input_shift_outlier_is_selected_with_its_z(net: Net):

@@ -9,7 +9,8 @@ import os
 import pytest
 from trainproof.chaincode.contract.router import handle
 from trainproof.confidential.keywrap import load_certificate, unwrap, wrap
-from tests.contract.factories import Cast, Net, Party, evidence, keyed_party, model_payload, sealed_payload, sha
+from tests.contract.factories import (Cast, Net, Party, confirm_score_checks, evidence, keyed_party, model_payload, replays,
+                                     sealed_payload, sha)
 
 pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
@@ -45,7 +46,10 @@ def confidential(net: Net) -> dict:
 
 @pytest.fixture
 def assigned(net: Net, confidential) -> dict[int, list[str]]:
+    """Every interval's seats: one of the four replayed (the audit), three score-checked, the
+    checks settled (so only the replayed interval can be re-staffed)."""
     out = net.call(Cast.admin2, "AssignVerifiers", confidential["model_id"])
+    confirm_score_checks(net, out)
     return {r["interval"]: r["verifiers"] for r in out["intervals"]}
 
 
@@ -185,17 +189,26 @@ def test_no_verifier_is_eligible_before_the_assignment(net: Net, confidential):
 
 def test_a_restaffed_newcomer_becomes_eligible_and_the_replaced_verifier_does_not(net: Net, confidential, assigned):
     mid = confidential["model_id"]
-    before = set(fp for q in assigned.values() for fp in q)
+    (i, before), = replays({"intervals": [r for r in net.call(Cast.client1, "GetAssignment", mid)["intervals"]
+                                          if r["decision"] is None]}).items()
     net.advance(DAY)
     out = net.call(Cast.admin2, "ExpireAssignment", mid)
     after = set(fp for a in out["assignments"] for fp in a["verifiers"])
-    newcomer, replaced = BY_FP[sorted(after - before)[0]], BY_FP[sorted(before - after)[0]]
+    assert len(before) == 2 and after == set(v.fingerprint for v in Cast.org2_verifiers) - set(before)  # fresh ones
+    newcomer = BY_FP[sorted(after)[0]]
     net.refuse(newcomer, "GetDataKeys", mid, status=404,
                match="not delivered yet: the submitter delivers keys after assignment")
     net.call(Cast.client1, "DeliverDataKeys", mid, delivery(confidential, newcomer))
     assert net.call(newcomer, "GetDataKeys", mid)["role"] == "verifier"
-    net.refuse(Cast.client1, "DeliverDataKeys", mid, delivery(confidential, replaced), status=403, match="recipient:")
-    net.refuse(replaced, "GetDataKeys", mid, status=403, match="not assigned: verifier")
+    # A replaced verifier keeps access only through a seat on another interval (a score check it settled).
+    for fp in before:
+        elsewhere = any(fp in q for j, q in assigned.items() if j != i)
+        if elsewhere:
+            net.call(Cast.client1, "DeliverDataKeys", mid, delivery(confidential, BY_FP[fp]))
+        else:
+            net.refuse(Cast.client1, "DeliverDataKeys", mid, delivery(confidential, BY_FP[fp]), status=403,
+                       match="recipient:")
+            net.refuse(BY_FP[fp], "GetDataKeys", mid, status=403, match="not assigned: verifier")
 
 
 def test_only_sealed_artifacts_and_wellformed_wrappings(net: Net, confidential, assigned):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.factories import Cast, Net, evidence
+from tests.contract.factories import Cast, Net, confirm_score_checks, evidence, replays
 
 pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
@@ -19,7 +19,8 @@ def full_sub_quorum(net: Net) -> None:
 @pytest.fixture
 def assigned(net: Net, submitted) -> dict:
     out = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])
-    return {"model_id": submitted["model_id"], "quorums": {r["interval"]: r["verifiers"] for r in out["intervals"]}}
+    confirm_score_checks(net, out)
+    return {"model_id": submitted["model_id"], "quorums": replays(out)}
 
 
 def vote(net: Net, fp: str, mid: str, interval: int, verdict: str = "ACCEPT"):
@@ -69,10 +70,10 @@ def test_past_the_maximum_an_interval_is_inconclusive_and_so_is_the_model(net: N
     assert out["decided"][0]["interval"] == i2 and out["decided"][0]["outcome"] == "INCONCLUSIVE"
     name, event = net.last_event()
     assert name == "ModelVerdict" and event["status"] == "INCONCLUSIVE"
-    assert event["outcomes"] == [{"interval": i1, "outcome": "ACCEPTED"}, {"interval": i2, "outcome": "INCONCLUSIVE"}]
+    assert event["outcomes"] == [{"interval": i, "outcome": "INCONCLUSIVE" if i == i2 else "ACCEPTED"} for i in range(10)]
     model = net.call(Cast.client1, "GetModel", mid)
     assert model["inconclusive_intervals"] == [i2] and "inconclusive" in model["reason"]
-    decision = net.call(Cast.client1, "GetAssignment", mid)["intervals"][1]["decision"]
+    decision = next(r for r in net.call(Cast.client1, "GetAssignment", mid)["intervals"] if r["interval"] == i2)["decision"]
     assert "after the last allowed re-assignment" in decision["reason"]
     net.refuse(Cast.admin2, "ExpireAssignment", mid, status=409, match="is INCONCLUSIVE")
 
@@ -94,7 +95,8 @@ def test_one_interval_given_up_while_another_is_re_assigned(net: Net, submitted)
         net.call(Cast.admin1, "SetVerifierStatus", v.fingerprint, "SUSPENDED")
     mid = submitted["model_id"]
     out = net.call(Cast.admin2, "AssignVerifiers", mid)  # 3 of the 4 Org2 verifiers per interval
-    (i1, (a, b, c)), (i2, _) = [(r["interval"], r["verifiers"]) for r in out["intervals"]]
+    confirm_score_checks(net, out)
+    (i1, (a, b, c)), (i2, _) = replays(out).items()
     (d,) = {v.fingerprint for v in Cast.org2_verifiers} - {a, b, c}
     vote(net, a, mid, i1, "ACCEPT")
     vote(net, b, mid, i1, "REJECT")
@@ -115,7 +117,8 @@ def test_max_one_gives_up_at_the_second_deadline(net: Net, submitted):
     net.set_config({"max_reassignments": 1, "deadline_seconds": 60})
     mid = submitted["model_id"]
     out = net.call(Cast.admin2, "AssignVerifiers", mid)
-    (i1, q1) = (out["intervals"][0]["interval"], out["intervals"][0]["verifiers"])
+    confirm_score_checks(net, out)
+    (i1, q1) = next(iter(replays(out).items()))
     vote(net, q1[0], mid, i1, "REJECT")
     net.advance(60)
     assert net.call(Cast.admin2, "ExpireAssignment", mid)["status"] == "ASSIGNED"

@@ -8,7 +8,7 @@ import pytest
 from trainproof.chaincode.contract.router import handle
 from tests.fakes.memory_ledger import MVCCReadConflict
 from trainproof.chaincode.shim.stub import Creator
-from tests.contract.factories import Cast, Net, evidence
+from tests.contract.factories import Cast, Net, confirm_score_checks, evidence, replays
 
 pytestmark = pytest.mark.unit
 BY_FP = {v.fingerprint: v for v in Cast.org1_verifiers + Cast.org2_verifiers}
@@ -24,7 +24,8 @@ def full_sub_quorum(net: Net) -> None:
 def assigned(net: Net, submitted) -> dict:
     """The submitted model, assigned by Org2's admin: {interval: [verifier fingerprints]}."""
     out = net.call(Cast.admin2, "AssignVerifiers", submitted["model_id"])
-    return {"model_id": submitted["model_id"], "quorums": {r["interval"]: r["verifiers"] for r in out["intervals"]}}
+    confirm_score_checks(net, out)
+    return {"model_id": submitted["model_id"], "quorums": replays(out)}
 
 
 def vote(net: Net, fp: str, model_id: str, interval: int, verdict: str = "ACCEPT", ev=None, **kw):
@@ -47,7 +48,8 @@ def test_votes_from_the_assigned_verifiers_reach_verified(net: Net, assigned):
     name, event = net.last_event()
     assert name == "IntervalDecided"
     assert event["decided"][0]["interval"] == first and event["decided"][0]["outcome"] == "ACCEPTED"
-    assert event["outcomes"] == [{"interval": first, "outcome": "ACCEPTED"}, {"interval": second, "outcome": None}]
+    # The other eight intervals' score checks were confirmed by the fixture.
+    assert event["outcomes"] == [{"interval": i, "outcome": None if i == second else "ACCEPTED"} for i in range(10)]
     assert event["vote"]["verifier"] == q1[1]
 
     vote(net, q2[0], mid, second)
@@ -55,11 +57,12 @@ def test_votes_from_the_assigned_verifiers_reach_verified(net: Net, assigned):
     assert out["model"]["status"] == "VERIFIED"
     name, event = net.last_event()
     assert name == "ModelVerdict" and event["status"] == "VERIFIED" and event["model_id"] == mid
-    assert [o["outcome"] for o in event["outcomes"]] == ["ACCEPTED", "ACCEPTED"]
+    assert [o["outcome"] for o in event["outcomes"]] == ["ACCEPTED"] * 10
+    assert "2 selected interval(s) accepted" in event["reason"] and "the other 8 confirmed" in event["reason"]
     assert event["decided"][0]["interval"] == second and event["vote"]["verdict"] == "ACCEPT"
     model = net.call(Cast.client1, "GetModel", mid)
     assert model["status"] == "VERIFIED" and "accepted" in model["reason"]
-    assert len(net.call(Cast.client1, "GetVotes", mid)["votes"]) == 4
+    assert len(net.call(Cast.client1, "GetVotes", mid)["votes"]) == 4 + 2 * 8
     assert [v["verifier"]["fingerprint"] for v in net.call(Cast.client1, "GetVotes", mid, str(second))["votes"]] \
         == sorted([q2[0], q2[2]])
 
@@ -119,7 +122,7 @@ def test_identities_that_are_not_active_verifiers_cannot_vote(net: Net, assigned
 
 
 @pytest.mark.parametrize("interval_arg, verdict, ev, rule", [
-    ("99", "ACCEPT", evidence(), "was not selected"),
+    ("99", "ACCEPT", evidence(), "has no verifiers seated"),
     ("-1", "ACCEPT", evidence(), "interval"),
     (None, "MAYBE", evidence(), "not ACCEPT or REJECT"),
     (None, "ACCEPT", {"distances": {"l2": 0.1}}, "'replay_sha256' is a required property"),
@@ -160,7 +163,7 @@ def test_concurrent_votes_on_different_intervals_do_not_conflict(net: Net, assig
     a, b = endorse_vote(net, q1[0], mid, i1), endorse_vote(net, q2[0], mid, i2)
     net.ledger.commit(a)
     net.ledger.commit(b)
-    assert len(net.call(Cast.client1, "GetVotes", mid)["votes"]) == 2
+    assert sum(v["interval"] in (i1, i2) for v in net.call(Cast.client1, "GetVotes", mid)["votes"]) == 2
 
 
 def test_concurrent_deciding_votes_cannot_both_miss_the_verdict(net: Net, assigned):

@@ -46,7 +46,7 @@ def show(session: Session, model_id: str) -> None:
     console.print(f"[bold]{safe(model['name'])}[/] v{safe(model['version'])}  {safe(model['model_id'])}  "
                   f"{styled(model['status'])}")
     record = (f"[bold red]{len(rejected)}{'+' if len(rejected) >= REJECTED_SHOWN else ''} REJECTED[/]: "
-              + ", ".join(f"{safe(r['model_id'])} ({safe(r['name'])})" for r in rejected[:5])) if rejected else "none REJECTED"
+              + ", ".join(f"{safe(r['model_id'])} ({safe(r['name'])})" for r in rejected[-5:])) if rejected else "none REJECTED"
     console.print(f"submitter's record: {record}")
     _section("identity", {
         "submitter": f"{sub['mspid']} ({sub['common_name']}), fingerprint {short(sub['fingerprint'], 16)}",

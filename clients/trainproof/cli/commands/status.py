@@ -34,7 +34,7 @@ def status(session: Session, model_id: str, wait: bool, timeout: float) -> None:
 
 
 def collect(ledger: TrainproofContract, model_id: str) -> dict[str, Any]:
-    """The model's state, its assignment and every vote, joined per selected interval."""
+    """The model's state, its assignment and every vote, joined per seated interval (replayed or score-checked)."""
     model = ledger.model_state(model_id)
     try:
         assignment = ledger.get_assignment(model_id)
@@ -46,10 +46,13 @@ def collect(ledger: TrainproofContract, model_id: str) -> dict[str, Any]:
     intervals = []
     for rec in assignment["intervals"]:
         number, decision = rec["interval"], rec["decision"]
+        kind = rec.get("kind", "replay")
         intervals.append({
             "interval": number,
+            "kind": kind,  # replay (selected) or scores (its claimed scores checked, nothing replayed)
             "reasons": rec["reasons"],
-            "why": why_selected(selected.get(number, {"reasons": rec["reasons"]})),
+            "why": why_selected(selected.get(number, {"reasons": rec["reasons"]})) if kind == "replay"
+            else "not selected: claimed scores checked",
             "round": rec["round"],
             "deadline": rec["deadline"],
             "verifiers": [{"fingerprint": fp, "name": names.get(fp, "")} for fp in rec["verifiers"]],
@@ -110,8 +113,10 @@ def render(report: dict[str, Any]) -> None:
         console.print(f"  intervals  {model['intervals']} recorded; none selected yet (verifiers select them "
                       "once the submission is committed)")
     else:
-        console.print(f"  intervals  {model['intervals']} recorded, {len(intervals)} selected for replay: "
-                      f"{', '.join(str(i['interval']) for i in intervals)}")
+        replayed = [str(i["interval"]) for i in intervals if i["kind"] == "replay"]
+        checked = len(intervals) - len(replayed)
+        console.print(f"  intervals  {model['intervals']} recorded, {len(replayed)} selected for replay: "
+                      f"{', '.join(replayed)}" + (f"; the claimed scores of the other {checked} checked" if checked else ""))
     verdict = styled(model["status"]) if model["status"] in FINAL_STATUSES else "[dim]pending[/]"
     reason = f": {safe(model['reason'])}" if model.get("reason") else ""
     console.print(f"  verdict    {verdict}{reason}")
