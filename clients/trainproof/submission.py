@@ -79,6 +79,11 @@ def read_run(run_dir: str | Path) -> tuple[dict[str, Any], list[LocalFile]]:
         if f.path.stat().st_size != f.size:
             raise SubmissionError(f"{f.label} changed since it was recorded: {f.path} has {f.path.stat().st_size} "
                                   f"bytes, run.json says {f.size}")
+    if any(isinstance(s, dict) and "input_profile" not in s for s in run.get("scores") or []):
+        # Recorded before intervals claimed their input profiles: scored again from the snapshots
+        # (what every verifier recomputes), so an older run still submits with today's claims.
+        from trainproof.ml.metrics import interval_scores
+        run["scores"] = interval_scores([f.path for f in files[1:]])
     return run, files
 
 

@@ -38,6 +38,24 @@ def test_run_directory_and_certificate_shape(mlp_run):
     assert "file" not in cert["dataset"] and all("file" not in s for s in cert["snapshots"])
 
 
+def test_a_run_recorded_without_input_profiles_is_scored_again_when_read(mlp_run, tmp_path):
+    """A run.json from before intervals claimed their input profiles still submits: read_run
+    scores it again from its snapshots, giving what the recorder gives today."""
+    import json
+    import shutil
+
+    from trainproof.submission import read_run
+
+    run_dir, run = mlp_run
+    old = shutil.copytree(run_dir, tmp_path / "old")
+    recorded = json.loads((old / "run.json").read_text())
+    for score in recorded["scores"]:
+        del score["input_profile"]
+    (old / "run.json").write_text(json.dumps(recorded))
+    assert read_run(old)[0]["scores"] == run["scores"]
+    assert read_run(run_dir)[0]["scores"] == run["scores"]
+
+
 def test_recorder_refuses_models_outside_the_registry(tmp_path):
     model = torch.nn.Linear(64, 10)
     with pytest.raises(registry.SpecError, match="build_model"):
