@@ -1,7 +1,8 @@
 """Recomputing an audited attestation: the procedure behind the ``check_attestation`` task.
 
 1. fetch the model's final snapshot and the attestation's batch file, each only with the
-   ledger's SHA-256;
+   ledger's SHA-256 (a confidential model's sealed final snapshot is opened with the data key its
+   submitter delivered to this auditor; one that does not open is no verdict on the attester);
 2. the batch's rows must give the attested Merkle root: otherwise the file is not what was
    attested, and the attester, who chose both, is at fault (DISPUTED);
 3. rebuild the model from the registry, run it on the batch's inputs, and compare: CONFIRMED
@@ -16,12 +17,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trainproof.attestation import batch as batch_file
+from trainproof.confidential.artifacts import sealed_entries
 from trainproof.storage import StorageError, StorageUnavailable
+from trainproof.storage.sealing import SealError
 from trainproof.verifier.artifacts import ArtifactCache
 
 log = logging.getLogger("verifier")
@@ -43,8 +47,11 @@ class Check:
         return {**base, **self.evidence, "reason": self.reason[:2048]}
 
 
-def recompute(record: dict[str, Any], certificate: dict[str, Any], cache: ArtifactCache) -> Check:
-    """Check one attestation (its ledger record) against the model's ledger certificate."""
+def recompute(record: dict[str, Any], certificate: dict[str, Any], cache: ArtifactCache,
+              key: bytes | None = None, private_dir: Path | None = None) -> Check:
+    """Check one attestation (its ledger record) against the model's ledger certificate. A sealed
+    final snapshot (a confidential model) is opened with ``key``, the data key its submitter
+    delivered to this auditor, into ``private_dir`` (the caller's, removed after the check)."""
     from trainproof.ml.fingerprint import differences
     from trainproof.ml.inference import execution_fingerprint, load_model, predict
     from trainproof.ml.registry import SpecError
@@ -54,11 +61,17 @@ def recompute(record: dict[str, Any], certificate: dict[str, Any], cache: Artifa
     if record["weights_sha256"] != final["sha256"]:
         return Check("DISPUTED", f"the attested weights {record['weights_sha256'][:16]}… are not the final snapshot")
     try:
-        weights = cache.fetch(final["uri"], final["sha256"], final["size"])
+        sealed = sealed_entries(certificate).get(final["sha256"])
+        if sealed is None:
+            weights = cache.fetch(final["uri"], final["sha256"], final["size"])
+        elif key is None or private_dir is None:
+            raise ValueError("recompute: the final snapshot is sealed; pass its data key and a private directory")
+        else:
+            weights = cache.fetch_sealed(final["uri"], sealed, final["sha256"], key, private_dir)
         batch = record["batch"]
         inputs, claimed = batch_file.read(cache.fetch(batch["uri"], batch["sha256"], batch["size"]))
-    except StorageUnavailable:
-        raise  # MinIO is down: check later
+    except (StorageUnavailable, SealError):
+        raise  # MinIO is down: check later; the submitter's key does not open: not the attester's fault
     except (StorageError, SnapshotError, batch_file.BatchError) as exc:
         return Check("DISPUTED", f"unusable attestation: {exc}")
     items = batch_file.Items.of(inputs, claimed)

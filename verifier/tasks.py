@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 from celery.exceptions import Reject
 
 from trainproof.storage import ArtifactStore, StorageUnavailable
+from trainproof.storage.sealing import SealError
 from trainproof.confidential.artifacts import my_keys, sealed_entries
 from trainproof.confidential.keywrap import KeyWrapError
 from trainproof.contract import Conflict, ContractError, NotFound, TrainproofContract
@@ -176,13 +177,20 @@ def check_attestation(self, attestation_id: str, verifier: str) -> dict[str, Any
         if audit["state"] != "AUDITING" or audit.get("verifier") != verifier:
             return {**outcome, "status": f"not assigned here (audit {audit['state']})"}
         certificate = res.ledger.get_model(record["model_id"])["certificate"]
-        if certificate["snapshots"][-1]["sha256"] in sealed_entries(certificate):
-            # Its key goes to the model's verifiers and grantees only: no verdict either way from here.
-            return {**outcome, "status": "cannot recompute: the model's final snapshot is sealed"}
-        check = recompute(record, certificate, res.cache)
+        final = certificate["snapshots"][-1]["sha256"]
+        if final not in sealed_entries(certificate):
+            check = recompute(record, certificate, res.cache)
+        else:  # a confidential model: its submitter's key agent delivers this auditor the final key
+            with sealed_inputs(res, certificate) as (keys, private_dir):
+                if isinstance(keys, Finding) or final not in keys:
+                    why = keys.reason if isinstance(keys, Finding) else "no key for the final snapshot was delivered"
+                    return {**outcome, "status": f"cannot recompute: {why}"}
+                check = recompute(record, certificate, res.cache, key=keys[final], private_dir=private_dir)
         res.ledger.confirm_attestation(attestation_id, check.verdict, check.as_evidence())
     except TRANSIENT as exc:
         raise Transient(str(exc)) from exc
+    except SealError as exc:  # the delivered key or the stored ciphertext: the submitter's to fix
+        return {**outcome, "status": f"cannot recompute: the sealed final snapshot does not open: {exc}"}
     except ContractError as exc:
         if exc.status is None:
             raise

@@ -61,14 +61,32 @@ def require(stub: Stub, aid: str) -> dict[str, Any]:
 
 
 def save(stub: Stub, before: dict[str, Any] | None, record: dict[str, Any]) -> None:
-    """Write the record and keep the audit-state index in step (the dispatcher's reconcile reads it)."""
+    """Write the record and keep the audit-state index in step (the dispatcher's reconcile reads
+    it), and the auditor index: who checks an attestation of which model now (a confidential
+    model's submitter may deliver that verifier the final snapshot's key, datakeys.py)."""
     old, new = (before or {}).get("audit", {}).get("state"), record["audit"]["state"]
-    aid = record["attestation_id"]
+    aid, mid = record["attestation_id"], record["model_id"]
     if old != new:
         if old is not None:
             stub.del_state(keys.audit_state(old, aid))
         stub.put_state(keys.audit_state(new, aid), keys.INDEX_VALUE)
+    was, now = (auditor(a.get("audit", {})) for a in (before or {}, record))
+    if was != now:
+        if was is not None:
+            stub.del_state(keys.model_auditor(mid, was, aid))
+        if now is not None:
+            stub.put_state(keys.model_auditor(mid, now, aid), keys.INDEX_VALUE)
     store.put(stub, keys.attestation(aid), record)
+
+
+def auditor(audit: dict[str, Any]) -> str | None:
+    """The verifier checking an attestation now: the drawn one while its audit is AUDITING."""
+    return audit.get("verifier") if audit.get("state") == AUDITING else None
+
+
+def audited_by(stub: Stub, model_id: str, fingerprint: str) -> list[str]:
+    """The attestations of ``model_id`` that ``fingerprint`` is checking now (the auditor index)."""
+    return [attrs[-1] for attrs in store.scan_keys(stub, keys.BY_MODEL_AUDITOR, model_id, fingerprint)]
 
 
 def leaf_hash(input_sha256: str, output_sha256: str) -> str:

@@ -17,7 +17,9 @@ newcomers; DeliverDataKeys accepts any verifier assigned now).
 
 - ``DeliverDataKeys(model_id, {"keys": {fingerprint: {artifact_sha256: wrapped}}})`` by the
   submitter: each recipient is a verifier assigned now to one of the model's intervals and
-  ACTIVE (a suspended one gets no new keys), the submitter itself, or an identity it granted;
+  ACTIVE (a suspended one gets no new keys), the verifier checking one of its attestations now
+  (an audit's drawn verifier, ACTIVE; it gets the final snapshot's key only, all it recomputes
+  with), the submitter itself, or an identity it granted;
   each artifact is one of the model's sealed artifacts, by plaintext SHA-256. One record per
   (model, recipient); a later delivery adds to it (and replaces a key given again).
 - ``GrantAccess(model_id, {"cert_pem" | "fingerprint", "mspid"})`` by the submitter: that
@@ -39,7 +41,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from trainproof.chaincode.contract import config, events, keys, schemas, store, verifiers
+from trainproof.chaincode.contract import attestations, config, events, keys, schemas, store, verifiers
 from trainproof.chaincode.contract.args import json_object, model_id, texts
 from trainproof.chaincode.contract.identity import Identity, caller, from_pem
 from trainproof.chaincode.contract.limits import located
@@ -47,7 +49,7 @@ from trainproof.chaincode.contract.models import load_certificate, require_state
 from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
-VERIFIER, SUBMITTER, GRANTEE = "verifier", "submitter", "grantee"
+VERIFIER, SUBMITTER, GRANTEE, AUDITOR = "verifier", "submitter", "grantee", "auditor"
 # Decoded sizes of a wrapped key's fields (keywrap version 1).
 WRAPPED_BYTES = {"epk": 65, "nonce": 12, "ct": 48}
 
@@ -99,15 +101,17 @@ def _recipient_role(stub: Stub, state: dict[str, Any], now_assigned: dict[str, l
         return SUBMITTER
     if _grant(stub, mid, fp) is not None:
         return GRANTEE
-    if fp in now_assigned:
-        record = verifiers.load(stub, fp)
-        if record is None or record["status"] != verifiers.ACTIVE:
-            status = "unregistered" if record is None else record["status"]
-            raise ChaincodeError(f"recipient: verifier {fp} is {status}; a verifier that is not ACTIVE gets no new "
-                                 f"keys of model {mid}", 403)
-        return VERIFIER
-    raise ChaincodeError(f"recipient: {fp} is neither a verifier assigned now to an interval of model {mid}, nor its "
-                         "submitter, nor an identity it granted access (GrantAccess)", 403)
+    role = VERIFIER if fp in now_assigned else AUDITOR if attestations.audited_by(stub, mid, fp) else None
+    if role is None:
+        raise ChaincodeError(f"recipient: {fp} is neither a verifier assigned now to an interval of model {mid} or "
+                             "checking one of its attestations, nor its submitter, nor an identity it granted access "
+                             "(GrantAccess)", 403)
+    record = verifiers.load(stub, fp)
+    if record is None or record["status"] != verifiers.ACTIVE:
+        status = "unregistered" if record is None else record["status"]
+        raise ChaincodeError(f"recipient: verifier {fp} is {status}; a verifier that is not ACTIVE gets no new "
+                             f"keys of model {mid}", 403)
+    return role
 
 
 def _check_wrapped(recipient: str, sha: str, wrapped: dict[str, Any]) -> None:
@@ -139,6 +143,7 @@ def deliver(stub: Stub) -> dict[str, Any]:
     body = json_object(body_text, "delivery")
     schemas.validate(schemas.DATA_KEYS, body)
     now_assigned = assigned(stub, state)
+    final = load_certificate(stub, mid)["certificate"]["snapshots"][-1]["sha256"]
     roles = {}
     for fp, wrapped_keys in sorted(body["keys"].items()):
         roles[fp] = _recipient_role(stub, state, now_assigned, fp)
@@ -146,6 +151,9 @@ def deliver(stub: Stub) -> dict[str, Any]:
             if sha not in sealed:
                 raise ChaincodeError(f"artifact: {sha} is not the plaintext sha256 of one of model {mid}'s "
                                      f"{len(sealed)} sealed artifact(s) (its certificate's confidential object)")
+            if roles[fp] == AUDITOR and sha != final:
+                raise ChaincodeError(f"artifact: {fp} checks an attestation of model {mid}, which needs the final "
+                                     f"snapshot's key ({final}) only, not {sealed[sha]}'s", 403)
             _check_wrapped(fp, sha, wrapped)
     delivered = []
     for fp, wrapped_keys in sorted(body["keys"].items()):
@@ -162,7 +170,8 @@ def deliver(stub: Stub) -> dict[str, Any]:
         }
         store.put(stub, keys.data_keys(mid, fp), record)
         delivered.append({"fingerprint": fp, "role": roles[fp], "artifacts": len(wrapped_keys),
-                          "intervals": now_assigned.get(fp, []), "missing": len(set(sealed) - set(record["keys"]))})
+                          "intervals": now_assigned.get(fp, []), "missing": len(set(sealed) - set(record["keys"]))}
+                         | ({"attestations": attestations.audited_by(stub, mid, fp)} if roles[fp] == AUDITOR else {}))
     payload = {"model_id": mid, "submitter": state["submitter"], "recipients": delivered}
     events.emit(stub, events.DATA_KEYS_DELIVERED, payload)
     return payload
@@ -187,14 +196,16 @@ def get_data_keys(stub: Stub) -> dict[str, Any]:
     elif grant is not None and grant["mspid"] == who.mspid:
         role, extra = GRANTEE, {"grant": grant}
     elif registered is not None and registered["mspid"] == who.mspid:
-        if fp not in now_assigned:
+        audits = [] if fp in now_assigned else attestations.audited_by(stub, mid, fp)
+        if fp not in now_assigned and not audits:
             when = "it is not assigned yet" if state["selected"] is None else "no interval of it is assigned to you now"
-            raise ChaincodeError(f"not assigned: verifier {fp} is not assigned to model {mid} ({when}); keys go to "
-                                 "the verifiers assigned now", 403)
+            raise ChaincodeError(f"not assigned: verifier {fp} is not assigned to model {mid} ({when}) and checks none "
+                                 "of its attestations; keys go to the verifiers assigned now", 403)
         if registered["status"] != verifiers.ACTIVE:
             raise ChaincodeError(f"role: verifier {who.describe()} is {registered['status']}; only ACTIVE verifiers "
                                  "receive data keys", 403)
-        role, extra = VERIFIER, {"intervals": now_assigned[fp]}
+        role, extra = (VERIFIER, {"intervals": now_assigned[fp]}) if fp in now_assigned else \
+            (AUDITOR, {"attestations": audits})
     else:
         raise ChaincodeError(f"not granted: caller {who.describe()} is neither the submitter of model {mid}, nor a "
                              "verifier assigned to it, nor granted access by its submitter (GrantAccess)", 403)

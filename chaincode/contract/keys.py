@@ -53,6 +53,7 @@ VOTE = "vote"
 ATTESTATION = "attestation"
 BY_MODEL_ATTESTATION = "idx-attestation"
 BY_AUDIT_STATE = "idx-attestaudit"
+BY_MODEL_AUDITOR = "idx-attestauditor"  # (model, verifier, attestation) while that verifier checks it
 DATA_KEYS = "datakeys"
 DATA_GRANT = "datagrant"
 
@@ -138,6 +139,10 @@ def model_attestation(model_id: str, attestation_id: str) -> str:
 
 def audit_state(state: str, attestation_id: str) -> str:
     return key(BY_AUDIT_STATE, state, attestation_id)
+
+
+def model_auditor(model_id: str, fingerprint: str, attestation_id: str) -> str:
+    return key(BY_MODEL_AUDITOR, model_id, fingerprint, attestation_id)
 
 
 def data_keys(model_id: str, fingerprint: str) -> str:

@@ -79,3 +79,18 @@ def test_the_agent_leaves_out_a_suspended_verifier_and_delivers_once_it_is_activ
     net.call(Cast.admin1 if gone.mspid == "Org1MSP" else Cast.admin2, "SetVerifierStatus", gone.fingerprint, "ACTIVE")
     assert set(agent.run_once()[mid]) == set(assigned)
     assert TrainproofContract(LedgerContract(net, gone)).get_data_keys(mid)["role"] == "verifier"
+
+
+def test_the_agent_delivers_the_final_key_to_an_attestations_auditor_once(monkeypatch, tmp_path):
+    from tests.contract.unit.test_attestations import audited, settle
+
+    net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path, intervals=1)
+    assert settle(net, mid) == "VERIFIED"
+    assert agent.run_once() == {}, "a VERIFIED model with nothing audited needs no delivery"
+    aid, audit = audited(net, payload)
+    auditor = TrainproofContract(LedgerContract(net, BY_FP[audit["verifier"]]))
+
+    assert agent.run_once() == {mid: [audit["verifier"]]}
+    final = payload["snapshots"][-1]["sha256"]
+    assert final in auditor.get_data_keys(mid)["keys"]
+    assert agent.run_once() == {}, "the same audit is not delivered twice"

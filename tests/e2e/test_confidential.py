@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trainproof.confidential import keywrap
@@ -282,3 +283,45 @@ def test_a_restaffed_interval_gives_its_newcomers_the_keys_and_a_suspended_verif
         assert votes and all(v["round"] == 1 for v in votes), votes
     finally:
         live.submit(gone_admin, "SetVerifierStatus", newcomers[0], "ACTIVE")
+
+
+def test_an_audited_attestation_of_a_confidential_model_is_checked_with_the_delivered_final_key(
+        org2, profile, connect, tmp_path):
+    """Issues 17 and 18 together: the audit draws a verifier for an attestation of a sealed model;
+    the submitter's key agent delivers it the final snapshot's key (only that one), and the
+    worker opens the sealed weights, recomputes and confirms. Before, this check ended UNCHECKED."""
+    from tests.e2e.conftest import set_attest_audit_fraction, wait_for_audit
+
+    from trainproof.attestation.attest import attest
+    from trainproof.confidential.artifacts import KeyAgent, KeyStore
+
+    contract, store = org2
+    ledger = TrainproofContract(contract)
+    model_id, _, keys = submit_confidential(org2, profile, train(tmp_path, "attested", intervals=3))
+    assert wait_for_verdict(contract, model_id, timeout=300)["status"] == "VERIFIED"
+    agent = KeyAgent(ledger, KeyStore(tmp_path / "home", SUBMITTER))
+    agent.store.save(model_id, keys)
+    inputs = (np.random.default_rng(5).random((4, 64))).astype(np.float32)
+    before = ledger.get_config()["values"]["attest_audit_fraction"]
+    set_attest_audit_fraction(connect, profile, 1.0)
+    try:
+        attested = attest(contract, store, model_id, inputs, identity=profile.identity_files(SUBMITTER))
+    finally:
+        set_attest_audit_fraction(connect, profile, before)
+    deadline = time.monotonic() + 120
+    while ledger.get_attestation(attested.attestation_id)["audit"]["state"] in ("AWAITING_DRAW", "AUDITING"):
+        assert time.monotonic() < deadline, ledger.get_attestation(attested.attestation_id)["audit"]
+        agent.run_once()
+        time.sleep(1)
+    audit = wait_for_audit(ledger, attested.attestation_id)["audit"]
+    assert audit["state"] == "CONFIRMED", audit
+    assert audit["check"]["evidence"]["output_root"] == attested.root
+    fp = audit["check"]["verifier"]["fingerprint"]
+    auditor = ledger_as(connect, profile, next(n for n, f in profile.identities.items() if f.role == "verifier" and
+                                               keywrap.fingerprint(keywrap.load_certificate(f.cert.read_bytes())) == fp))
+    seated = {v for rec in ledger.get_assignment(model_id)["intervals"] for v in rec["verifiers"]}
+    if fp in seated:  # drawn among the model's own verifiers, who hold its keys anyway
+        assert auditor.get_data_keys(model_id)["role"] == "verifier"
+    else:  # the check is over: so is its right to the key
+        with pytest.raises(Refused, match="checks none of its attestations"):
+            auditor.get_data_keys(model_id)

@@ -17,6 +17,7 @@ from trainproof.ml.certificate import snapshot_paths
 from trainproof.ml.data import digits
 from trainproof.ml.inference import execution_fingerprint, load_model, predict
 from trainproof.ml.snapshot import sha256_file
+from trainproof.storage import StorageError, sealing
 from trainproof.verifier.recompute import OUTPUT_TOLERANCE, recompute
 from tests.ml.conftest import mlp_run  # noqa: F401  (the session's trained digits MLP)
 
@@ -37,6 +38,15 @@ class DirectoryCache:
     def fetch(self, uri: str, sha256: str, size: int | None = None) -> Path:
         path = self.files[sha256]
         assert sha256_file(path) == sha256
+        return path
+
+    def fetch_sealed(self, uri: str, ciphertext: dict, plaintext_sha256: str, key: bytes, directory: Path) -> Path:
+        """Opened as ArtifactCache opens it (sealing.open_sealed, then the plaintext hash), from a local file."""
+        path = directory / plaintext_sha256
+        with self.fetch(uri, ciphertext["sha256"]).open("rb") as src, path.open("wb") as dst:
+            sealing.open_sealed(src, dst, key)
+        if sha256_file(path) != plaintext_sha256:
+            raise StorageError(f"{uri}: the plaintext is not {plaintext_sha256}")
         return path
 
 
@@ -114,3 +124,29 @@ def test_a_batch_that_is_not_the_attested_one_or_not_a_batch_is_disputed(model, 
     check = recompute(record, model[0], cache)
     assert check.verdict == "DISPUTED" and check.reason.startswith("unusable attestation:")
     assert check.as_evidence()["output_root"] == "0" * 64
+
+
+def test_a_sealed_final_snapshot_is_opened_with_the_auditors_key(model, attested, tmp_path):
+    """A confidential model: the final snapshot exists only sealed; with the key its submitter
+    delivered, the check is the same as in the clear, and a wrong key is no verdict at all."""
+    certificate, final, _ = model
+    record, cache = attested()
+    key = sealing.new_key()
+    sealed_path = tmp_path / "final.sealed"
+    with final.open("rb") as src, sealed_path.open("wb") as dst:
+        sealing.seal(src, dst, key)
+    ciphertext = cache.add(sealed_path)
+    del cache.files[certificate["snapshots"][-1]["sha256"]]  # storage holds ciphertext only
+    last = certificate["snapshots"][-1]["index"]
+    confidential = {**certificate, "confidential": {"snapshots": [{"index": last, "sha256": ciphertext["sha256"],
+                                                                   "size": ciphertext["size"]}]}}
+    private = tmp_path / "private"
+    private.mkdir()
+    with pytest.raises(ValueError, match="sealed"):
+        recompute(record, confidential, cache)
+    check = recompute(record, confidential, cache, key=key, private_dir=private)
+    assert check.verdict == "CONFIRMED" and check.evidence["exact"]
+    for leftover in private.iterdir():
+        leftover.unlink()
+    with pytest.raises(sealing.SealError):
+        recompute(record, confidential, cache, key=sealing.new_key(), private_dir=private)

@@ -162,17 +162,33 @@ def fetch(store: ArtifactStore, keys: dict[str, bytes] | None, certificate: dict
                             expected_size=sealed["size"])
 
 
+def auditing_now(ledger: TrainproofContract, model_ids: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(model id, attestation id, verifier fingerprint) of every AUDITING attestation of these models."""
+    wanted, found, bookmark = set(model_ids), [], None
+    while True:
+        page = ledger.list_attestations(audit="AUDITING", bookmark=bookmark)
+        found += [(a["model_id"], a["attestation_id"], a["audit"]["verifier"]) for a in page["attestations"]
+                  if a["model_id"] in wanted]
+        bookmark = page.get("bookmark")
+        if not bookmark:
+            return found
+
+
 class KeyAgent:
-    """Delivers a submitter's data keys whenever one of its confidential models is (re-)staffed.
+    """Delivers a submitter's data keys whenever one of its confidential models is (re-)staffed,
+    and the final snapshot's key to the verifier an audit draws for one of its attestations.
 
     It reads the ledger, not events (a missed event would leave verifiers waiting): every pass
     looks at each model in the identity's key store that is ASSIGNED, and delivers to the ACTIVE
     verifiers assigned now when they differ from the ones it last delivered to: newcomers of a
-    re-staffing, or a suspended verifier made ACTIVE again (a suspended one gets nothing)."""
+    re-staffing, or a suspended verifier made ACTIVE again (a suspended one gets nothing). Then
+    it delivers to each ACTIVE verifier checking an attestation of those models now that it has
+    not delivered to for that attestation: the final snapshot's key only, all it recomputes with."""
 
     def __init__(self, ledger: TrainproofContract, store: KeyStore) -> None:
         self.ledger, self.store = ledger, store
         self.delivered: dict[str, frozenset[str]] = {}
+        self.audits: set[tuple[str, str]] = set()  # (attestation id, verifier) delivered to
 
     def models(self) -> list[str]:
         return sorted(p.stem for p in self.store.directory.glob("*.json")) if self.store.directory.is_dir() else []
@@ -188,4 +204,16 @@ class KeyAgent:
             if now and self.delivered.get(model_id) != now:
                 done[model_id] = deliver(self.ledger, model_id, self.store.load(model_id), recipients)
                 self.delivered[model_id] = now
+        pending = [a for a in auditing_now(self.ledger, self.models()) if (a[1], a[2]) not in self.audits]
+        if pending:
+            active = {v["fingerprint"]: v["cert_pem"] for v in self.ledger.list_verifiers(status="ACTIVE")}
+            for model_id, aid, fp in pending:
+                if fp not in active:
+                    continue  # suspended since the draw: the contract gives it nothing
+                final = self.ledger.get_model(model_id)["certificate"]["snapshots"][-1]["sha256"]
+                keys = {sha: key for sha, key in self.store.load(model_id).items() if sha == final}
+                if keys:  # a final snapshot stored in the clear needs no key
+                    done.setdefault(model_id, []).extend(
+                        deliver(self.ledger, model_id, keys, [keywrap.load_certificate(active[fp])]))
+                self.audits.add((aid, fp))
         return done

@@ -59,7 +59,8 @@ def deliver(session: Session, model_id: str) -> None:
 @pass_session
 def agent(session: Session, every: float, once: bool) -> None:
     """Keep delivering: whenever one of your confidential models is assigned or re-staffed, wrap its
-    keys to the ACTIVE verifiers assigned now (runs until interrupted; the submitter's side of key delivery)."""
+    keys to the ACTIVE verifiers assigned now, and its final snapshot's key to the verifier an audit
+    draws for one of its attestations (runs until interrupted; the submitter's side of key delivery)."""
     import time
 
     from trainproof.confidential.artifacts import KeyAgent, KeyStore
@@ -71,7 +72,7 @@ def agent(session: Session, every: float, once: bool) -> None:
             if session.as_json:
                 emit_json(line)
             else:
-                console.print(f"model {safe(model_id)}: keys delivered to {len(delivered)} assigned verifier(s)")
+                console.print(f"model {safe(model_id)}: keys delivered to {len(delivered)} verifier(s) assigned or auditing")
         if once:
             return
         time.sleep(every)
