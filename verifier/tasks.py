@@ -98,8 +98,11 @@ def honest(finding: Finding, certificate: dict[str, Any], interval: int) -> tupl
 
 
 # The task's name on the queue and its retry policy, shared by every app that serves it.
+# shared=False: Celery otherwise adds a task to every app, and an experiment's app around the same
+# task (bench/robustness/worker.py) would get this one under its name, its own never registered.
 TASK_OPTIONS: dict[str, Any] = dict(bind=True, name="verifier.verify_interval", autoretry_for=(Transient,),
-                                    retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=10)
+                                    retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=10,
+                                    shared=False)
 
 
 @app.task(**TASK_OPTIONS)

@@ -50,3 +50,20 @@ def test_the_benchmark_worker_serves_the_product_task_and_production_has_no_adve
     assert worker.app is not tasks.app and worker.app.conf.task_acks_late == tasks.app.conf.task_acks_late
     source = inspect.getsource(tasks) + inspect.getsource(settings)
     assert "adversary" not in source.lower() and "EXPERIMENT" not in source
+
+
+def test_the_experiment_worker_runs_its_own_task_not_the_products():
+    """Celery adds an app's tasks to every app unless told not to: the product's verify_interval
+    then held the experiment worker's task name, and its "malicious" workers voted honestly."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DuplicateTaskNameWarning is a failure
+        from bench.robustness import worker
+        from trainproof.verifier import tasks
+
+        task = worker.app.tasks["verifier.verify_interval"]
+        product = tasks.app.tasks["verifier.verify_interval"]
+    assert task.run.__module__ == "bench.robustness.worker"
+    assert product.run.__module__ == "trainproof.verifier.tasks"
+    assert "verifier.check_attestation" in worker.app.tasks  # shared: a malicious worker still checks honestly
