@@ -9,7 +9,7 @@
 #
 # Where the source comes from, first found wins:
 #   1. $TRAINPROOF_FABRIC_SRC                         a path to fabric-3.1.5.tar.gz
-#   2. ../shared/third_party/fabric-3.1.5.tar.gz      beside the clone
+#   2. shared/third_party/fabric-3.1.5.tar.gz         beside the clone, or beside a folder above it
 #   3. the tag's source archive from GitHub            $FABRIC_SOURCE_URL (needs the internet)
 # A user with official 3.1.5 release binaries skips all this with TRAINPROOF_FABRIC_BIN=DIR
 # (env.sh then uses that directory and this script only checks the versions).
@@ -33,8 +33,10 @@ command -v go >/dev/null || die "Go is not installed: install Go 1.24+ (https://
 
 # ---- the source archive, checked against the pin ------------------------------------------
 archive=""
-for candidate in "${TRAINPROOF_FABRIC_SRC:-}" "$(dirname "$REPO_ROOT")/shared/third_party/fabric-$FABRIC_VERSION.tar.gz" \
-                 "$TRAINPROOF_CACHE/src/fabric-$FABRIC_VERSION.tar.gz"; do
+# A clone made inside a scratch folder (CI's fresh clone) finds the archive one level further up.
+beside=(); dir=$(dirname "$REPO_ROOT")
+while :; do beside+=("$dir/shared/third_party/fabric-$FABRIC_VERSION.tar.gz"); [ "$dir" = / ] && break; dir=$(dirname "$dir"); done
+for candidate in "${TRAINPROOF_FABRIC_SRC:-}" "${beside[@]}" "$TRAINPROOF_CACHE/src/fabric-$FABRIC_VERSION.tar.gz"; do
   [ -n "$candidate" ] && [ -f "$candidate" ] && { archive=$candidate; break; }
 done
 if [ -z "$archive" ]; then
