@@ -24,7 +24,7 @@ from trainproof.storage import ArtifactStore, StorageUnavailable
 from trainproof.storage.sealing import SealError
 from trainproof.confidential.artifacts import my_keys, sealed_entries
 from trainproof.confidential.keywrap import KeyWrapError
-from trainproof.contract import Conflict, ContractError, NotFound, TrainproofContract
+from trainproof.contract import Conflict, ContractError, NotFound, Refused, TrainproofContract
 from trainproof.contract import Transient as LedgerTransient
 from trainproof.profile import IdentityFiles, Profile
 from trainproof.verifier.app import app
@@ -64,25 +64,54 @@ def resources() -> Resources:
 
 
 @contextmanager
-def sealed_inputs(res: Resources, certificate: dict[str, Any]) -> Iterator[tuple[Any, Path | None]]:
+def sealed_inputs(res: Resources, certificate: dict[str, Any],
+                  sealed_parent: bool = False) -> Iterator[tuple[Any, Path | None]]:
     """For a confidential model: this verifier's data keys and a private directory (0700, removed
-    afterwards) for the decrypted artifacts; (None, None) otherwise. Keys not delivered yet are
-    worth waiting for (Transient: the submitter delivers after the assignment); keys that do not
-    open are the submitter's fault, yielded as a REJECT finding."""
-    if not certificate.get("confidential"):
+    afterwards) for the decrypted artifacts; (None, None) otherwise, or (None, the directory) for
+    a ``sealed_parent`` to open. Keys not delivered yet are worth waiting for (Transient: the
+    submitter delivers after the assignment); keys that do not open are the submitter's fault,
+    yielded as a REJECT finding."""
+    keys: Any = None
+    if certificate.get("confidential"):
+        try:
+            keys = my_keys(res.ledger, certificate["model_id"], res.files)
+        except NotFound as exc:
+            raise Transient(f"data keys not delivered yet: {exc.reason}") from exc
+        except KeyWrapError as exc:
+            keys = Finding("REJECT", f"unusable submission: the data keys delivered to this verifier do not open: {exc}")
+    elif not sealed_parent:
         yield None, None
         return
-    try:
-        keys: Any = my_keys(res.ledger, certificate["model_id"], res.files)
-    except NotFound as exc:
-        raise Transient(f"data keys not delivered yet: {exc.reason}") from exc
-    except KeyWrapError as exc:
-        keys = Finding("REJECT", f"unusable submission: the data keys delivered to this verifier do not open: {exc}")
     private_dir = Path(tempfile.mkdtemp(prefix="sealed-", dir=res.cache.directory))
     try:
         yield keys, private_dir
     finally:
         shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def declared_parent(res: Resources, certificate: dict[str, Any]) -> dict[str, Any]:
+    """The lineage claim interval 0's seats check: the declared parent's final snapshot entry, with
+    ``sealed``; for a sealed one that snapshot 0 is not the file of, its ``ciphertext`` entry and
+    the key its submitter delivered to this verifier (``key``), or why there is none (``no_key``).
+    A key not delivered yet is worth waiting for (the parent's key agent delivers after assignment)."""
+    parent_id = certificate["parent_id"]
+    parent = res.ledger.get_model(parent_id)["certificate"]
+    final = parent["snapshots"][-1]
+    ciphertext = sealed_entries(parent).get(final["sha256"])
+    entry = {**final, "sealed": ciphertext is not None}
+    if ciphertext is None or final["sha256"] == certificate["snapshots"][0]["sha256"]:
+        return entry
+    try:
+        keys = my_keys(res.ledger, parent_id, res.files, child=certificate["model_id"])
+        return {**entry, "ciphertext": ciphertext, "key": keys[final["sha256"]]}
+    except NotFound as exc:
+        raise Transient(f"the parent's final snapshot key is not delivered yet: {exc.reason}") from exc
+    except (Refused, Conflict) as exc:
+        if exc.status is None:
+            raise
+        return {**entry, "no_key": f"the contract gives this verifier no key to it ({exc.reason})"}
+    except KeyWrapError as exc:
+        return {**entry, "no_key": f"the key its submitter delivered does not open ({exc})"}
 
 
 def _interval_record(assignment: dict, interval: int) -> dict | None:
@@ -137,13 +166,10 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
                 log.info("replaying %s interval %d: step %d/%d", model_id, interval, done, total)
                 task.update_state(state="PROGRESS", meta={"done": done, "total": total})
 
-        parent_final = None
-        if certificate.get("parent_id") and interval == 0:  # the lineage claim: interval 0's seats check it
-            parent = res.ledger.get_model(certificate["parent_id"])["certificate"]
-            final = parent["snapshots"][-1]
-            parent_final = {**final, "sealed": final["sha256"] in sealed_entries(parent)}
+        # The lineage claim: interval 0's seats check it.
+        parent_final = declared_parent(res, certificate) if certificate.get("parent_id") and interval == 0 else None
         before = res.cache.downloaded
-        with sealed_inputs(res, certificate) as (keys, private_dir):
+        with sealed_inputs(res, certificate, sealed_parent="key" in (parent_final or {})) as (keys, private_dir):
             finding = keys if isinstance(keys, Finding) else run_verification(
                 certificate, interval, res.store, res.cache, on_step=progress, parent_final=parent_final,
                 limits=limits, keys=keys, private_dir=private_dir, kind=kind)

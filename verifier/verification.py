@@ -116,24 +116,36 @@ def lineage_mismatch(start: Path, parent_final: Path) -> str:
 
 
 def lineage_forged(start: Path, start_entry: dict[str, Any], parent_final: dict[str, Any],
-                   cache: ArtifactCache) -> str:
+                   cache: ArtifactCache, private_dir: Path | None = None) -> str:
     """'' if snapshot 0 (``start``, its certificate entry ``start_entry``) starts from the declared
-    parent's final snapshot ``parent_final`` (its ledger entry, ``sealed`` true when the parent is
-    confidential), else why not.
+    parent's final snapshot ``parent_final``, else why not. ``parent_final`` is its ledger entry
+    with ``sealed`` (the parent is confidential) and, for a sealed one, the ``ciphertext`` entry
+    and the ``key`` its submitter delivered to this verifier, or ``no_key``: why there is none.
 
     The same file (equal plaintext SHA-256) holds the same weights: nothing to download. Otherwise
-    the weights are compared layer by layer, which needs the parent's final weights; a sealed
-    parent's data keys go only to the parent's own verifiers and grantees, so this verifier cannot
-    open them, and a child of a confidential parent must start from the parent's final snapshot
-    file unchanged.
+    the weights are compared layer by layer, which needs the parent's final weights: a sealed
+    parent's are opened into ``private_dir`` with the delivered key (the contract lets the parent's
+    submitter give it to a child it or its grantees submitted). Without a key, a child of a
+    confidential parent must start from the parent's final snapshot file unchanged.
     """
     if start_entry["sha256"] == parent_final["sha256"]:
         return ""
-    if parent_final.get("sealed"):
-        return (f"snapshot 0 (plaintext SHA-256 {start_entry['sha256'][:16]}…) is not the declared parent's final "
-                f"snapshot file ({parent_final['sha256'][:16]}…), and that file is sealed, so its weights cannot be "
-                "compared; a child of a confidential parent must start from the parent's final snapshot file unchanged")
-    return lineage_mismatch(start, cache.fetch(parent_final["uri"], parent_final["sha256"]))
+    if not parent_final.get("sealed"):
+        return lineage_mismatch(start, cache.fetch(parent_final["uri"], parent_final["sha256"]))
+    differs = (f"snapshot 0 (plaintext SHA-256 {start_entry['sha256'][:16]}…) is not the declared parent's final "
+               f"snapshot file ({parent_final['sha256'][:16]}…), and that file is sealed")
+    if parent_final.get("key") is None or private_dir is None:
+        why = parent_final.get("no_key") or "no key to it was delivered to this verifier"
+        return (f"{differs}: {why}; a child of a confidential parent starts from the parent's final snapshot file "
+                "unchanged, or its parent's submitter delivers that file's key to the child's interval-0 verifiers")
+    try:
+        opened = cache.fetch_sealed(parent_final["uri"], parent_final["ciphertext"], parent_final["sha256"],
+                                    parent_final["key"], private_dir)
+    except StorageUnavailable:
+        raise
+    except StorageError as exc:
+        return f"{differs}, and it does not open with the key the parent's submitter delivered: {exc}"
+    return lineage_mismatch(start, opened)
 
 
 def parameter_count(architecture: dict) -> int:
@@ -206,7 +218,7 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
         if mismatch:
             return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
         if parent_final is not None and interval == 0:  # interval 0's verifiers hold snapshot 0
-            forged = lineage_forged(start, snapshots[0], parent_final, cache)
+            forged = lineage_forged(start, snapshots[0], parent_final, cache, private_dir)
             if forged:
                 return Finding("REJECT", f"lineage: {forged} (declared parent {certificate.get('parent_id')})",
                                {"scores_match": True})

@@ -22,9 +22,17 @@ newcomers; DeliverDataKeys accepts any verifier assigned now).
   with), the submitter itself, or an identity it granted;
   each artifact is one of the model's sealed artifacts, by plaintext SHA-256. One record per
   (model, recipient); a later delivery adds to it (and replaces a key given again).
+- ``DeliverDataKeys(model_id, {"keys": …, "child": child_id})``, a lineage delivery: the model's
+  final snapshot's key, only that key, to the ACTIVE verifiers checking interval 0 of a child
+  that declares the model its parent (they compare the child's snapshot 0 with the parent's final
+  weights, ``lineage_seat``). Only while the child is ASSIGNED, only when its snapshot 0 is
+  another file (the same file needs no key), and only to a child that the model's submitter or
+  one of its grantees submitted: anyone may declare any parent, and a stranger's child must not
+  be a way to have the parent's weights opened.
 - ``GrantAccess(model_id, {"cert_pem" | "fingerprint", "mspid"})`` by the submitter: that
   identity may receive the keys (for ``check --restore``, ``attest``); ``ListGrants`` lists them.
-- ``GetDataKeys(model_id)``: the caller's own wrapped keys, refused to anyone else.
+- ``GetDataKeys(model_id[, child_id])``: the caller's own wrapped keys, refused to anyone else;
+  with ``child_id``, as a verifier of that child's lineage (the final snapshot's key only).
 
 The wrapped keys are in the blocks anyway, for every channel member to read: GetDataKeys'
 refusals are policy (a reader's mistake is told plainly), the encryption is the protection.
@@ -41,15 +49,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from trainproof.chaincode.contract import attestations, config, events, keys, schemas, store, verifiers
+from trainproof.chaincode.contract import attestations, config, decisions, events, keys, schemas, store, verifiers
 from trainproof.chaincode.contract.args import json_object, model_id, texts
 from trainproof.chaincode.contract.identity import Identity, caller, from_pem
 from trainproof.chaincode.contract.limits import located
-from trainproof.chaincode.contract.models import load_certificate, require_state, seated_intervals
+from trainproof.chaincode.contract.models import ASSIGNED, load_certificate, load_state, require_state, seated_intervals
 from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
-VERIFIER, SUBMITTER, GRANTEE, AUDITOR = "verifier", "submitter", "grantee", "auditor"
+VERIFIER, SUBMITTER, GRANTEE, AUDITOR, LINEAGE = "verifier", "submitter", "grantee", "auditor", "lineage"
 # Decoded sizes of a wrapped key's fields (keywrap version 1).
 WRAPPED_BYTES = {"epk": 65, "nonce": 12, "ct": 48}
 
@@ -94,6 +102,49 @@ def _grant(stub: Stub, mid: str, fp: str) -> dict[str, Any] | None:
     return store.get(stub, keys.data_grant(mid, fp))
 
 
+def _submitted_or_granted(stub: Stub, parent: dict[str, Any], who: dict[str, str]) -> bool:
+    """Whether ``who`` ({fingerprint, mspid}) is the parent's submitter or an identity it granted access."""
+    if who["fingerprint"] == parent["submitter"]["fingerprint"] and who["mspid"] == parent["submitter"]["mspid"]:
+        return True
+    grant = _grant(stub, parent["model_id"], who["fingerprint"])
+    return grant is not None and grant["mspid"] == who["mspid"]
+
+
+def lineage_seat(stub: Stub, parent: dict[str, Any], child_id: str, fp: str) -> dict[str, Any]:
+    """The state of the child whose interval 0 ``fp`` checks now, when the parent's final key may go
+    to it for that check; 403, 404 or 409 naming why not (see the module's docstring)."""
+    mid = parent["model_id"]
+    child = load_state(stub, child_id)
+    if child is None:
+        raise ChaincodeError(f"not found: child model {child_id} does not exist", 404)
+    if child["parent_id"] != mid:
+        raise ChaincodeError(f"lineage: model {child_id} does not declare model {mid} its parent", 403)
+    if child["status"] != ASSIGNED:
+        raise ChaincodeError(f"lineage: child {child_id} is {child['status']}; the parent's final key goes to the "
+                             "verifiers checking its interval 0 while it is ASSIGNED", 409)
+    if not _submitted_or_granted(stub, parent, child["submitter"]):
+        raise ChaincodeError(f"lineage: child {child_id} was submitted by {child['submitter']['fingerprint']} "
+                             f"({child['submitter']['mspid']}), neither the submitter of model {mid} nor an identity "
+                             "it granted access (GrantAccess); its final weights are opened for no one else's child", 403)
+    final = load_certificate(stub, mid)["certificate"]["snapshots"][-1]["sha256"]
+    if load_certificate(stub, child_id)["certificate"]["snapshots"][0]["sha256"] == final:
+        raise ChaincodeError(f"needs no key: child {child_id}'s snapshot 0 is model {mid}'s final snapshot file itself, "
+                             "which its verifiers compare by hash", 409)
+    seat = store.get(stub, keys.interval(child_id, 0)) if 0 in seated_intervals(child) else None
+    if seat is None or decisions.load(stub, child_id, 0) is not None or fp not in seat["verifiers"]:
+        raise ChaincodeError(f"recipient: {fp} does not check interval 0 of child {child_id} now (an undecided "
+                             "interval's current verifiers do)", 403)
+    return child
+
+
+def _require_active(stub: Stub, mid: str, fp: str) -> None:
+    record = verifiers.load(stub, fp)
+    if record is None or record["status"] != verifiers.ACTIVE:
+        status = "unregistered" if record is None else record["status"]
+        raise ChaincodeError(f"recipient: verifier {fp} is {status}; a verifier that is not ACTIVE gets no new "
+                             f"keys of model {mid}", 403)
+
+
 def _recipient_role(stub: Stub, state: dict[str, Any], now_assigned: dict[str, list[int]], fp: str) -> str:
     """Why ``fp`` may receive the model's keys; 403 naming it if it may not."""
     mid = state["model_id"]
@@ -106,11 +157,7 @@ def _recipient_role(stub: Stub, state: dict[str, Any], now_assigned: dict[str, l
         raise ChaincodeError(f"recipient: {fp} is neither a verifier assigned now to an interval of model {mid} or "
                              "checking one of its attestations, nor its submitter, nor an identity it granted access "
                              "(GrantAccess)", 403)
-    record = verifiers.load(stub, fp)
-    if record is None or record["status"] != verifiers.ACTIVE:
-        status = "unregistered" if record is None else record["status"]
-        raise ChaincodeError(f"recipient: verifier {fp} is {status}; a verifier that is not ACTIVE gets no new "
-                             f"keys of model {mid}", 403)
+    _require_active(stub, mid, fp)
     return role
 
 
@@ -133,8 +180,8 @@ def _check_wrapped(recipient: str, sha: str, wrapped: dict[str, Any]) -> None:
 
 
 def deliver(stub: Stub) -> dict[str, Any]:
-    """DeliverDataKeys(model_id, json {"keys": {recipient fingerprint: {artifact sha256: wrapped}}})."""
-    usage = "DeliverDataKeys(model_id, json: {\"keys\": {fingerprint: {artifact_sha256: wrapped}}})"
+    """DeliverDataKeys(model_id, json {"keys": {recipient fingerprint: {artifact sha256: wrapped}}, "child"?})."""
+    usage = "DeliverDataKeys(model_id, json: {\"keys\": {fingerprint: {artifact_sha256: wrapped}}, \"child\"?})"
     mid_text, body_text = texts(stub.args, usage, 2, 2)
     mid = model_id(mid_text)
     who = caller(stub)
@@ -142,18 +189,25 @@ def deliver(stub: Stub) -> dict[str, Any]:
     _require_submitter(who, state, "delivers its data keys")
     body = json_object(body_text, "delivery")
     schemas.validate(schemas.DATA_KEYS, body)
-    now_assigned = assigned(stub, state)
+    child = body.get("child")
+    now_assigned = {} if child else assigned(stub, state)
     final = load_certificate(stub, mid)["certificate"]["snapshots"][-1]["sha256"]
     roles = {}
     for fp, wrapped_keys in sorted(body["keys"].items()):
-        roles[fp] = _recipient_role(stub, state, now_assigned, fp)
+        if child:
+            lineage_seat(stub, state, child, fp)
+            _require_active(stub, mid, fp)
+            roles[fp] = LINEAGE
+        else:
+            roles[fp] = _recipient_role(stub, state, now_assigned, fp)
         for sha, wrapped in sorted(wrapped_keys.items()):
             if sha not in sealed:
                 raise ChaincodeError(f"artifact: {sha} is not the plaintext sha256 of one of model {mid}'s "
                                      f"{len(sealed)} sealed artifact(s) (its certificate's confidential object)")
-            if roles[fp] == AUDITOR and sha != final:
-                raise ChaincodeError(f"artifact: {fp} checks an attestation of model {mid}, which needs the final "
-                                     f"snapshot's key ({final}) only, not {sealed[sha]}'s", 403)
+            if roles[fp] in (AUDITOR, LINEAGE) and sha != final:
+                why = "checks an attestation" if roles[fp] == AUDITOR else f"checks the lineage of child {child}"
+                raise ChaincodeError(f"artifact: {fp} {why} of model {mid}, which needs the final snapshot's key "
+                                     f"({final}) only, not {sealed[sha]}'s", 403)
             _check_wrapped(fp, sha, wrapped)
     delivered = []
     for fp, wrapped_keys in sorted(body["keys"].items()):
@@ -167,26 +221,49 @@ def deliver(stub: Stub) -> dict[str, Any]:
             "delivered_tx": stub.tx_id,
             "delivered_at": stub.tx_timestamp,
             "deliveries": (before or {}).get("deliveries", 0) + 1,
-        }
+        } | ({"child": child} if child else {})
         store.put(stub, keys.data_keys(mid, fp), record)
         delivered.append({"fingerprint": fp, "role": roles[fp], "artifacts": len(wrapped_keys),
-                          "intervals": now_assigned.get(fp, []), "missing": len(set(sealed) - set(record["keys"]))}
+                          "intervals": [0] if child else now_assigned.get(fp, []),
+                          "missing": len(set(sealed) - set(record["keys"]))}
                          | ({"attestations": attestations.audited_by(stub, mid, fp)} if roles[fp] == AUDITOR else {}))
-    payload = {"model_id": mid, "submitter": state["submitter"], "recipients": delivered}
+    payload = {"model_id": mid, "submitter": state["submitter"], "recipients": delivered} | \
+        ({"child": child} if child else {})
     events.emit(stub, events.DATA_KEYS_DELIVERED, payload)
     return payload
 
 
+def _lineage_keys(stub: Stub, state: dict[str, Any], child_id: str, who: Identity) -> dict[str, Any]:
+    """GetDataKeys(model_id, child_id): a verifier of the child's lineage gets the final snapshot's key."""
+    mid, fp = state["model_id"], who.fingerprint
+    registered = verifiers.load(stub, fp)
+    if registered is None or registered["mspid"] != who.mspid:
+        raise ChaincodeError(f"role: caller {who.describe()} is not a registered verifier; lineage keys go to the "
+                             f"verifiers checking interval 0 of model {mid}'s child", 403)
+    lineage_seat(stub, state, child_id, fp)
+    _require_active(stub, mid, fp)
+    final = load_certificate(stub, mid)["certificate"]["snapshots"][-1]["sha256"]
+    record = store.get(stub, keys.data_keys(mid, fp))
+    if record is None or final not in record["keys"]:
+        raise ChaincodeError(f"not delivered yet: model {mid}'s submitter delivers its final snapshot's key to the "
+                             f"verifiers of child {child_id}'s interval 0 (`trainproof keys agent`); none for {fp} yet", 404)
+    return {"model_id": mid, "recipient": fp, "role": LINEAGE, "child": child_id, "keys": {final: record["keys"][final]},
+            "missing": [], "delivered_tx": record["delivered_tx"], "delivered_at": record["delivered_at"]}
+
+
 def get_data_keys(stub: Stub) -> dict[str, Any]:
-    """GetDataKeys(model_id): the caller's own wrapped keys, with what it is to the model and
-    which sealed artifacts it has no key for yet."""
-    (text,) = texts(stub.args, "GetDataKeys(model_id)", 1, 1)
-    mid = model_id(text)
+    """GetDataKeys(model_id[, child_id]): the caller's own wrapped keys, with what it is to the model
+    and which sealed artifacts it has no key for yet; with ``child_id``, the final snapshot's key
+    delivered to this verifier of the child's lineage."""
+    args = texts(stub.args, "GetDataKeys(model_id[, child_id])", 1, 2)
+    mid = model_id(args[0])
     who = caller(stub)
     state, sealed = _confidential(stub, mid)
     if who.is_admin:
         raise ChaincodeError(f"role: caller {who.describe()} is an MSP admin; data keys go to the assigned verifiers, "
                              "the submitter and the identities it granted, never to an org's admin", 403)
+    if len(args) == 2:
+        return _lineage_keys(stub, state, model_id(args[1]), who)
     fp, extra = who.fingerprint, {}
     grant = _grant(stub, mid, fp)
     registered = verifiers.load(stub, fp)

@@ -238,15 +238,18 @@ class TrainproofContract:
         return self._evaluate("ListAttestations", json.dumps(query))
 
     # Confidential models (#18): data keys wrapped to their readers (trainproof.confidential.keywrap)
-    def deliver_data_keys(self, model_id: str, keys: dict[str, dict[str, Record]]) -> Record:
+    def deliver_data_keys(self, model_id: str, keys: dict[str, dict[str, Record]], child: str | None = None) -> Record:
         """As the submitter: ``{fingerprint: {artifact plaintext sha256: wrapped}}`` to verifiers assigned
-        now, itself or granted identities; returns ``{"recipients": [{fingerprint, role, artifacts, …}]}``."""
-        return self._submit("DeliverDataKeys", model_id, json.dumps({"keys": keys}, sort_keys=True))
+        now, itself or granted identities, or (``child``) the final snapshot's key to the verifiers of that
+        child's interval 0; returns ``{"recipients": [{fingerprint, role, artifacts, …}]}``."""
+        body = {"keys": keys} | ({"child": child} if child else {})
+        return self._submit("DeliverDataKeys", model_id, json.dumps(body, sort_keys=True))
 
-    def get_data_keys(self, model_id: str) -> Record:
-        """This identity's wrapped keys of the model: ``{"role", "keys", "missing", …}``; Refused or
-        NotFound ("not delivered yet") with the reason otherwise."""
-        return self._evaluate("GetDataKeys", model_id)
+    def get_data_keys(self, model_id: str, child: str | None = None) -> Record:
+        """This identity's wrapped keys of the model: ``{"role", "keys", "missing", …}``; with ``child``,
+        the final snapshot's key as a verifier of that child's lineage. Refused or NotFound ("not
+        delivered yet") with the reason otherwise."""
+        return self._evaluate("GetDataKeys", model_id, *([child] if child else []))
 
     def grant_access(self, model_id: str, mspid: str, cert_pem: str | None = None, fingerprint: str | None = None,
                      note: str | None = None) -> Record:

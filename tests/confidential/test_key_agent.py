@@ -94,3 +94,33 @@ def test_the_agent_delivers_the_final_key_to_an_attestations_auditor_once(monkey
     final = payload["snapshots"][-1]["sha256"]
     assert final in auditor.get_data_keys(mid)["keys"]
     assert agent.run_once() == {}, "the same audit is not delivered twice"
+
+
+def test_the_agent_delivers_the_final_key_to_the_lineage_verifiers_of_its_own_and_its_grantees_children(
+        monkeypatch, tmp_path):
+    from tests.contract.factories import model_payload
+    from tests.contract.unit.test_attestations import settle
+
+    net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path, intervals=1)
+    assert settle(net, mid) == "VERIFIED"
+    final = payload["snapshots"][-1]["sha256"]
+
+    def child_of(submitter, same_file: bool = False) -> tuple[str, set[str]]:
+        child = model_payload(parent=mid, intervals=2)
+        if same_file:
+            child["snapshots"][0] = {**child["snapshots"][0], "sha256": final, "uri": f"s3://snapshots/sha256/{final}"}
+        net.call(submitter, "SubmitModel", child)
+        out = net.call(Cast.admin1 if submitter.mspid == "Org2MSP" else Cast.admin2, "AssignVerifiers", child["model_id"])
+        return child["model_id"], set(next(r["verifiers"] for r in out["intervals"] if r["interval"] == 0))
+
+    own, seats = child_of(Cast.client1)
+    child_of(Cast.client1, same_file=True)  # its verifiers compare by hash: no key
+    stranger, stranger_seats = child_of(Cast.client2)  # not granted: its verifiers get nothing
+    assert set(agent.run_once()[mid]) == seats
+    for fp in seats:
+        mine = TrainproofContract(LedgerContract(net, BY_FP[fp])).get_data_keys(mid, own)
+        assert mine["role"] == "lineage" and list(mine["keys"]) == [final]
+    assert agent.run_once() == {}, "the same seats are not delivered twice"
+
+    net.call(Cast.client1, "GrantAccess", mid, {"fingerprint": Cast.client2.fingerprint, "mspid": "Org2MSP"})
+    assert set(agent.run_once()[mid]) == stranger_seats, "a grantee's child is the submitter's to open"

@@ -325,3 +325,42 @@ def test_an_audited_attestation_of_a_confidential_model_is_checked_with_the_deli
     else:  # the check is over: so is its right to the key
         with pytest.raises(Refused, match="checks none of its attestations"):
             auditor.get_data_keys(model_id)
+
+
+def test_a_child_of_a_confidential_parent_is_checked_against_its_sealed_final_weights(org2, profile, connect, tmp_path):
+    """A fine-tune of one's own confidential model starts from its final weights in another file
+    (the recorder's snapshot 0): the parent's key agent delivers the final snapshot's key to the
+    child's interval-0 verifiers, which open it and compare layer by layer. A stranger's child
+    declaring the same parent gets no key, and is rejected saying so."""
+    from trainproof.confidential.artifacts import KeyAgent, KeyStore
+
+    contract, store = org2
+    ledger = TrainproofContract(contract)
+    parent_dir = train(tmp_path, "parent", intervals=2)
+    parent_id, parent_cert, keys = submit_confidential(org2, profile, parent_dir)
+    assert wait_for_verdict(contract, parent_id, timeout=300)["status"] == "VERIFIED"
+    agent = KeyAgent(ledger, KeyStore(tmp_path / "home", SUBMITTER))
+    agent.store.save(parent_id, keys)
+    final = max((parent_dir / "snapshots").glob("*.safetensors"), key=lambda p: int(p.stem))
+
+    own = submit_run(train(tmp_path, "own-child", intervals=2, parent_snapshot=final), contract, store,
+                     parent_id=parent_id)
+    stranger_contract = connect("org1-user1").get_network(profile.channel).get_contract(profile.chaincode)
+    with ArtifactStore.from_state(role="submitter", org="org1") as org1_store:
+        stranger = submit_run(train(tmp_path, "stranger-child", intervals=2, parent_snapshot=final),
+                              stranger_contract, org1_store, parent_id=parent_id)
+    child_cert = ledger.get_model(own.model_id)["certificate"]
+    assert child_cert["snapshots"][0]["sha256"] != parent_cert["snapshots"][-1]["sha256"], "the same file needs no key"
+
+    deadline, delivered = time.monotonic() + 300, set()
+    while {ledger.model_state(m)["status"] for m in (own.model_id, stranger.model_id)} & {"SUBMITTED", "ASSIGNED"}:
+        assert time.monotonic() < deadline, [ledger.model_state(m) for m in (own.model_id, stranger.model_id)]
+        delivered |= set(agent.run_once().get(parent_id, []))
+        time.sleep(1)
+    state = ledger.model_state(own.model_id)
+    assert state["status"] == "VERIFIED", state
+    lineage_votes = [v for v in ledger.get_votes(own.model_id, 0) if v["verdict"] == "ACCEPT"]
+    assert {v["verifier"]["fingerprint"] for v in lineage_votes} <= delivered and lineage_votes
+    refused = ledger.model_state(stranger.model_id)
+    assert refused["status"] == "REJECTED" and "lineage" in refused["reason"], refused
+    assert "neither the submitter" in refused["reason"] and "sealed" in refused["reason"], refused

@@ -113,12 +113,13 @@ def assigned_now(ledger: TrainproofContract, model_id: str) -> list[str]:
 
 
 def deliver(ledger: TrainproofContract, model_id: str, keys: dict[str, bytes],
-            recipients: list[x509.Certificate]) -> list[str]:
+            recipients: list[x509.Certificate], child: str | None = None) -> list[str]:
     """Wrap every key to each recipient's certificate and post them (DeliverDataKeys, as the
-    submitter). Returns the recipients' fingerprints."""
+    submitter; ``child``: a lineage delivery to that child's interval-0 verifiers). Returns the
+    recipients' fingerprints."""
     if not recipients:
         return []
-    ledger.deliver_data_keys(model_id, keywrap.delivery(keys, recipients, model_id)["keys"])
+    ledger.deliver_data_keys(model_id, keywrap.delivery(keys, recipients, model_id)["keys"], child=child)
     return [keywrap.fingerprint(c) for c in recipients]
 
 
@@ -138,9 +139,11 @@ def deliver_to_assigned(ledger: TrainproofContract, model_id: str, keys: dict[st
     return deliver(ledger, model_id, keys, assigned_certificates(ledger, model_id))
 
 
-def my_keys(ledger: TrainproofContract, model_id: str, identity: IdentityFiles) -> dict[str, bytes]:
-    """This identity's data keys of the model, unwrapped with its own private key."""
-    answer = ledger.get_data_keys(model_id)
+def my_keys(ledger: TrainproofContract, model_id: str, identity: IdentityFiles,
+            child: str | None = None) -> dict[str, bytes]:
+    """This identity's data keys of the model (``child``: as a verifier of that child's lineage),
+    unwrapped with its own private key."""
+    answer = ledger.get_data_keys(model_id, child)
     cert = keywrap.load_certificate(identity.cert.read_bytes())
     private = keywrap.load_private_key(identity.key)
     return {sha: keywrap.unwrap(wrapped, private, cert, model_id, sha) for sha, wrapped in answer["keys"].items()}
@@ -174,21 +177,45 @@ def auditing_now(ledger: TrainproofContract, model_ids: Iterable[str]) -> list[t
             return found
 
 
+def interval0_seats(ledger: TrainproofContract, model_id: str) -> set[str]:
+    """The verifiers checking interval 0 now (its lineage claim among them); none once it is decided."""
+    record = next((r for r in ledger.get_assignment(model_id).get("intervals", []) if int(r["interval"]) == 0), None)
+    return set() if record is None or record.get("decision") else set(record["verifiers"])
+
+
+def assigned_children(ledger: TrainproofContract, parent_id: str) -> list[dict[str, Any]]:
+    """The parent's direct children that are ASSIGNED (GetLineage's nodes, every page)."""
+    found, bookmark = [], None
+    while True:
+        page = ledger.get_lineage(parent_id, page_size=1000, bookmark=bookmark)
+        found += [c for c in page["children"] if c["status"] == "ASSIGNED"]
+        bookmark = page.get("bookmark")
+        if not bookmark:
+            return found
+
+
 class KeyAgent:
     """Delivers a submitter's data keys whenever one of its confidential models is (re-)staffed,
-    and the final snapshot's key to the verifier an audit draws for one of its attestations.
+    the final snapshot's key to the verifier an audit draws for one of its attestations, and the
+    same key to the verifiers checking a child's lineage.
 
     It reads the ledger, not events (a missed event would leave verifiers waiting): every pass
     looks at each model in the identity's key store that is ASSIGNED, and delivers to the ACTIVE
     verifiers assigned now when they differ from the ones it last delivered to: newcomers of a
     re-staffing, or a suspended verifier made ACTIVE again (a suspended one gets nothing). Then
     it delivers to each ACTIVE verifier checking an attestation of those models now that it has
-    not delivered to for that attestation: the final snapshot's key only, all it recomputes with."""
+    not delivered to for that attestation: the final snapshot's key only, all it recomputes with.
+    Last, for each ASSIGNED child of those models that the identity itself or one of its grantees
+    submitted, starting from another file than the final snapshot: the final snapshot's key to
+    the ACTIVE verifiers of the child's interval 0, which compare the child's start with it. A
+    stranger's child gets nothing (anyone may declare any parent; the contract refuses it too)."""
 
     def __init__(self, ledger: TrainproofContract, store: KeyStore) -> None:
         self.ledger, self.store = ledger, store
         self.delivered: dict[str, frozenset[str]] = {}
         self.audits: set[tuple[str, str]] = set()  # (attestation id, verifier) delivered to
+        self.lineage: dict[tuple[str, str], frozenset[str]] = {}  # (parent, child) → its seats delivered to
+        self.same_file: set[str] = set()  # children starting from the final snapshot file itself: no key
 
     def models(self) -> list[str]:
         return sorted(p.stem for p in self.store.directory.glob("*.json")) if self.store.directory.is_dir() else []
@@ -216,4 +243,33 @@ class KeyAgent:
                     done.setdefault(model_id, []).extend(
                         deliver(self.ledger, model_id, keys, [keywrap.load_certificate(active[fp])]))
                 self.audits.add((aid, fp))
+        for model_id in self.models():
+            for fps in self.deliver_lineage(model_id).values():
+                done.setdefault(model_id, []).extend(fps)
         return done
+
+    def deliver_lineage(self, parent_id: str) -> dict[str, list[str]]:
+        """Child id → the interval-0 verifiers given the parent's final key in this pass."""
+        parent = self.ledger.get_model(parent_id)
+        final = parent["certificate"]["snapshots"][-1]["sha256"]
+        key = self.store.load(parent_id).get(final)
+        children = [c for c in assigned_children(self.ledger, parent_id) if c["model_id"] not in self.same_file]
+        if key is None or not children:  # a final snapshot in the clear needs no key
+            return {}
+        mine = (parent["submitter"]["fingerprint"], parent["submitter"]["mspid"])
+        trusted = {mine} | {(g["fingerprint"], g["mspid"]) for g in self.ledger.list_grants(parent_id)}
+        active = {v["fingerprint"]: v["cert_pem"] for v in self.ledger.list_verifiers(status="ACTIVE")}
+        out = {}
+        for child in children:
+            cid = child["model_id"]
+            if (child["submitter"]["fingerprint"], child["submitter"]["mspid"]) not in trusted:
+                continue
+            if self.ledger.get_model(cid)["certificate"]["snapshots"][0]["sha256"] == final:
+                self.same_file.add(cid)
+                continue
+            now = frozenset(fp for fp in interval0_seats(self.ledger, cid) if fp in active)
+            if now and self.lineage.get((parent_id, cid)) != now:
+                out[cid] = deliver(self.ledger, parent_id, {final: key},
+                                   [keywrap.load_certificate(active[fp]) for fp in sorted(now)], child=cid)
+                self.lineage[(parent_id, cid)] = now
+        return out

@@ -59,8 +59,9 @@ def deliver(session: Session, model_id: str) -> None:
 @pass_session
 def agent(session: Session, every: float, once: bool) -> None:
     """Keep delivering: whenever one of your confidential models is assigned or re-staffed, wrap its
-    keys to the ACTIVE verifiers assigned now, and its final snapshot's key to the verifier an audit
-    draws for one of its attestations (runs until interrupted; the submitter's side of key delivery)."""
+    keys to the ACTIVE verifiers assigned now; its final snapshot's key to the verifier an audit
+    draws for one of its attestations, and to the verifiers checking the lineage of a child that you
+    or one of your grantees submitted (runs until interrupted; the submitter's side of key delivery)."""
     import time
 
     from trainproof.confidential.artifacts import KeyAgent, KeyStore
@@ -72,7 +73,8 @@ def agent(session: Session, every: float, once: bool) -> None:
             if session.as_json:
                 emit_json(line)
             else:
-                console.print(f"model {safe(model_id)}: keys delivered to {len(delivered)} verifier(s) assigned or auditing")
+                console.print(f"model {safe(model_id)}: keys delivered to {len(delivered)} verifier(s) assigned, "
+                              "auditing or checking a child's lineage")
         if once:
             return
         time.sleep(every)
