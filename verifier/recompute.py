@@ -2,7 +2,9 @@
 
 1. fetch the model's final snapshot and the attestation's batch file, each only with the
    ledger's SHA-256 (a confidential model's sealed final snapshot is opened with the data key its
-   submitter delivered to this auditor; one that does not open is no verdict on the attester);
+   submitter delivered to this auditor; one that does not open is no verdict on the attester; a
+   sealed batch file is opened with the key its attester delivered, and one that does not open
+   is the attester's fault);
 2. the batch's rows must give the attested Merkle root: otherwise the file is not what was
    attested, and the attester, who chose both, is at fault (DISPUTED);
 3. rebuild the model from the registry, run it on the batch's inputs, and compare: CONFIRMED
@@ -36,6 +38,21 @@ OUTPUT_TOLERANCE = 1e-4
 NO_ROOT = "0" * 64  # output_root of a check that recomputed nothing (the reason says why)
 
 
+class AttesterSealError(Exception):
+    """A sealed batch file that does not open with its attester's key: the attester's fault."""
+
+
+def _batch(batch: dict[str, Any], cache: ArtifactCache, key: bytes | None, private_dir: Path | None) -> Path:
+    if "sealed" not in batch:
+        return cache.fetch(batch["uri"], batch["sha256"], batch["size"])
+    if key is None or private_dir is None:
+        raise ValueError("recompute: the batch file is sealed; pass its attester's key and a private directory")
+    try:
+        return cache.fetch_sealed(batch["uri"], batch["sealed"], batch["sha256"], key, private_dir)
+    except SealError as exc:
+        raise AttesterSealError(f"the batch file does not open with the key its attester delivered: {exc}") from exc
+
+
 @dataclass
 class Check:
     verdict: str  # CONFIRMED | DISPUTED
@@ -48,10 +65,11 @@ class Check:
 
 
 def recompute(record: dict[str, Any], certificate: dict[str, Any], cache: ArtifactCache,
-              key: bytes | None = None, private_dir: Path | None = None) -> Check:
+              key: bytes | None = None, private_dir: Path | None = None, batch_key: bytes | None = None) -> Check:
     """Check one attestation (its ledger record) against the model's ledger certificate. A sealed
     final snapshot (a confidential model) is opened with ``key``, the data key its submitter
-    delivered to this auditor, into ``private_dir`` (the caller's, removed after the check)."""
+    delivered to this auditor, and a sealed batch file with ``batch_key``, its attester's, into
+    ``private_dir`` (the caller's, removed after the check)."""
     from trainproof.ml.fingerprint import differences
     from trainproof.ml.inference import execution_fingerprint, load_model, predict
     from trainproof.ml.registry import SpecError
@@ -68,11 +86,10 @@ def recompute(record: dict[str, Any], certificate: dict[str, Any], cache: Artifa
             raise ValueError("recompute: the final snapshot is sealed; pass its data key and a private directory")
         else:
             weights = cache.fetch_sealed(final["uri"], sealed, final["sha256"], key, private_dir)
-        batch = record["batch"]
-        inputs, claimed = batch_file.read(cache.fetch(batch["uri"], batch["sha256"], batch["size"]))
+        inputs, claimed = batch_file.read(_batch(record["batch"], cache, batch_key, private_dir))
     except (StorageUnavailable, SealError):
         raise  # MinIO is down: check later; the submitter's key does not open: not the attester's fault
-    except (StorageError, SnapshotError, batch_file.BatchError) as exc:
+    except (StorageError, SnapshotError, batch_file.BatchError, AttesterSealError) as exc:
         return Check("DISPUTED", f"unusable attestation: {exc}")
     items = batch_file.Items.of(inputs, claimed)
     if items.count != record["count"] or items.root() != record["root"]:

@@ -22,7 +22,7 @@ from celery.exceptions import Reject
 
 from trainproof.storage import ArtifactStore, StorageUnavailable
 from trainproof.storage.sealing import SealError
-from trainproof.confidential.artifacts import my_keys, sealed_entries
+from trainproof.confidential.artifacts import my_batch_key, my_keys, sealed_entries
 from trainproof.confidential.keywrap import KeyWrapError
 from trainproof.contract import Conflict, ContractError, NotFound, Refused, TrainproofContract
 from trainproof.contract import Transient as LedgerTransient
@@ -30,7 +30,7 @@ from trainproof.profile import IdentityFiles, Profile
 from trainproof.verifier.app import app
 from trainproof.verifier.artifacts import ArtifactCache
 from trainproof.verifier.settings import worker_identity
-from trainproof.verifier.recompute import recompute
+from trainproof.verifier.recompute import Check, recompute
 from trainproof.verifier.verification import Finding
 from trainproof.verifier.verification import verify_interval as run_verification
 
@@ -64,29 +64,40 @@ def resources() -> Resources:
 
 
 @contextmanager
-def sealed_inputs(res: Resources, certificate: dict[str, Any],
-                  sealed_parent: bool = False) -> Iterator[tuple[Any, Path | None]]:
-    """For a confidential model: this verifier's data keys and a private directory (0700, removed
-    afterwards) for the decrypted artifacts; (None, None) otherwise, or (None, the directory) for
-    a ``sealed_parent`` to open. Keys not delivered yet are worth waiting for (Transient: the
-    submitter delivers after the assignment); keys that do not open are the submitter's fault,
-    yielded as a REJECT finding."""
-    keys: Any = None
-    if certificate.get("confidential"):
-        try:
-            keys = my_keys(res.ledger, certificate["model_id"], res.files)
-        except NotFound as exc:
-            raise Transient(f"data keys not delivered yet: {exc.reason}") from exc
-        except KeyWrapError as exc:
-            keys = Finding("REJECT", f"unusable submission: the data keys delivered to this verifier do not open: {exc}")
-    elif not sealed_parent:
-        yield None, None
-        return
+def private_directory(res: Resources) -> Iterator[Path]:
+    """A directory of the task's own (0700, removed afterwards) for decrypted artifacts: never the
+    shared cache, the plaintext must not outlive the task."""
     private_dir = Path(tempfile.mkdtemp(prefix="sealed-", dir=res.cache.directory))
     try:
-        yield keys, private_dir
+        yield private_dir
     finally:
         shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def model_keys(res: Resources, certificate: dict[str, Any]) -> dict[str, bytes] | Finding:
+    """This verifier's data keys of a confidential model. Keys not delivered yet are worth waiting
+    for (Transient: the submitter delivers after the assignment); keys that do not open are the
+    submitter's fault, a REJECT finding."""
+    try:
+        return my_keys(res.ledger, certificate["model_id"], res.files)
+    except NotFound as exc:
+        raise Transient(f"data keys not delivered yet: {exc.reason}") from exc
+    except KeyWrapError as exc:
+        return Finding("REJECT", f"unusable submission: the data keys delivered to this verifier do not open: {exc}")
+
+
+@contextmanager
+def sealed_inputs(res: Resources, certificate: dict[str, Any],
+                  needs_private_dir: bool = False) -> Iterator[tuple[Any, Path | None]]:
+    """For a confidential model: this verifier's data keys (``model_keys``) and a private
+    directory; (None, None) otherwise, or (None, a directory) when ``needs_private_dir`` (a
+    sealed parent to open)."""
+    if not certificate.get("confidential") and not needs_private_dir:
+        yield None, None
+        return
+    keys = model_keys(res, certificate) if certificate.get("confidential") else None
+    with private_directory(res) as private_dir:
+        yield keys, private_dir
 
 
 def declared_parent(res: Resources, certificate: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +180,7 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
         # The lineage claim: interval 0's seats check it.
         parent_final = declared_parent(res, certificate) if certificate.get("parent_id") and interval == 0 else None
         before = res.cache.downloaded
-        with sealed_inputs(res, certificate, sealed_parent="key" in (parent_final or {})) as (keys, private_dir):
+        with sealed_inputs(res, certificate, needs_private_dir="key" in (parent_final or {})) as (keys, private_dir):
             finding = keys if isinstance(keys, Finding) else run_verification(
                 certificate, interval, res.store, res.cache, on_step=progress, parent_final=parent_final,
                 limits=limits, keys=keys, private_dir=private_dir, kind=kind)
@@ -207,14 +218,25 @@ def check_attestation(self, attestation_id: str, verifier: str) -> dict[str, Any
             return {**outcome, "status": f"not assigned here (audit {audit['state']})"}
         certificate = res.ledger.get_model(record["model_id"])["certificate"]
         final = certificate["snapshots"][-1]["sha256"]
-        if final not in sealed_entries(certificate):
-            check = recompute(record, certificate, res.cache)
-        else:  # a confidential model: its submitter's key agent delivers this auditor the final key
-            with sealed_inputs(res, certificate) as (keys, private_dir):
-                if isinstance(keys, Finding) or final not in keys:
-                    why = keys.reason if isinstance(keys, Finding) else "no key for the final snapshot was delivered"
-                    return {**outcome, "status": f"cannot recompute: {why}"}
-                check = recompute(record, certificate, res.cache, key=keys[final], private_dir=private_dir)
+        check, batch_key = None, None
+        if "sealed" in record["batch"]:  # its attester's key agent delivers this auditor the batch's key
+            try:
+                batch_key = my_batch_key(res.ledger, record, res.files)
+            except NotFound as exc:
+                raise Transient(f"the batch file's key is not delivered yet: {exc.reason}") from exc
+            except KeyWrapError as exc:  # the attester must make its attestation checkable
+                check = Check("DISPUTED", f"unusable attestation: the batch file's key its attester delivered does not "
+                                          f"open for this verifier: {exc}")
+        if check is None:
+            with private_directory(res) as private_dir:
+                key = None
+                if final in sealed_entries(certificate):  # the submitter's key agent delivers the final key
+                    keys = model_keys(res, certificate)
+                    if isinstance(keys, Finding) or final not in keys:
+                        why = keys.reason if isinstance(keys, Finding) else "no key for the final snapshot was delivered"
+                        return {**outcome, "status": f"cannot recompute: {why}"}
+                    key = keys[final]
+                check = recompute(record, certificate, res.cache, key=key, private_dir=private_dir, batch_key=batch_key)
         res.ledger.confirm_attestation(attestation_id, check.verdict, check.as_evidence())
     except TRANSIENT as exc:
         raise Transient(str(exc)) from exc

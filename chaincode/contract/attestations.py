@@ -21,6 +21,10 @@ the model never gave. Hence the spot check, like the interval audit:
    bit for bit, or within its stated tolerance when its execution differs) or DISPUTED, with its
    own output root. A DISPUTED attestation stays on the ledger and says so wherever it is shown.
 
+A batch file may be stored sealed (``batch.sealed``): its attester keeps the key and delivers it,
+wrapped, to the verifier its audit draws (``DeliverAttestationKey``, datakeys.py), so inputs
+given to a confidential model need not be readable by every member.
+
 A batch of one output carries the output itself (``output``) and its leaf is checked here:
 root = SHA-256(0x00 ‖ input digest ‖ output digest), the RFC 6962 leaf hash of a one-leaf tree.
 """
@@ -128,13 +132,14 @@ def _check_request(stub: Stub, request: dict[str, Any], settings: dict[str, Any]
             raise ChaincodeError(f"root: a batch of one has root SHA-256(0x00 ‖ input ‖ output) = {leaf}, "
                                  f"not {request['root']}")
     batch = request["batch"]
-    allowed = {f"{prefix}{batch['sha256']}" for prefix in settings["storage_uri_prefixes"]}
-    if batch["uri"] not in allowed or not batch["uri"].endswith("/sha256/" + batch["sha256"]):
+    stored = batch.get("sealed") or batch  # a sealed batch's uri addresses its ciphertext
+    allowed = {f"{prefix}{stored['sha256']}" for prefix in settings["storage_uri_prefixes"]}
+    if batch["uri"] not in allowed or not batch["uri"].endswith("/sha256/" + stored["sha256"]):
         raise ChaincodeError(f"storage: batch uri {batch['uri'][:200]!r} is not the network's storage; expected "
                              f"one of {', '.join(sorted(allowed))}")
-    if batch["size"] > settings["max_dataset_bytes"]:
-        raise ChaincodeError(f"limits: the batch file is {batch['size']} bytes, over the consortium's "
-                             f"max_dataset_bytes {settings['max_dataset_bytes']}")
+    if max(batch["size"], stored["size"]) > settings["max_dataset_bytes"]:
+        raise ChaincodeError(f"limits: the batch file is {max(batch['size'], stored['size'])} bytes, over the "
+                             f"consortium's max_dataset_bytes {settings['max_dataset_bytes']}")
     return state, final
 
 

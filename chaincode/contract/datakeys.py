@@ -29,6 +29,11 @@ newcomers; DeliverDataKeys accepts any verifier assigned now).
   another file (the same file needs no key), and only to a child that the model's submitter or
   one of its grantees submitted: anyone may declare any parent, and a stranger's child must not
   be a way to have the parent's weights opened.
+- ``DeliverAttestationKey(attestation_id, {"keys": {fingerprint: {batch sha256: wrapped}}})`` by
+  an attestation's attester, for a sealed batch file (``batch.sealed``): its key, to the attester
+  itself or to the ACTIVE verifier checking the attestation now (its audit's drawn verifier);
+  ``GetAttestationKey(attestation_id)``: the caller's copy, the same two only. The attester may be
+  a grantee rather than the model's submitter, so this is its own delivery, not DeliverDataKeys.
 - ``GrantAccess(model_id, {"cert_pem" | "fingerprint", "mspid"})`` by the submitter: that
   identity may receive the keys (for ``check --restore``, ``attest``); ``ListGrants`` lists them.
 - ``GetDataKeys(model_id[, child_id])``: the caller's own wrapped keys, refused to anyone else;
@@ -57,7 +62,8 @@ from trainproof.chaincode.contract.models import ASSIGNED, load_certificate, loa
 from trainproof.chaincode.contract.text import check_text
 from trainproof.chaincode.shim.stub import ChaincodeError, Stub
 
-VERIFIER, SUBMITTER, GRANTEE, AUDITOR, LINEAGE = "verifier", "submitter", "grantee", "auditor", "lineage"
+VERIFIER, SUBMITTER, GRANTEE, AUDITOR, LINEAGE, ATTESTER = ("verifier", "submitter", "grantee", "auditor", "lineage",
+                                                            "attester")
 # Decoded sizes of a wrapped key's fields (keywrap version 1).
 WRAPPED_BYTES = {"epk": 65, "nonce": 12, "ct": 48}
 
@@ -343,3 +349,85 @@ def list_grants(stub: Stub) -> dict[str, Any]:
     sealed = sealed_artifacts(load_certificate(stub, mid)["certificate"])
     return {"model_id": mid, "confidential": bool(sealed),
             "grants": [record for _, record in store.scan(stub, keys.DATA_GRANT, mid)]}
+
+
+def _sealed_attestation(stub: Stub, aid: str) -> dict[str, Any]:
+    """The attestation's record; 409 when its batch file is stored in the clear (no key to give)."""
+    record = attestations.require(stub, aid)
+    if "sealed" not in record["batch"]:
+        raise ChaincodeError(f"not sealed: attestation {aid}'s batch file is stored in the clear and has no key", 409)
+    return record
+
+
+def _is_attester(who: Identity, record: dict[str, Any]) -> bool:
+    return who.fingerprint == record["attester"]["fingerprint"] and who.mspid == record["attester"]["mspid"]
+
+
+def deliver_attestation_key(stub: Stub) -> dict[str, Any]:
+    """DeliverAttestationKey(attestation_id, json {"keys": {fingerprint: {batch sha256: wrapped}}}) by the attester."""
+    usage = "DeliverAttestationKey(attestation_id, json: {\"keys\": {fingerprint: {batch_sha256: wrapped}}})"
+    aid_text, body_text = texts(stub.args, usage, 2, 2)
+    aid = attestations.attestation_id(aid_text)
+    who = caller(stub)
+    record = _sealed_attestation(stub, aid)
+    if not _is_attester(who, record):
+        raise ChaincodeError(f"role: only the attester of attestation {aid} ({record['attester']['fingerprint']}, "
+                             f"{record['attester']['mspid']}) delivers its batch file's key; caller {who.describe()} "
+                             "is not", 403)
+    body = json_object(body_text, "delivery")
+    schemas.validate(schemas.DATA_KEYS, body)
+    if "child" in body:
+        raise ChaincodeError("delivery: child names a model's child for its lineage check; an attestation has none")
+    batch, checking = record["batch"]["sha256"], attestations.auditor(record["audit"])
+    roles = {}
+    for fp, wrapped_keys in sorted(body["keys"].items()):
+        if fp == record["attester"]["fingerprint"]:
+            roles[fp] = ATTESTER
+        elif fp == checking:
+            _require_active(stub, record["model_id"], fp)
+            roles[fp] = AUDITOR
+        else:
+            raise ChaincodeError(f"recipient: {fp} is neither the attester nor the verifier checking attestation "
+                                 f"{aid} now (its audit is {record['audit']['state']})", 403)
+        for sha, wrapped in sorted(wrapped_keys.items()):
+            if sha != batch:
+                raise ChaincodeError(f"artifact: {sha} is not the plaintext sha256 of attestation {aid}'s batch file "
+                                     f"({batch}), the one key it has")
+            _check_wrapped(fp, sha, wrapped)
+    for fp, wrapped_keys in sorted(body["keys"].items()):
+        store.put(stub, keys.attestation_key(aid, fp), {
+            "attestation_id": aid, "model_id": record["model_id"], "recipient": fp, "role": roles[fp],
+            "keys": wrapped_keys, "delivered_tx": stub.tx_id, "delivered_at": stub.tx_timestamp})
+    payload = {"attestation_id": aid, "model_id": record["model_id"], "submitter": record["attester"],
+               "recipients": [{"fingerprint": fp, "role": roles[fp], "artifacts": 1} for fp in sorted(roles)]}
+    events.emit(stub, events.DATA_KEYS_DELIVERED, payload)
+    return payload
+
+
+def get_attestation_key(stub: Stub) -> dict[str, Any]:
+    """GetAttestationKey(attestation_id): the caller's copy of a sealed batch file's key, the
+    attester's or the auditor's while it checks."""
+    (text,) = texts(stub.args, "GetAttestationKey(attestation_id)", 1, 1)
+    aid = attestations.attestation_id(text)
+    who = caller(stub)
+    record = _sealed_attestation(stub, aid)
+    fp = who.fingerprint
+    if who.is_admin:
+        raise ChaincodeError(f"role: caller {who.describe()} is an MSP admin; a batch file's key goes to its attester "
+                             "and its auditor only", 403)
+    if _is_attester(who, record):
+        role = ATTESTER
+    else:
+        registered = verifiers.load(stub, fp)
+        if fp != attestations.auditor(record["audit"]) or registered is None or registered["mspid"] != who.mspid:
+            raise ChaincodeError(f"not auditing: caller {who.describe()} is neither the attester of attestation {aid} "
+                                 f"nor the verifier checking it now (its audit is {record['audit']['state']})", 403)
+        _require_active(stub, record["model_id"], fp)
+        role = AUDITOR
+    delivered = store.get(stub, keys.attestation_key(aid, fp))
+    if delivered is None:
+        raise ChaincodeError(f"not delivered yet: attestation {aid}'s attester delivers its batch file's key to the "
+                             f"verifier its audit draws (`trainproof keys agent`); none for {fp} yet", 404)
+    return {"attestation_id": aid, "model_id": record["model_id"], "recipient": fp, "role": role,
+            "keys": delivered["keys"], "delivered_tx": delivered["delivered_tx"],
+            "delivered_at": delivered["delivered_at"]}

@@ -25,6 +25,7 @@
 | idx-attestaudit  | audit state, attestation_id     | INDEX_VALUE (attestations by audit state)    |
 | datakeys         | model_id, recipient fingerprint | data keys wrapped to one recipient (#18)     |
 | datagrant        | model_id, grantee fingerprint   | the submitter's grant of its model's keys    |
+| attestkey        | attestation_id, fingerprint     | a sealed batch file's key, wrapped to one    |
 
 Intervals are zero-padded to 8 digits so they sort numerically.
 """
@@ -56,6 +57,7 @@ BY_AUDIT_STATE = "idx-attestaudit"
 BY_MODEL_AUDITOR = "idx-attestauditor"  # (model, verifier, attestation) while that verifier checks it
 DATA_KEYS = "datakeys"
 DATA_GRANT = "datagrant"
+ATTESTATION_KEY = "attestkey"
 
 # Fabric treats an empty value as a delete, so index entries hold one NUL byte.
 INDEX_VALUE = b"\x00"
@@ -151,3 +153,7 @@ def data_keys(model_id: str, fingerprint: str) -> str:
 
 def data_grant(model_id: str, fingerprint: str) -> str:
     return key(DATA_GRANT, model_id, fingerprint)
+
+
+def attestation_key(attestation_id: str, fingerprint: str) -> str:
+    return key(ATTESTATION_KEY, attestation_id, fingerprint)

@@ -32,6 +32,7 @@ WRITES: dict[str, Transaction] = {
     "AuditAttestation": attestations.audit,
     "ConfirmAttestation": attestations.confirm,
     "DeliverDataKeys": datakeys.deliver,
+    "DeliverAttestationKey": datakeys.deliver_attestation_key,
     "GrantAccess": datakeys.grant_access,
 }
 QUERIES: dict[str, Transaction] = {
@@ -49,6 +50,7 @@ QUERIES: dict[str, Transaction] = {
     "GetAttestation": attestations.get_attestation,
     "ListAttestations": attestations.list_attestations,
     "GetDataKeys": datakeys.get_data_keys,
+    "GetAttestationKey": datakeys.get_attestation_key,
     "ListGrants": datakeys.list_grants,
 }
 TRANSACTIONS = {**WRITES, **QUERIES}

@@ -251,6 +251,15 @@ class TrainproofContract:
         delivered yet") with the reason otherwise."""
         return self._evaluate("GetDataKeys", model_id, *([child] if child else []))
 
+    def deliver_attestation_key(self, attestation_id: str, keys: dict[str, dict[str, Record]]) -> Record:
+        """As the attester: a sealed batch file's key ``{fingerprint: {batch sha256: wrapped}}`` to itself
+        or to the verifier checking the attestation now."""
+        return self._submit("DeliverAttestationKey", attestation_id, json.dumps({"keys": keys}, sort_keys=True))
+
+    def get_attestation_key(self, attestation_id: str) -> Record:
+        """This identity's wrapped copy of a sealed batch file's key (the attester's, or its auditor's)."""
+        return self._evaluate("GetAttestationKey", attestation_id)
+
     def grant_access(self, model_id: str, mspid: str, cert_pem: str | None = None, fingerprint: str | None = None,
                      note: str | None = None) -> Record:
         """As the submitter: let one identity (its certificate, or only its fingerprint) receive the keys."""

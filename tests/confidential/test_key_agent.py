@@ -124,3 +124,21 @@ def test_the_agent_delivers_the_final_key_to_the_lineage_verifiers_of_its_own_an
 
     net.call(Cast.client1, "GrantAccess", mid, {"fingerprint": Cast.client2.fingerprint, "mspid": "Org2MSP"})
     assert set(agent.run_once()[mid]) == stranger_seats, "a grantee's child is the submitter's to open"
+
+
+def test_the_agent_delivers_a_sealed_batch_files_key_to_the_attestations_auditor_once(monkeypatch, tmp_path):
+    from tests.contract.unit.test_attestation_keys import SEALED
+    from tests.contract.unit.test_attestations import attest, seed, settle
+
+    net, payload, mid, agent = submitted_with_agent(monkeypatch, tmp_path, intervals=1)
+    assert settle(net, mid) == "VERIFIED"
+    net.set_config({"attest_audit_fraction": 1.0})
+    agent.store.save_batch_key(SEALED["sha256"], os.urandom(32))
+    aid = attest(net, payload, batch=SEALED)["attestation_id"]
+    seed(net, aid)
+    auditor = net.call(Cast.admin2, "AuditAttestation", aid)["audit"]["verifier"]
+
+    assert set(agent.run_once()[mid]) == {auditor}  # the final snapshot's key and the batch's
+    got = TrainproofContract(LedgerContract(net, BY_FP[auditor])).get_attestation_key(aid)
+    assert got["role"] == "auditor" and list(got["keys"]) == [SEALED["sha256"]]
+    assert agent.run_once() == {}, "the same audit is not delivered twice"

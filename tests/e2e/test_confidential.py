@@ -133,13 +133,17 @@ def test_only_the_assigned_verifiers_and_the_submitter_get_the_keys(org2, profil
 
     from trainproof.attestation import receipt as receipts
     from trainproof.attestation.attest import AttestError, attest
+    from trainproof.confidential.artifacts import KeyStore
 
     sample = np.full((1, 64), 0.25, dtype=np.float32)
     for name, org in ((SUBMITTER, "org2"), ("org1-user1", "org1")):
         contract = connect(name).get_network(profile.channel).get_contract(profile.chaincode)
         with ArtifactStore.from_state(role="submitter", org=org) as store:
-            done = attest(contract, store, model_id, sample, identity=profile.identity_files(name))
+            done = attest(contract, store, model_id, sample, identity=profile.identity_files(name),
+                          key_store=KeyStore(tmp_path / "home", name))
         assert receipts.verify(done.receipt, sample[0], done.outputs[0]).ok
+        batch = TrainproofContract(contract).get_attestation(done.attestation_id)["batch"]
+        assert "sealed" in batch and KeyStore(tmp_path / "home", name).batch_key(batch["sha256"]) is not None
     with pytest.raises(AttestError, match="confidential"):
         attest(org2[0], org2[1], model_id, sample)
 
@@ -288,8 +292,8 @@ def test_a_restaffed_interval_gives_its_newcomers_the_keys_and_a_suspended_verif
 def test_an_audited_attestation_of_a_confidential_model_is_checked_with_the_delivered_final_key(
         org2, profile, connect, tmp_path):
     """Issues 17 and 18 together: the audit draws a verifier for an attestation of a sealed model;
-    the submitter's key agent delivers it the final snapshot's key (only that one), and the
-    worker opens the sealed weights, recomputes and confirms. Before, this check ended UNCHECKED."""
+    the submitter's key agent delivers it the final snapshot's key (only that one) and the sealed
+    batch file's key, and the worker opens both, recomputes and confirms."""
     from tests.e2e.conftest import set_attest_audit_fraction, wait_for_audit
 
     from trainproof.attestation.attest import attest
@@ -305,7 +309,8 @@ def test_an_audited_attestation_of_a_confidential_model_is_checked_with_the_deli
     before = ledger.get_config()["values"]["attest_audit_fraction"]
     set_attest_audit_fraction(connect, profile, 1.0)
     try:
-        attested = attest(contract, store, model_id, inputs, identity=profile.identity_files(SUBMITTER))
+        attested = attest(contract, store, model_id, inputs, identity=profile.identity_files(SUBMITTER),
+                          key_store=agent.store)
     finally:
         set_attest_audit_fraction(connect, profile, before)
     deadline = time.monotonic() + 120
@@ -313,8 +318,10 @@ def test_an_audited_attestation_of_a_confidential_model_is_checked_with_the_deli
         assert time.monotonic() < deadline, ledger.get_attestation(attested.attestation_id)["audit"]
         agent.run_once()
         time.sleep(1)
-    audit = wait_for_audit(ledger, attested.attestation_id)["audit"]
+    record = wait_for_audit(ledger, attested.attestation_id)
+    audit = record["audit"]
     assert audit["state"] == "CONFIRMED", audit
+    assert "sealed" in record["batch"], "a confidential model's batch file is stored sealed"
     assert audit["check"]["evidence"]["output_root"] == attested.root
     fp = audit["check"]["verifier"]["fingerprint"]
     auditor = ledger_as(connect, profile, next(n for n, f in profile.identities.items() if f.role == "verifier" and

@@ -253,9 +253,9 @@ def test_again_reproduces_the_ciphertext_of_the_same_plaintext() -> None:
 
 
 @pytest.mark.parametrize("change, part", [
-    (lambda p: p[:CHUNK + 3] + b"!" + p[CHUNK + 4:], "chunk 1"),  # a byte changed
+    (lambda p: p[:CHUNK + 3] + bytes([p[CHUNK + 3] ^ 1]) + p[CHUNK + 4:], "chunk 1"),  # a byte flipped
     (lambda p: p[:-1], "chunk 2"),  # shorter: chunk 2 becomes the final one
-    (lambda p: p[:-1] + b"?", "chunk 3"),  # the final chunk changed
+    (lambda p: p[:-1] + bytes([p[-1] ^ 1]), "chunk 3"),  # the final chunk changed (a random byte: flip it)
     (lambda p: p + b"more", "chunk 3"),  # longer: the old final chunk is not final any more
     (lambda p: p[:2 * CHUNK], "chunk 1"),  # shorter by whole chunks: chunk 1 becomes the final one
 ])

@@ -150,3 +150,28 @@ def test_a_sealed_final_snapshot_is_opened_with_the_auditors_key(model, attested
         leftover.unlink()
     with pytest.raises(sealing.SealError):
         recompute(record, confidential, cache, key=sealing.new_key(), private_dir=private)
+
+
+def test_a_sealed_batch_file_is_opened_with_its_attesters_key_and_a_wrong_one_is_the_attesters_fault(
+        model, attested, tmp_path):
+    certificate, _, _ = model
+    record, cache = attested()
+    key = sealing.new_key()
+    plain = cache.files[record["batch"]["sha256"]]
+    sealed_path = tmp_path / "batch.sealed"
+    with plain.open("rb") as src, sealed_path.open("wb") as dst:
+        sealing.seal(src, dst, key)
+    ciphertext = cache.add(sealed_path)
+    del cache.files[record["batch"]["sha256"]]  # storage holds the batch's ciphertext only
+    sealed = {**record, "batch": {**record["batch"], "uri": ciphertext["uri"],
+                                  "sealed": {"sha256": ciphertext["sha256"], "size": ciphertext["size"]}}}
+    private = tmp_path / "private"
+    private.mkdir()
+    with pytest.raises(ValueError, match="sealed"):
+        recompute(sealed, certificate, cache, private_dir=private)
+    check = recompute(sealed, certificate, cache, private_dir=private, batch_key=key)
+    assert check.verdict == "CONFIRMED" and check.evidence["exact"]
+    for leftover in private.iterdir():
+        leftover.unlink()
+    wrong = recompute(sealed, certificate, cache, private_dir=private, batch_key=sealing.new_key())
+    assert wrong.verdict == "DISPUTED" and "does not open with the key its attester delivered" in wrong.reason

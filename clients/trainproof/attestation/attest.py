@@ -9,7 +9,10 @@ Steps, each needed for the receipt to mean something: the final snapshot is down
 used only if its SHA-256 is the ledger's; the model is rebuilt from the architecture registry
 (never code from the submission) and run deterministically; each (input row, output row) pair
 becomes a Merkle leaf; the batch file (inputs and outputs) goes to the network's storage so an
-auditing verifier can recompute it; AttestOutput is endorsed by every org and committed; the
+auditing verifier can recompute it (sealed for a confidential model, with a fresh key kept in
+the attester's key store and delivered by its key agent to the verifier an audit draws: inputs
+given to a confidential model are not for every member to read); AttestOutput is endorsed by
+every org and committed; the
 receipt is built from the committed block and the configuration block in force for it.
 """
 from __future__ import annotations
@@ -27,11 +30,12 @@ import numpy as np
 from trainproof.attestation import batch as batch_file
 from trainproof.attestation import receipt
 from trainproof.attestation.tensors import to_json_list
-from trainproof.confidential.artifacts import fetch, my_keys
+from trainproof.confidential.artifacts import KeyStore, fetch, my_keys
 from trainproof.contract import TrainproofContract
 from trainproof.gateway import CommitError, Contract
 from trainproof.profile import IdentityFiles
 from trainproof.storage import DATASETS, ArtifactStore
+from trainproof.storage.sealing import new_key
 
 MAX_CARRIED_VALUES = 1024  # an output this small travels inside the receipt (and, alone, on the ledger)
 Progress = Callable[[str], None]
@@ -57,11 +61,12 @@ def _carried(row: np.ndarray) -> dict[str, Any] | None:
 
 
 def request_for(model_id: str, weights_sha256: str, items: batch_file.Items, outputs: np.ndarray,
-                stored: Any, execution: dict[str, Any]) -> dict[str, Any]:
-    """The AttestOutput argument (schema/attestation_request.json in the contract)."""
+                batch: dict[str, Any], execution: dict[str, Any]) -> dict[str, Any]:
+    """The AttestOutput argument (schema/attestation_request.json in the contract); ``batch`` is
+    the stored batch file's {uri, sha256, size, sealed?}."""
     request: dict[str, Any] = {
         "model_id": model_id, "weights_sha256": weights_sha256, "count": items.count, "root": items.root(),
-        "batch": {"uri": stored.uri, "sha256": stored.sha256, "size": stored.size}, "execution": execution,
+        "batch": batch, "execution": execution,
     }
     if items.count == 1:
         request["output"] = {"input_sha256": items.input_sha256[0], "output_sha256": items.output_sha256[0],
@@ -111,19 +116,24 @@ class Attester:
     (``load_model`` checks both); the model is rebuilt from the architecture registry."""
 
     def __init__(self, contract: Contract, store: ArtifactStore, model_id: str,
-                 transfer: Optional[Callable[..., None]] = None, identity: IdentityFiles | None = None) -> None:
-        """``identity``: this client's certificate and key, needed for a confidential model (its
-        final snapshot opens with the data key delivered to it: the submitter or a grantee)."""
+                 transfer: Optional[Callable[..., None]] = None, identity: IdentityFiles | None = None,
+                 key_store: KeyStore | None = None) -> None:
+        """``identity``: this client's certificate and key, and ``key_store`` its key store, both
+        needed for a confidential model: its final snapshot opens with the data key delivered to
+        the submitter or a grantee, and each batch file's key is kept in the store for the audit."""
         from trainproof.ml.inference import execution_fingerprint
 
         self.contract, self.store, self.model_id, self._transfer = contract, store, model_id, transfer
-        self.identity = identity
+        self.identity, self.key_store = identity, key_store
         self.ledger = TrainproofContract(contract)
         model = self.ledger.get_model(model_id)
         if model["status"] != "VERIFIED":
             raise AttestError(f"model {model_id} is {model['status']}; only a VERIFIED model's outputs are attested "
                               f"(why: `trainproof status {model_id}`)")
         self.certificate = model["certificate"]
+        if self.certificate.get("confidential") and key_store is None:
+            raise AttestError(f"model {model_id} is confidential: its batch files are sealed, each key kept in your key "
+                              "store for the audit; pass one (trainproof attest uses $TRAINPROOF_HOME/keys/IDENTITY)")
         self.weights_sha256 = self.certificate["snapshots"][-1]["sha256"]
         self.execution = execution_fingerprint()
         self._model: Any = None
@@ -177,8 +187,8 @@ class Attester:
         say(f"uploading the batch file ({items.count} input/output pair(s))")
         with clock("upload"), tempfile.TemporaryDirectory(prefix="trainproof-attest-") as tmp:
             path = batch_file.write(Path(tmp) / "batch.safetensors", inputs, outputs, self.model_id)
-            stored = self.store.put_file(path, DATASETS)
-        request = request_for(self.model_id, self.weights_sha256, items, outputs, stored, self.execution)
+            batch = self._store_batch(path)
+        request = request_for(self.model_id, self.weights_sha256, items, outputs, batch, self.execution)
         say("endorsing and committing AttestOutput")
         with clock("commit"):
             tx_id, block_number = commit(self.ledger, request)
@@ -188,6 +198,18 @@ class Attester:
                                   self.contract.name, row_shapes={"input": list(inputs.shape[1:]),
                                                                   "output": list(outputs.shape[1:])})
         return Attested(tx_id, self.model_id, block_number, items.count, request["root"], outputs, built)
+
+    def _store_batch(self, path: Path) -> dict[str, Any]:
+        """Upload the batch file: in the clear, or for a confidential model sealed with a fresh key,
+        kept in the key store before the attestation exists (its audit may come at once)."""
+        if self.key_store is None or not self.certificate.get("confidential"):
+            stored = self.store.put_file(path, DATASETS)
+            return {"uri": stored.uri, "sha256": stored.sha256, "size": stored.size}
+        key = new_key()
+        sealed = self.store.put_sealed(path, DATASETS, key)
+        self.key_store.save_batch_key(sealed.plaintext_sha256, key)
+        return {"uri": sealed.uri, "sha256": sealed.plaintext_sha256, "size": path.stat().st_size,
+                "sealed": {"sha256": sealed.sha256, "size": sealed.size}}
 
 
 class _Stages:
@@ -208,6 +230,7 @@ class _Stages:
 
 def attest(contract: Contract, store: ArtifactStore, model_id: str, inputs: np.ndarray,
            progress: Optional[Progress] = None, transfer: Optional[Callable[..., None]] = None,
-           outputs: np.ndarray | None = None, identity: IdentityFiles | None = None) -> Attested:
+           outputs: np.ndarray | None = None, identity: IdentityFiles | None = None,
+           key_store: KeyStore | None = None) -> Attested:
     """One attestation: ``Attester(…).attest(inputs)`` (see there)."""
-    return Attester(contract, store, model_id, transfer, identity).attest(inputs, progress, outputs)
+    return Attester(contract, store, model_id, transfer, identity, key_store).attest(inputs, progress, outputs)

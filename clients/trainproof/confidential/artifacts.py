@@ -80,7 +80,8 @@ def sealed_entries(certificate: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class KeyStore:
-    """A submitter identity's data keys, one private JSON file per model."""
+    """An identity's data keys: one private JSON file per model it submitted, and one per sealed
+    attestation batch file it made (``batches/``, by the batch's plaintext SHA-256)."""
 
     def __init__(self, home: Path, identity: str) -> None:
         self.directory = Path(home) / "keys" / identity
@@ -89,13 +90,24 @@ class KeyStore:
         return self.directory / f"{model_id}.json"
 
     def save(self, model_id: str, keys: dict[str, bytes]) -> Path:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory.parent, 0o700)
-        os.chmod(self.directory, 0o700)
-        path = self.path(model_id)
+        return self._write(self.path(model_id), {"model_id": model_id,
+                                                 "keys": {sha: key.hex() for sha, key in sorted(keys.items())}})
+
+    def save_batch_key(self, batch_sha256: str, key: bytes) -> Path:
+        """Kept before the attestation is committed: the audit that needs it may come at any time."""
+        return self._write(self.directory / "batches" / f"{batch_sha256}.json", {"batch": batch_sha256, "key": key.hex()})
+
+    def batch_key(self, batch_sha256: str) -> bytes | None:
+        path = self.directory / "batches" / f"{batch_sha256}.json"
+        return bytes.fromhex(json.loads(path.read_text())["key"]) if path.is_file() else None
+
+    def _write(self, path: Path, record: dict[str, Any]) -> Path:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for directory in {self.directory.parent, self.directory, path.parent}:
+            os.chmod(directory, 0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            json.dump({"model_id": model_id, "keys": {sha: key.hex() for sha, key in sorted(keys.items())}}, out)
+            json.dump(record, out)
         return path
 
     def load(self, model_id: str) -> dict[str, bytes]:
@@ -143,7 +155,16 @@ def my_keys(ledger: TrainproofContract, model_id: str, identity: IdentityFiles,
             child: str | None = None) -> dict[str, bytes]:
     """This identity's data keys of the model (``child``: as a verifier of that child's lineage),
     unwrapped with its own private key."""
-    answer = ledger.get_data_keys(model_id, child)
+    return _unwrapped(ledger.get_data_keys(model_id, child), model_id, identity)
+
+
+def my_batch_key(ledger: TrainproofContract, attestation: dict[str, Any], identity: IdentityFiles) -> bytes:
+    """This identity's key to an attestation's sealed batch file (its ledger record), unwrapped."""
+    answer = ledger.get_attestation_key(attestation["attestation_id"])
+    return _unwrapped(answer, attestation["model_id"], identity)[attestation["batch"]["sha256"]]
+
+
+def _unwrapped(answer: dict[str, Any], model_id: str, identity: IdentityFiles) -> dict[str, bytes]:
     cert = keywrap.load_certificate(identity.cert.read_bytes())
     private = keywrap.load_private_key(identity.key)
     return {sha: keywrap.unwrap(wrapped, private, cert, model_id, sha) for sha, wrapped in answer["keys"].items()}
@@ -165,13 +186,13 @@ def fetch(store: ArtifactStore, keys: dict[str, bytes] | None, certificate: dict
                             expected_size=sealed["size"])
 
 
-def auditing_now(ledger: TrainproofContract, model_ids: Iterable[str]) -> list[tuple[str, str, str]]:
-    """(model id, attestation id, verifier fingerprint) of every AUDITING attestation of these models."""
-    wanted, found, bookmark = set(model_ids), [], None
+def auditing_now(ledger: TrainproofContract, model_ids: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+    """(model id, attestation id, verifier fingerprint) of every AUDITING attestation (of these models)."""
+    wanted, found, bookmark = None if model_ids is None else set(model_ids), [], None
     while True:
         page = ledger.list_attestations(audit="AUDITING", bookmark=bookmark)
         found += [(a["model_id"], a["attestation_id"], a["audit"]["verifier"]) for a in page["attestations"]
-                  if a["model_id"] in wanted]
+                  if wanted is None or a["model_id"] in wanted]
         bookmark = page.get("bookmark")
         if not bookmark:
             return found
@@ -208,7 +229,9 @@ class KeyAgent:
     Last, for each ASSIGNED child of those models that the identity itself or one of its grantees
     submitted, starting from another file than the final snapshot: the final snapshot's key to
     the ACTIVE verifiers of the child's interval 0, which compare the child's start with it. A
-    stranger's child gets nothing (anyone may declare any parent; the contract refuses it too)."""
+    stranger's child gets nothing (anyone may declare any parent; the contract refuses it too).
+    And for every attestation the identity made whose batch file is sealed (its key in the store,
+    ``batches/``), that key to the verifier its audit draws."""
 
     def __init__(self, ledger: TrainproofContract, store: KeyStore) -> None:
         self.ledger, self.store = ledger, store
@@ -216,6 +239,7 @@ class KeyAgent:
         self.audits: set[tuple[str, str]] = set()  # (attestation id, verifier) delivered to
         self.lineage: dict[tuple[str, str], frozenset[str]] = {}  # (parent, child) → its seats delivered to
         self.same_file: set[str] = set()  # children starting from the final snapshot file itself: no key
+        self.batches: set[tuple[str, str]] = set()  # (attestation id, verifier) looked at for a batch key
 
     def models(self) -> list[str]:
         return sorted(p.stem for p in self.store.directory.glob("*.json")) if self.store.directory.is_dir() else []
@@ -231,18 +255,31 @@ class KeyAgent:
             if now and self.delivered.get(model_id) != now:
                 done[model_id] = deliver(self.ledger, model_id, self.store.load(model_id), recipients)
                 self.delivered[model_id] = now
-        pending = [a for a in auditing_now(self.ledger, self.models()) if (a[1], a[2]) not in self.audits]
-        if pending:
-            active = {v["fingerprint"]: v["cert_pem"] for v in self.ledger.list_verifiers(status="ACTIVE")}
-            for model_id, aid, fp in pending:
-                if fp not in active:
-                    continue  # suspended since the draw: the contract gives it nothing
-                final = self.ledger.get_model(model_id)["certificate"]["snapshots"][-1]["sha256"]
-                keys = {sha: key for sha, key in self.store.load(model_id).items() if sha == final}
-                if keys:  # a final snapshot stored in the clear needs no key
-                    done.setdefault(model_id, []).extend(
-                        deliver(self.ledger, model_id, keys, [keywrap.load_certificate(active[fp])]))
-                self.audits.add((aid, fp))
+        auditing = auditing_now(self.ledger)
+        own = set(self.models())
+        pending = [a for a in auditing if a[0] in own and (a[1], a[2]) not in self.audits]
+        batches = [a for a in auditing if (a[1], a[2]) not in self.batches]
+        active = {v["fingerprint"]: v["cert_pem"] for v in self.ledger.list_verifiers(status="ACTIVE")} \
+            if pending or batches else {}
+        for model_id, aid, fp in pending:
+            if fp not in active:
+                continue  # suspended since the draw: the contract gives it nothing
+            final = self.ledger.get_model(model_id)["certificate"]["snapshots"][-1]["sha256"]
+            keys = {sha: key for sha, key in self.store.load(model_id).items() if sha == final}
+            if keys:  # a final snapshot stored in the clear needs no key
+                done.setdefault(model_id, []).extend(
+                    deliver(self.ledger, model_id, keys, [keywrap.load_certificate(active[fp])]))
+            self.audits.add((aid, fp))
+        for model_id, aid, fp in batches:
+            record = self.ledger.get_attestation(aid)
+            key = self.store.batch_key(record["batch"]["sha256"]) if "sealed" in record["batch"] else None
+            if key is not None and fp in active:
+                self.ledger.deliver_attestation_key(aid, keywrap.delivery({record["batch"]["sha256"]: key},
+                                                                          [keywrap.load_certificate(active[fp])],
+                                                                          model_id)["keys"])
+                done.setdefault(model_id, []).append(fp)
+            if fp in active:  # a suspended auditor may be made ACTIVE again before its deadline
+                self.batches.add((aid, fp))
         for model_id in self.models():
             for fps in self.deliver_lineage(model_id).values():
                 done.setdefault(model_id, []).extend(fps)

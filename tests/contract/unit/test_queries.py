@@ -116,8 +116,9 @@ def test_every_transaction_refuses_an_oversized_argument(net: Net, function):
 
 
 # GetAttestation needs an attestation, so a VERIFIED model: test_attestations.py checks it;
-# GetDataKeys a confidential model with delivered keys: test_datakeys.py checks it.
-@pytest.mark.parametrize("function", sorted(set(QUERIES) - {"GetAttestation", "GetDataKeys"}))
+# GetDataKeys a confidential model with delivered keys: test_datakeys.py checks it; GetAttestationKey
+# a sealed batch with a delivered key: test_attestation_keys.py checks it.
+@pytest.mark.parametrize("function", sorted(set(QUERIES) - {"GetAttestation", "GetDataKeys", "GetAttestationKey"}))
 def test_queries_write_nothing(net: Net, submitted, function):
     args = {"ListModels": [], "ListVerifiers": [], "GetConfig": [], "ListConfigProposals": [],
             "ListAttestations": [json.dumps({"model_id": submitted["model_id"]})]}.get(function, [submitted["model_id"]])

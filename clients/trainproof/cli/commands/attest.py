@@ -43,16 +43,20 @@ def attest(session: Session, model_id: str, input_file: Path, out: Path | None) 
     """Run MODEL_ID on the input and record its outputs on the ledger, signed by every org.
 
     The contract refuses unless the model is VERIFIED and the weights are its final snapshot.
-    The receipt proves the outputs to anyone: `trainproof verify-output RECEIPT`."""
+    The receipt proves the outputs to anyone: `trainproof verify-output RECEIPT`. For a
+    confidential model the batch file is sealed, its key kept in your key store: leave
+    `trainproof keys agent` running so that the verifier an audit draws receives it."""
     from trainproof.attestation.attest import AttestError
     from trainproof.attestation.attest import attest as run_attest
+    from trainproof.confidential.artifacts import KeyStore
     from trainproof.ml.inference import InferenceError
 
     inputs = _array(input_file, "input")
     say = (lambda _m: None) if session.as_json else (lambda m: err_console.print(f"[dim]{safe(m)}[/]"))
     try:
         with session.store() as store, transfer_bars(not session.as_json) as progress:
-            done = run_attest(session.contract, store, model_id, inputs, say, progress, identity=session.files)
+            done = run_attest(session.contract, store, model_id, inputs, say, progress, identity=session.files,
+                              key_store=KeyStore(session.profile.home, session.identity))
     except (AttestError, InferenceError) as exc:
         raise CliError(str(exc), "attest a VERIFIED model (`trainproof models --status VERIFIED`) on inputs of the "
                                  "shape its architecture takes", Exit.REFUSED) from None

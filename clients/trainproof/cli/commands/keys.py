@@ -61,7 +61,9 @@ def agent(session: Session, every: float, once: bool) -> None:
     """Keep delivering: whenever one of your confidential models is assigned or re-staffed, wrap its
     keys to the ACTIVE verifiers assigned now; its final snapshot's key to the verifier an audit
     draws for one of its attestations, and to the verifiers checking the lineage of a child that you
-    or one of your grantees submitted (runs until interrupted; the submitter's side of key delivery)."""
+    or one of your grantees submitted; and the key of each sealed batch file you attested to the
+    verifier its audit draws (runs until interrupted; the submitter's and attester's side of key
+    delivery)."""
     import time
 
     from trainproof.confidential.artifacts import KeyAgent, KeyStore
