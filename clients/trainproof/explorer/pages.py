@@ -539,7 +539,9 @@ def attestation_page(db: Database, attestation_id: str) -> str:
         ("certificate sha256", f'<code>{e(model.get("certificate_sha256"))}</code>'),
         ("outputs", e(a["count"])),
         ("Merkle root", f'<code id="root">{e(a["root"])}</code>'),
-        ("batch", f'<code>{e(batch.get("sha256"))}</code> · {e(batch.get("size"))} bytes · <code>{e(batch.get("uri"))}</code>'),
+        ("batch", f'<code>{e(batch.get("sha256"))}</code> · {e(batch.get("size"))} bytes · <code>{e(batch.get("uri"))}</code>'
+                  + (' · sealed: only its attester and its auditor hold the key' if isinstance(batch.get("sealed"), dict)
+                     else "")),
         ("execution", _json_code(record.get("execution"))),
     ] + ([("output", f'input <code>{e(single.get("input_sha256"))}</code> → output '
                      f'<code>{e(single.get("output_sha256"))}</code>')] if single else [])
