@@ -117,8 +117,9 @@ def _submitted_or_granted(stub: Stub, parent: dict[str, Any], who: dict[str, str
 
 
 def lineage_seat(stub: Stub, parent: dict[str, Any], child_id: str, fp: str) -> dict[str, Any]:
-    """The state of the child whose interval 0 ``fp`` checks now, when the parent's final key may go
-    to it for that check; 403, 404 or 409 naming why not (see the module's docstring)."""
+    """The state of the child whose interval 0 ``fp`` (an ACTIVE verifier) checks now, when the
+    parent's final key may go to it for that check; 403, 404 or 409 naming why not (see the
+    module's docstring)."""
     mid = parent["model_id"]
     child = load_state(stub, child_id)
     if child is None:
@@ -140,6 +141,7 @@ def lineage_seat(stub: Stub, parent: dict[str, Any], child_id: str, fp: str) -> 
     if seat is None or decisions.load(stub, child_id, 0) is not None or fp not in seat["verifiers"]:
         raise ChaincodeError(f"recipient: {fp} does not check interval 0 of child {child_id} now (an undecided "
                              "interval's current verifiers do)", 403)
+    _require_active(stub, mid, fp)
     return child
 
 
@@ -202,7 +204,6 @@ def deliver(stub: Stub) -> dict[str, Any]:
     for fp, wrapped_keys in sorted(body["keys"].items()):
         if child:
             lineage_seat(stub, state, child, fp)
-            _require_active(stub, mid, fp)
             roles[fp] = LINEAGE
         else:
             roles[fp] = _recipient_role(stub, state, now_assigned, fp)
@@ -247,7 +248,6 @@ def _lineage_keys(stub: Stub, state: dict[str, Any], child_id: str, who: Identit
         raise ChaincodeError(f"role: caller {who.describe()} is not a registered verifier; lineage keys go to the "
                              f"verifiers checking interval 0 of model {mid}'s child", 403)
     lineage_seat(stub, state, child_id, fp)
-    _require_active(stub, mid, fp)
     final = load_certificate(stub, mid)["certificate"]["snapshots"][-1]["sha256"]
     record = store.get(stub, keys.data_keys(mid, fp))
     if record is None or final not in record["keys"]:

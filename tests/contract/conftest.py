@@ -6,7 +6,7 @@ import os
 import pytest
 
 from trainproof.chaincode.contract.config import MEMBERS_ENV
-from tests.contract.factories import Cast, Net, model_payload
+from tests.contract.factories import Cast, Net, model_payload, sealed_payload
 
 # The in-memory contract's consortium: what the chaincode servers are started with (--members).
 os.environ.setdefault(MEMBERS_ENV, "Org1MSP,Org2MSP")
@@ -24,6 +24,17 @@ def net() -> Net:
     n = Net()
     n.register_verifiers()
     return n
+
+
+@pytest.fixture
+def confidential_verified(net: Net) -> dict:
+    """A confidential one-interval model of Org1's client, VERIFIED (two of Org2's four verifiers seated)."""
+    from tests.contract.unit.test_attestations import settle
+
+    payload = sealed_payload(model_payload(intervals=1))
+    net.call(Cast.client1, "SubmitModel", payload)
+    assert settle(net, payload["model_id"]) == "VERIFIED"
+    return payload
 
 
 @pytest.fixture

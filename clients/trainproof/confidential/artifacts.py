@@ -186,13 +186,12 @@ def fetch(store: ArtifactStore, keys: dict[str, bytes] | None, certificate: dict
                             expected_size=sealed["size"])
 
 
-def auditing_now(ledger: TrainproofContract, model_ids: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
-    """(model id, attestation id, verifier fingerprint) of every AUDITING attestation (of these models)."""
-    wanted, found, bookmark = None if model_ids is None else set(model_ids), [], None
+def auditing_now(ledger: TrainproofContract) -> list[tuple[str, str, str]]:
+    """(model id, attestation id, verifier fingerprint) of every AUDITING attestation."""
+    found, bookmark = [], None
     while True:
         page = ledger.list_attestations(audit="AUDITING", bookmark=bookmark)
-        found += [(a["model_id"], a["attestation_id"], a["audit"]["verifier"]) for a in page["attestations"]
-                  if wanted is None or a["model_id"] in wanted]
+        found += [(a["model_id"], a["attestation_id"], a["audit"]["verifier"]) for a in page["attestations"]]
         bookmark = page.get("bookmark")
         if not bookmark:
             return found
@@ -241,6 +240,10 @@ class KeyAgent:
         self.same_file: set[str] = set()  # children starting from the final snapshot file itself: no key
         self.batches: set[tuple[str, str]] = set()  # (attestation id, verifier) looked at for a batch key
 
+    def active_pems(self) -> dict[str, str]:
+        """Fingerprint → certificate of every ACTIVE verifier (a suspended one gets nothing)."""
+        return {v["fingerprint"]: v["cert_pem"] for v in self.ledger.list_verifiers(status="ACTIVE")}
+
     def models(self) -> list[str]:
         return sorted(p.stem for p in self.store.directory.glob("*.json")) if self.store.directory.is_dir() else []
 
@@ -259,8 +262,7 @@ class KeyAgent:
         own = set(self.models())
         pending = [a for a in auditing if a[0] in own and (a[1], a[2]) not in self.audits]
         batches = [a for a in auditing if (a[1], a[2]) not in self.batches]
-        active = {v["fingerprint"]: v["cert_pem"] for v in self.ledger.list_verifiers(status="ACTIVE")} \
-            if pending or batches else {}
+        active = self.active_pems() if pending or batches else {}
         for model_id, aid, fp in pending:
             if fp not in active:
                 continue  # suspended since the draw: the contract gives it nothing
@@ -295,7 +297,7 @@ class KeyAgent:
             return {}
         mine = (parent["submitter"]["fingerprint"], parent["submitter"]["mspid"])
         trusted = {mine} | {(g["fingerprint"], g["mspid"]) for g in self.ledger.list_grants(parent_id)}
-        active = {v["fingerprint"]: v["cert_pem"] for v in self.ledger.list_verifiers(status="ACTIVE")}
+        active = self.active_pems()
         out = {}
         for child in children:
             cid = child["model_id"]

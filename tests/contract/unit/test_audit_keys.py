@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.factories import Cast, Net, model_payload, sealed_payload
-from tests.contract.unit.test_attestations import BY_FP, audited, check, settle
+from tests.contract.factories import Cast, Net
+from tests.contract.unit.test_attestations import BY_FP, audited, check
 from tests.contract.unit.test_datakeys import delivery
 
 pytestmark = pytest.mark.unit
 DAY = 86400
-
-
-@pytest.fixture
-def confidential_verified(net: Net) -> dict:
-    """A confidential one-interval model of Org1's client, VERIFIED (two of Org2's four verifiers seated)."""
-    payload = sealed_payload(model_payload(intervals=1))
-    net.call(Cast.client1, "SubmitModel", payload)
-    assert settle(net, payload["model_id"]) == "VERIFIED"
-    return payload
 
 
 def outside_auditor(net: Net, model: dict) -> tuple[str, dict]:

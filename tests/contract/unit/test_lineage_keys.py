@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.factories import Cast, Net, evidence, model_payload, sealed_payload
-from tests.contract.unit.test_attestations import BY_FP, settle
+from tests.contract.factories import Cast, Net, evidence, model_payload
+from tests.contract.unit.test_attestations import BY_FP
 from tests.contract.unit.test_datakeys import delivery
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def parent(net: Net) -> dict:
-    """A confidential one-interval model of Org1's client, VERIFIED."""
-    payload = sealed_payload(model_payload(intervals=1))
-    net.call(Cast.client1, "SubmitModel", payload)
-    assert settle(net, payload["model_id"]) == "VERIFIED"
-    return payload
+def parent(confidential_verified: dict) -> dict:
+    """The declared parent: a confidential one-interval model of Org1's client, VERIFIED."""
+    return confidential_verified
 
 
 def assigned_child(net: Net, parent: dict, submitter=Cast.client1, same_file: bool = False) -> tuple[dict, list[str]]:
