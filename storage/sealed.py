@@ -15,7 +15,7 @@ and a second pass seals it again into the PUT; AES-GCM is deterministic given th
 prefix, so the second pass reproduces the first exactly. `Sealer.again` checks each chunk's tag
 against the first pass and withholds a chunk that differs (the file changed in between): sealing
 other bytes with the same nonce would reveal them to whoever sees the ciphertext. AES-GCM runs at
-several GB/s here, so the second encryption is a small part of the upload; the second read is
+2.5–3 GiB/s on one core here, so the second encryption is a small part of the upload; the second read is
 normally served from the page cache, as for `put_file`.
 
 Download decrypts while receiving: each chunk is authenticated before its plaintext is written
@@ -41,7 +41,7 @@ uses:
   before a byte is fetched.
 
 So a sealed download hashes every byte once, like a plain one, and adds only the decryption
-(AES-GCM runs at several GB/s here), all on the caller's thread: handing each chunk's write and
+(AES-GCM, 0.35–0.45 s/GiB on one core here), all on the caller's thread: handing each chunk's write and
 hash to a second thread, as the upload's survey does, cost more than it saved (measured on the
 2-core machine, 256 MiB from memory to disk: 453 MiB/s and 1.9 client CPU s/GiB with the
 thread, 585 MiB/s and 1.4 s/GiB without; against MinIO no faster, and more CPU under load).
@@ -50,7 +50,8 @@ Nor does it copy the ciphertext: `receive` reads it in pieces that end on chunk 
 piece. Gathering each chunk out of 1 MiB reads into a buffer, as before, cost more than the
 decryption: a sealed download took 0.41 and 0.34 client user CPU s/GiB more than a plain one
 (two runs, 256 MiB from MinIO on the 2-core machine, medians of 6 and 10), and takes 0.15 and
-0.24 more with whole-chunk pieces; decrypting alone is about 0.13 s/GiB.
+0.24 more with whole-chunk pieces; decrypting alone measured 0.13 s/GiB in that sitting and 0.35–0.45
+in a later one (`AESGCM.decrypt` of 1 MiB chunks in a loop): this machine's speed varies between days.
 Plain downloads keep 1 MiB reads: 4 MiB ones were not reliably cheaper (two runs disagreed).
 Upload still hashes both: it needs the ciphertext's hash as the object's address before the
 first byte is sent. hashlib, AES-GCM and file writes release the GIL, so in `survey` a `_Worker`
