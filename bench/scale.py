@@ -18,9 +18,14 @@ The last columns divide each figure by the smallest model's, beside the paramete
 that grows linearly with model size shows the same ratio as the parameters. Everything runs on
 the same machine in one sitting (2 cores here, shared with the network and its workers).
 
-Disk: a model of P parameters writes about 8·P·(intervals + 1) bytes three times (the run
-directory, MinIO, the cache of each worker whose task downloads it); 1e8 parameters with 20
-intervals is ≈ 17 GB per copy.
+Disk: a model of P parameters writes about 8·P·(intervals + 1) bytes to the run directory and
+again to MinIO (1e8 parameters with 20 intervals: ≈ 17 GB each), and each worker's cache keeps
+at most ``TRAINPROOF_CACHE_MAX_GB`` besides its running task's files. Memory: a task holds its
+interval's two snapshots at once (1.6 GB at 1e8), so for 1e8 on a small machine start the network
+with fewer workers and small caches:
+
+    TRAINPROOF_HOME=/tmp/scale TRAINPROOF_VERIFIERS_PER_ORG=2 TRAINPROOF_CACHE_MAX_GB=2 make network-up
+    TRAINPROOF_HOME=/tmp/scale python -m bench.scale --sizes 1e5 1e6 1e7 1e8
 
     python -m bench.scale [--sizes 1e5 1e6 1e7] [--intervals 20] [--steps 5] [--json]
 """

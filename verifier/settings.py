@@ -16,6 +16,7 @@ from trainproof.profile import Profile, network_home
 
 
 REDIS_DEFAULT = "redis://127.0.0.1:17379/0"
+CACHE_MAX_GB_DEFAULT = 20.0
 
 def queue_for(verifier_fingerprint: str) -> str:
     return f"verify.{verifier_fingerprint[:16]}"
@@ -55,3 +56,18 @@ def worker_identity() -> WorkerIdentity:
         raise RuntimeError(f"identity {name!r} is a {files.role}, not a verifier")
     fp = fingerprint(files.cert.read_bytes())
     return WorkerIdentity(name, name.split("-")[0], fp, profile.home / "verifier" / name)
+
+
+def cache_max_bytes() -> int:
+    """How much the worker's artifact cache keeps between tasks: ``$TRAINPROOF_CACHE_MAX_GB``
+    (decimal GB, 0 keeps nothing beyond the running tasks' artifacts), 20 GB by default: about a
+    dozen intervals of a 1e8-parameter model, a few MB per model of the digits MLPs."""
+    raw = os.environ.get("TRAINPROOF_CACHE_MAX_GB", "")
+    try:
+        gigabytes = float(raw) if raw else CACHE_MAX_GB_DEFAULT
+    except ValueError:
+        gigabytes = -1.0
+    if not 0 <= gigabytes < float("inf"):
+        raise RuntimeError(f"TRAINPROOF_CACHE_MAX_GB={raw!r} is not a size in GB: set it to a number such as 20 "
+                           f"(0 keeps nothing between tasks), or unset it for {CACHE_MAX_GB_DEFAULT:g}")
+    return int(gigabytes * 1e9)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from trainproof.contract import Transient as LedgerTransient
 from trainproof.profile import IdentityFiles, Profile
 from trainproof.verifier.app import app
 from trainproof.verifier.artifacts import ArtifactCache
-from trainproof.verifier.settings import worker_identity
+from trainproof.verifier.settings import cache_max_bytes, worker_identity
 from trainproof.verifier.recompute import Check, recompute
 from trainproof.verifier.verification import Finding
 from trainproof.verifier.verification import verify_interval as run_verification
@@ -59,15 +58,15 @@ def resources() -> Resources:
     gateway = profile.connect(identity.name)
     contract = gateway.get_network(profile.channel).get_contract(profile.chaincode)
     store = ArtifactStore.from_state(role="verifier", org=identity.org)
-    return Resources(TrainproofContract(contract), store, ArtifactCache(store, identity.cache_dir / "artifacts"),
-                     profile.identity_files(identity.name))
+    cache = ArtifactCache(store, identity.cache_dir / "artifacts", max_bytes=cache_max_bytes())
+    return Resources(TrainproofContract(contract), store, cache, profile.identity_files(identity.name))
 
 
 @contextmanager
 def private_directory(res: Resources) -> Iterator[Path]:
-    """A directory of the task's own (0700, removed afterwards) for decrypted artifacts: never the
-    shared cache, the plaintext must not outlive the task."""
-    private_dir = Path(tempfile.mkdtemp(prefix="sealed-", dir=res.cache.directory))
+    """A directory of the task's own (0700, removed afterwards, or by the next sweep if the worker
+    dies first) for decrypted artifacts: never the shared cache, the plaintext must not outlive the task."""
+    private_dir = res.cache.task_directory("sealed")
     try:
         yield private_dir
     finally:
@@ -180,7 +179,8 @@ def run_verification_task(task, model_id: str, interval: int, verifier: str, cas
         # The lineage claim: interval 0's seats check it.
         parent_final = declared_parent(res, certificate) if certificate.get("parent_id") and interval == 0 else None
         before = res.cache.downloaded
-        with sealed_inputs(res, certificate, needs_private_dir="key" in (parent_final or {})) as (keys, private_dir):
+        with res.cache.task(), sealed_inputs(res, certificate, needs_private_dir="key" in (parent_final or {})) as (
+                keys, private_dir):
             finding = keys if isinstance(keys, Finding) else run_verification(
                 certificate, interval, res.store, res.cache, on_step=progress, parent_final=parent_final,
                 limits=limits, keys=keys, private_dir=private_dir, kind=kind)
@@ -228,7 +228,7 @@ def check_attestation(self, attestation_id: str, verifier: str) -> dict[str, Any
                 check = Check("DISPUTED", f"unusable attestation: the batch file's key its attester delivered does not "
                                           f"open for this verifier: {exc}")
         if check is None:
-            with private_directory(res) as private_dir:
+            with res.cache.task(), private_directory(res) as private_dir:
                 key = None
                 if final in sealed_entries(certificate):  # the submitter's key agent delivers the final key
                     keys = model_keys(res, certificate)

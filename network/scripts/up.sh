@@ -60,6 +60,9 @@ if [ -f "$CONSENSUS_FILE" ] && [ -n "${TRAINPROOF_CONSENSUS:-}" ] && [ "$TRAINPR
 fi
 [ -f "$CONSENSUS_FILE" ] || echo "$CONSENSUS" > "$CONSENSUS_FILE"
 [ -f "$TEST_PLUMBING_FILE" ] || echo "$TEST_PLUMBING" > "$TEST_PLUMBING_FILE"
+[[ "$VERIFIERS_PER_ORG" =~ ^[0-9]+$ ]] && [ "$VERIFIERS_PER_ORG" -ge 2 ] && [ "$VERIFIERS_PER_ORG" -le 50 ] \
+  || die "TRAINPROOF_VERIFIERS_PER_ORG=$VERIFIERS_PER_ORG: give a whole number from 2 to 50 (a sub-quorum of 3 needs 4 verifiers)"
+[ -f "$VERIFIERS_PER_ORG_FILE" ] || echo "$VERIFIERS_PER_ORG" > "$VERIFIERS_PER_ORG_FILE"
 # render TEMPLATE OUT [NODE]: the template with @HOST:N@/@PORT:N@ (every node's address) and,
 # for NODE, its own @NAME@ placeholders filled in; the file is rewritten only when it changes.
 render() {

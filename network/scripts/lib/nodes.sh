@@ -25,7 +25,12 @@ TEST_PLUMBING_FILE="$TRAINPROOF_HOME/test-plumbing"
 TEST_PLUMBING=$(cat "$TEST_PLUMBING_FILE" 2>/dev/null || echo "${TRAINPROOF_TEST_PLUMBING:-0}")
 PEERS=(peer0.org1 peer0.org2)
 ORGS=(org1 org2)
-VERIFIERS_PER_ORG=5                  # verifier1..5@orgN: 10 verifiers, so 10 %-steps of malice can be measured
+# Verifier identities per org, fixed at the first up like the plumbing (remembered in
+# $TRAINPROOF_HOME/verifiers-per-org): 5 unless TRAINPROOF_VERIFIERS_PER_ORG says otherwise, so
+# 10 %-steps of malice can be measured; fewer where memory is short (bench-scale at 1e8 parameters:
+# every worker holds two 800 MB snapshots at once). 2 at least: a sub-quorum of 3 needs 4 verifiers.
+VERIFIERS_PER_ORG_FILE="$TRAINPROOF_HOME/verifiers-per-org"
+VERIFIERS_PER_ORG=$(cat "$VERIFIERS_PER_ORG_FILE" 2>/dev/null || echo "${TRAINPROOF_VERIFIERS_PER_ORG:-5}")
 # node -> gRPC port / operations (health, metrics) port / orderer admin (osnadmin) port /
 # peer chaincode-listener port / the org's chaincode server port
 declare -gA NODE_PORT=([orderer1]=17050 [orderer2]=17051 [orderer3]=17052 [orderer4]=17053 [peer0.org1]=17151 [peer0.org2]=17251)
