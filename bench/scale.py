@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import secrets
 import subprocess
 import sys
@@ -54,6 +53,17 @@ def hidden_width(parameters: float) -> int:
     return max(1, h)
 
 
+def _memory(field: str) -> int:
+    """A figure of /proc/self/status in bytes (``VmRSS`` now, ``VmHWM`` the peak). Not ru_maxrss: the
+    kernel carries the spawning process's high-water mark into it across exec (posix_spawn and vfork
+    run the child in the parent's memory until then), so the child of a parent that had trained a
+    1e8-parameter model reported that model's peak as its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}: bench-scale measures memory on Linux only")
+
+
 def measure_task(model_id: str, interval: int, org: str) -> dict[str, Any]:
     """Run in the child: one verifier task of ``interval`` with an empty cache; its costs as a dict."""
     import_module("torch")  # what a worker has loaded before any task: part of the baseline
@@ -69,14 +79,14 @@ def measure_task(model_id: str, interval: int, org: str) -> dict[str, Any]:
     certificate = ledger.get_model(model_id)["certificate"]
     limits = ledger.get_assignment(model_id).get("config") or {}
     assert not certificate.get("parent_id"), "bench-scale trains its models from scratch"
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    baseline = _memory("VmHWM")  # the peak so far: the imports, the gateway, the certificate
     with ArtifactStore.from_state(role="verifier", org=org) as store, tempfile.TemporaryDirectory() as tmp:
         cache = ArtifactCache(store, Path(tmp) / "artifacts")
         started = time.perf_counter()
         finding = verify_interval(certificate, interval, store, cache, limits=limits)
         task_seconds = time.perf_counter() - started
         downloaded = cache.downloaded  # the cache started empty: every artifact the task used
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _memory("VmHWM")
     return {"verdict": finding.verdict, "reason": finding.reason, "downloaded": downloaded,
             "baseline_rss": baseline, "peak_rss": peak, "replay_s": finding.replay_seconds, "task_s": task_seconds}
 

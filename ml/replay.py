@@ -29,7 +29,7 @@ from trainproof.ml import state
 from trainproof.ml.data import BatchStream, load_dataset
 from trainproof.ml.fingerprint import differences, fingerprint
 from trainproof.ml.loop import build_training, train_step
-from trainproof.ml.snapshot import Snapshot, SnapshotError, parse_snapshot, read_snapshot, write_snapshot
+from trainproof.ml.snapshot import Snapshot, SnapshotError, parse_snapshot, read_bytes, read_snapshot, write_snapshot
 
 # Measured with bench.detection.paper --calibrate (digits, 10-step intervals): honest replays
 # in another environment (1 thread instead of 2, oneDNN off) stay ≤ 3e-7 for the MLP
@@ -62,10 +62,7 @@ def _manifest_entry(certificate: dict, sha256: str, what: str) -> dict:
 
 def _load_listed(path: str | Path, certificate: dict, what: str) -> tuple[Snapshot, dict]:
     """Read a snapshot once, find it in the manifest by its hash, then parse those bytes."""
-    try:
-        blob = Path(path).read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"{path}: cannot read ({exc.strerror})") from None
+    blob = read_bytes(path)
     entry = _manifest_entry(certificate, hashlib.sha256(blob).hexdigest(), what)
     if entry.get("size") not in (None, len(blob)):
         raise SnapshotError(f"{path}: size {len(blob)} differs from the manifest's {entry['size']}")
@@ -114,20 +111,31 @@ def _pick_device(recorded: str, requested: str | None) -> torch.device:
     return torch.device("cpu")
 
 
-def _rel(names: list[str], replayed: dict, end: dict, start: dict) -> float:
-    """|replayed − end| / |end − start| over the named float tensors, in float64."""
-    num = den = 0.0
-    for n in names:
-        e = end[n].double()
-        num += float(torch.sum((replayed[n].double() - e) ** 2))
-        den += float(torch.sum((e - start[n].double()) ** 2))
+# Elements per float64 pass of `squared_distance`: its temporaries stay at a few MB whatever the
+# tensor, where a whole-tensor pass held four float64 copies (3 snapshots' worth at 1e8 parameters).
+_SLICE = 1 << 20
+
+
+def squared_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Σ (a − b)² in float64, a slice at a time."""
+    a, b = a.reshape(-1), b.reshape(-1)
+    return sum(float(torch.sum((a[i:i + _SLICE].double() - b[i:i + _SLICE].double()) ** 2))
+               for i in range(0, a.numel(), _SLICE))
+
+
+def _rel(names: list[str], replayed: dict, end: dict, moved: dict[str, float]) -> float:
+    """|replayed − end| / |end − start| over the named float tensors, in float64; ``moved`` holds
+    each tensor's Σ (end − start)² (`replay_interval` measures it before training, when the model
+    still holds the start weights, so the start snapshot need not stay in memory)."""
+    num = sum(squared_distance(replayed[n], end[n]) for n in names)
+    den = sum(moved.get(n, 0.0) for n in names)
     if num == 0.0:
         return 0.0
     return math.inf if den == 0.0 else math.sqrt(num / den)
 
 
-def compare(replayed: Snapshot, end: Snapshot, start: Snapshot) -> dict[str, Any]:
-    """Distances between the replayed and the submitted end state."""
+def compare(replayed: Snapshot, end: Snapshot, moved: dict[str, float]) -> dict[str, Any]:
+    """Distances between the replayed and the submitted end state (``moved``: see `_rel`)."""
     mismatched = sorted(n for n in set(replayed.tensors) | set(end.tensors)
                         if n not in replayed.tensors or n not in end.tensors or not torch.equal(replayed.tensors[n], end.tensors[n]))
     keys = set(replayed.meta) | set(end.meta)
@@ -139,8 +147,8 @@ def compare(replayed: Snapshot, end: Snapshot, start: Snapshot) -> dict[str, Any
         if n not in replayed.tensors or replayed.tensors[n].shape != end.tensors[n].shape:
             raise SnapshotError(f"the end snapshot's tensor {n!r} does not match the architecture")
     return {
-        "params_rel": _rel(params, replayed.tensors, end.tensors, start.tensors),
-        "buffers_rel": _rel(floats, replayed.tensors, end.tensors, start.tensors),
+        "params_rel": _rel(params, replayed.tensors, end.tensors, moved),
+        "buffers_rel": _rel(floats, replayed.tensors, end.tensors, moved),
         "int_buffers_equal": all(torch.equal(replayed.tensors[n], end.tensors[n]) for n in ints),
         "mismatched_tensors": mismatched,
         "mismatched_state": meta_diff,
@@ -159,20 +167,12 @@ def replay_interval(start_path: str | Path, end_path: str | Path, certificate: d
     snapshot is written to ``out_path`` (a temporary file if not given). ``device`` and
     ``threads`` override the recorded ones (that forfeits the exact mode).
     """
+    # Memory: at most three snapshots' worth at any time (bench-scale measures it). So the start
+    # snapshot is let go once the model holds its state, the end one is read only then, and the
+    # training state is let go before the replayed file is read back for the comparison.
     start, start_entry = _load_listed(start_path, certificate, "start")
-    end, end_entry = _load_listed(end_path, certificate, "end")
-    if end_entry["index"] != start_entry["index"] + 1:
-        raise SnapshotError(f"snapshots {start_entry['index']} and {end_entry['index']} are not consecutive")
     recipe = certificate["recipe"]
     dataset = load_dataset(dataset_path, certificate["dataset"]["sha256"])
-    # The step count is the ledger's (the manifest), never the artifacts' own claim about it.
-    for snap, entry in ((start, start_entry), (end, end_entry)):
-        if snap.meta.get("step") != entry["step"]:
-            raise SnapshotError(f"snapshot {entry['index']} records step {str(snap.meta.get('step'))[:32]}, "
-                                f"the certificate's manifest says {entry['step']}")
-    total = int(end_entry["step"]) - int(start_entry["step"])
-    if total < 0:
-        raise SnapshotError("the end snapshot's step is before the start snapshot's")
     recorded_fp = start.meta["fingerprint"]
     dev = _pick_device(recorded_fp.get("device", "cpu"), device)
 
@@ -180,6 +180,21 @@ def replay_interval(start_path: str | Path, end_path: str | Path, certificate: d
         t = build_training(recipe, dev)
         _check_hyperparameters(t.optimizer, start.meta, t.scheduler is not None)
         where = state.restore(start.tensors, start.meta, t.model, t.optimizer, t.scheduler, t.scaler)
+        start_step = start.meta.get("step")
+        del start
+        end, end_entry = _load_listed(end_path, certificate, "end")
+        if end_entry["index"] != start_entry["index"] + 1:
+            raise SnapshotError(f"snapshots {start_entry['index']} and {end_entry['index']} are not consecutive")
+        # The step count is the ledger's (the manifest), never the artifacts' own claim about it.
+        for step, entry in ((start_step, start_entry), (end.meta.get("step"), end_entry)):
+            if step != entry["step"]:
+                raise SnapshotError(f"snapshot {entry['index']} records step {str(step)[:32]}, "
+                                    f"the certificate's manifest says {entry['step']}")
+        total = int(end_entry["step"]) - int(start_entry["step"])
+        if total < 0:
+            raise SnapshotError("the end snapshot's step is before the start snapshot's")
+        moved = {n: squared_distance(end.tensors[n], v) for n, v in state.model_tensors(t.model).items()
+                 if n in end.tensors and end.tensors[n].shape == v.shape and v.is_floating_point()}
         current_fp = fingerprint(dev, t.optimizer)
         stream = BatchStream(dataset, int(recipe["batch_size"]), int(recipe["seeds"]["data"]), where.epoch, where.position, dev)
         for done in range(1, total + 1):
@@ -193,8 +208,9 @@ def replay_interval(start_path: str | Path, end_path: str | Path, certificate: d
     if out_path is None:
         out_path = Path(tempfile.mkdtemp(prefix="trainproof-replay-")) / f"{end_entry['index']}.safetensors"
     sha, _ = write_snapshot(out_path, tensors, meta)
+    del t, tensors, stream
     replayed = read_snapshot(out_path)
-    distances = compare(replayed, end, start)
+    distances = compare(replayed, end, moved)
     fp_diff = differences(recorded_fp, current_fp)
     distances["fingerprint_differences"] = fp_diff
     exact = not distances["mismatched_tensors"] and not distances["mismatched_state"]

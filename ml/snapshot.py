@@ -175,20 +175,25 @@ def sha256_files(paths: list[str | os.PathLike], workers: int | None = None) -> 
 
 
 def write_snapshot(path: str | os.PathLike, tensors: dict, meta: dict) -> tuple[str, int]:
-    """Write tensors + JSON state atomically; return (sha256, size) of the file."""
-    from safetensors.torch import save
+    """Write tensors + JSON state atomically; return (sha256, size) of the file.
+
+    Streamed to disk (`save_file`), then hashed from the file: `save` would build the whole file
+    in memory, twice (its buffer and the bytes made of it), two snapshots' worth on top of the
+    tensors themselves.
+    """
+    from safetensors.torch import save_file
 
     meta = {"format": FORMAT, **meta}
-    blob = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={META_KEY: dumps_canonical(meta)})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(blob)
-        f.flush()
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
+              metadata={META_KEY: dumps_canonical(meta)})
+    with tmp.open("rb+") as f:
         os.fsync(f.fileno())
+    sha, size = sha256_file(tmp), tmp.stat().st_size
     tmp.replace(path)
-    return hashlib.sha256(blob).hexdigest(), len(blob)
+    return sha, size
 
 
 @dataclass
@@ -201,29 +206,55 @@ class Snapshot:
     size: int
 
 
-def parse_snapshot(blob: bytes, label: str, require_meta: bool = True) -> Snapshot:
-    """Validate and decode snapshot bytes (already hashed by the caller or not)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+def read_bytes(path: str | os.PathLike) -> bytearray:
+    """A file's bytes, read once into a buffer that `parse_snapshot` can view without copying."""
+    try:
+        with open(path, "rb") as f:
+            blob = bytearray(os.fstat(f.fileno()).st_size)
+            got = f.readinto(blob)
+            if got != len(blob) or f.read(1):
+                raise SnapshotError(f"{path}: changed size while being read")
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read ({exc.strerror})") from None
+    return blob
 
+
+def _views(blob: bytearray, header: Header, label: str) -> dict:
+    """One tensor per header entry, viewing ``blob`` (the header has been checked: every tensor's
+    bytes lie in the file, back to back, sized for its shape and dtype). Copying them, as
+    safetensors' `load` does, held each snapshot twice while it was read."""
+    import torch
+
+    dtypes = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+              "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U64": torch.uint64,
+              "U32": torch.uint32, "U16": torch.uint16, "U8": torch.uint8, "BOOL": torch.bool}
+    tensors = {}
+    for info in header.tensors.values():
+        dtype, count = dtypes[info.dtype], math.prod(info.shape)
+        flat = (torch.frombuffer(blob, dtype=dtype, count=count, offset=info.start) if count
+                else torch.empty(0, dtype=dtype))
+        if dtype == torch.bool and bool((flat.view(torch.uint8) > 1).any()):
+            raise SnapshotError(f"{label}: corrupt safetensors data (BOOL tensor {info.name!r} holds bytes other than 0 and 1)")
+        tensors[info.name] = flat.reshape(info.shape)
+    return tensors
+
+
+def parse_snapshot(blob: bytes | bytearray, label: str, require_meta: bool = True) -> Snapshot:
+    """Validate and decode snapshot bytes (already hashed by the caller or not).
+
+    The tensors view a bytearray ``blob`` (`read_bytes`'s) and so keep it alive; other bytes are copied once.
+    """
     header = parse_header(blob, len(blob), label)
     meta = header.meta
     if require_meta and (meta is None or meta.get("format") != FORMAT):
         raise SnapshotError(f"{label}: not a trainproof snapshot (no {FORMAT!r} state in the header)")
-    try:
-        tensors = load(blob)
-    except SafetensorError as exc:
-        raise SnapshotError(f"{label}: corrupt safetensors data ({exc})") from None
+    tensors = _views(blob if isinstance(blob, bytearray) else bytearray(blob), header, label)
     return Snapshot(tensors, meta or {}, hashlib.sha256(blob).hexdigest(), len(blob))
 
 
 def read_snapshot(path: str | os.PathLike) -> Snapshot:
     """Load a snapshot without a hash to check against (the caller's own files)."""
-    try:
-        blob = Path(path).read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_snapshot(blob, str(path))
+    return parse_snapshot(read_bytes(path), str(path))
 
 
 def load_verified(path: str | os.PathLike, expected_sha256: str, expected_size: int | None = None) -> Snapshot:
@@ -232,10 +263,7 @@ def load_verified(path: str | os.PathLike, expected_sha256: str, expected_size: 
     The bytes are read once, hashed, and parsed from that same buffer, so the file cannot
     change between the check and the use. Raises SnapshotError on any mismatch.
     """
-    try:
-        blob = Path(path).read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"{path}: cannot read ({exc.strerror})") from None
+    blob = read_bytes(path)
     if expected_size is not None and len(blob) != expected_size:
         raise SnapshotError(f"{path}: size {len(blob)} bytes, the ledger says {expected_size} (truncated or replaced)")
     actual = hashlib.sha256(blob).hexdigest()

@@ -78,17 +78,23 @@ def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
+def model_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's parameters and buffers under their snapshot names (``param/…``, ``buffer/…``):
+    the live tensors, not copies, so they change as the model trains."""
+    param_names = [n for n, _ in model.named_parameters()]
+    state = model.state_dict()
+    tensors = {f"param/{n}": state[n] for n in param_names}
+    tensors.update((f"buffer/{n}", state[n]) for n in state if n not in set(param_names))
+    return tensors
+
+
 def capture(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler, where: Position,
             fingerprint: dict[str, Any], index: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, JSON state) of the training state right now."""
-    tensors: dict[str, torch.Tensor] = {}
+    tensors = model_tensors(model)
     param_names = [n for n, _ in model.named_parameters()]
     state = model.state_dict()
     buffer_names = [n for n in state if n not in set(param_names)]
-    for n in param_names:
-        tensors[f"param/{n}"] = state[n]
-    for n in buffer_names:
-        tensors[f"buffer/{n}"] = state[n]
     layers = list(dict.fromkeys(layer_of(n) for n in state))
 
     opt_state = optimizer.state_dict()
@@ -137,7 +143,9 @@ def restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], model: nn.Mo
     for key, value in tensors.items():
         if key.startswith("optim/"):
             _, pid, name = key.split("/", 2)
-            opt_state.setdefault(int(pid), {})[name] = value  # load_state_dict moves it to the param's device
+            # A copy: load_state_dict keeps a tensor that is already on the param's device and dtype,
+            # and one read from a file is a view of the whole file's bytes, which it would keep alive.
+            opt_state.setdefault(int(pid), {})[name] = value.clone()
     for pid, entries in meta["optimizer"]["state_scalars"].items():
         opt_state.setdefault(int(pid), {}).update(entries)
     groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in meta["optimizer"]["param_groups"]]

@@ -159,3 +159,12 @@ def test_recipe_settings_must_match_the_snapshot(mlp_run):
     cert["recipe"]["optimizer"]["params"]["momentum"] = 0.5
     with pytest.raises(SnapshotError, match="optimizer settings"):
         _replay(run_dir, cert, 1)
+
+
+def test_the_squared_distance_is_taken_a_slice_at_a_time_and_equals_the_whole_tensor_sum():
+    from trainproof.ml.replay import _SLICE, squared_distance
+
+    a, b = torch.randn(3 * _SLICE + 17), torch.randn(3 * _SLICE + 17)
+    whole = float(torch.sum((a.double() - b.double()) ** 2))
+    assert squared_distance(a.reshape(-1, 17 + 3 * _SLICE), b) == pytest.approx(whole, rel=1e-12)
+    assert squared_distance(a[:0], b[:0]) == 0.0

@@ -76,3 +76,37 @@ def test_plain_safetensors_is_not_a_snapshot(tmp_path):
     save_file({"w": torch.ones(2)}, tmp_path / "plain.safetensors")
     with pytest.raises(SnapshotError, match="not a trainproof snapshot"):
         read_snapshot(tmp_path / "plain.safetensors")
+
+
+def test_tensors_are_read_as_views_of_one_buffer_equal_to_what_safetensors_reads(tmp_path):
+    """`parse_snapshot` views the file's bytes instead of copying them (a snapshot was held twice
+    while it was read); every dtype, an empty tensor and odd offsets read as safetensors reads them."""
+    from safetensors.torch import load_file
+
+    tensors = {"param/f32": torch.randn(7, 3), "param/f64": torch.randn(5, dtype=torch.float64),
+               "param/bf16": torch.randn(3).to(torch.bfloat16), "param/f16": torch.randn(3).half(),
+               "buffer/i64": torch.arange(4), "buffer/u8": torch.arange(3, dtype=torch.uint8),
+               "buffer/i8": torch.tensor([-1, 2], dtype=torch.int8), "buffer/bool": torch.tensor([True, False, True]),
+               "buffer/empty": torch.zeros(0, 4)}
+    path = tmp_path / "all.safetensors"
+    write_snapshot(path, tensors, {"kind": "snapshot", "step": 1})
+    loaded = read_snapshot(path)
+    reference = load_file(path)
+    assert set(loaded.tensors) == set(reference) == set(tensors)
+    for name, tensor in reference.items():
+        assert loaded.tensors[name].dtype == tensor.dtype and torch.equal(loaded.tensors[name], tensor), name
+    # views of one buffer: the tensors lie as far apart in memory as in the file
+    offsets = {info.name: info.start for info in read_header(path).tensors.values()}
+    for name in ("param/f64", "buffer/i64", "buffer/bool"):
+        assert (loaded.tensors[name].data_ptr() - loaded.tensors["param/f32"].data_ptr()
+                == offsets[name] - offsets["param/f32"])
+
+
+def test_a_bool_tensor_holding_other_bytes_than_0_and_1_is_refused(tmp_path):
+    path = tmp_path / "b.safetensors"
+    write_snapshot(path, {"buffer/flag": torch.tensor([True, False])}, {"kind": "snapshot", "step": 1})
+    raw = bytearray(path.read_bytes())
+    raw[-2] = 2  # the first element of the only tensor, which ends the file
+    path.write_bytes(bytes(raw))
+    with pytest.raises(SnapshotError, match="BOOL tensor 'buffer/flag' holds bytes other than 0 and 1"):
+        read_snapshot(path)
