@@ -76,6 +76,11 @@ class ArtifactCache:
         """A new directory of this process's own (0700) under the cache, swept if the process dies."""
         return Path(tempfile.mkdtemp(prefix=f".{kind}-{os.getpid()}-", dir=self.directory))
 
+    def output_path(self, name: str) -> Path:
+        """Where a task writes a file of its own (the replayed snapshot): in its holds, so that a
+        killed worker's output is swept with them; in the cache directory outside a task."""
+        return (self._holds or self.directory) / name
+
     def fetch(self, uri: str, sha256: str, size: int | None = None) -> Path:
         """The artifact's path (inside a task, the task's hold on it); ``size`` (the ledger's) bounds
         what is downloaded."""

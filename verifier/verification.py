@@ -229,7 +229,7 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
                            {"scores_match": True, "details": {"mode": SCORES}})
         dataset = fetch(certificate["dataset"], "the dataset")
         started = time.monotonic()
-        out = cache.directory / f"replay-{certificate['model_id']}-{interval}.safetensors"
+        out = cache.output_path(f"replay-{certificate['model_id']}-{interval}.safetensors")
         result = replay_interval(start, end, certificate, dataset, on_step=on_step, out_path=out)
         seconds = time.monotonic() - started
     except StorageUnavailable:

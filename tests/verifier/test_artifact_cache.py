@@ -159,3 +159,13 @@ def test_tasks_on_two_threads_of_one_worker_hold_their_own_artifacts(tmp_path):
         thread.join()
     assert not errors
     assert held[A].parent != held[B].parent and not held[A].exists() and not held[B].exists()
+
+
+def test_a_tasks_own_output_lives_in_its_holds_and_goes_with_them(tmp_path):
+    cache = ArtifactCache(Store(), tmp_path / "cache", max_bytes=0)
+    assert cache.output_path("replay-m-3.safetensors") == tmp_path / "cache" / "replay-m-3.safetensors"
+    with cache.task():
+        out = cache.output_path("replay-m-3.safetensors")
+        out.write_bytes(b"replayed")
+        assert out.parent.name.startswith(f".hold-{os.getpid()}-")
+    assert not out.exists()
