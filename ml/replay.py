@@ -117,9 +117,9 @@ _SLICE = 1 << 20
 
 
 def squared_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Σ (a − b)² in float64, a slice at a time."""
+    """Σ (a − b)² in float64, a slice at a time, on ``a``'s device (``b`` may be the model's, on a GPU)."""
     a, b = a.reshape(-1), b.reshape(-1)
-    return sum(float(torch.sum((a[i:i + _SLICE].double() - b[i:i + _SLICE].double()) ** 2))
+    return sum(float(torch.sum((a[i:i + _SLICE].double() - b[i:i + _SLICE].to(a.device).double()) ** 2))
                for i in range(0, a.numel(), _SLICE))
 
 
