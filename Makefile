@@ -15,7 +15,7 @@ help:
 	@echo "make test           install, start the network, run every test, stop what it started"
 	@echo "make network-up [CONSENSUS=raft|bft] | network-down | network-clean | network-status"
 	@echo "make bench          all benchmarks (bench-ledger, bench-analysis, bench-detection, bench-storage, ...)"
-	@echo "make bench-scale    one model's cost at 1e5-1e7 parameters: submit, per-task download, RSS, replay, verdict"
+	@echo "make bench-scale    one model's cost at 1e5-1e7 parameters (1e8 with --sizes, see bench/scale.py): submit, per-task download, RSS, replay, verdict"
 
 install:
 	@network/scripts/install.sh all
