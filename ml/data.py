@@ -15,12 +15,11 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from trainproof.ml.snapshot import SnapshotError, dumps_canonical, load_verified, parse_snapshot, write_snapshot
+from trainproof.ml.snapshot import SnapshotError, dumps_canonical, load_verified, read_snapshot, write_snapshot
 
 ORDER_ALGORITHM = "splitmix64-argsort/1"
 DIGITS_PREPROCESSING = ["sklearn.datasets.load_digits", "scale 1/16 to [0, 1]", "float32"]
@@ -55,7 +54,7 @@ def load_dataset(path: str | os.PathLike, expected_sha256: str | None = None) ->
     if expected_sha256 is not None:
         snap = load_verified(path, expected_sha256)
     else:
-        snap = parse_snapshot(Path(path).read_bytes(), str(path))
+        snap = read_snapshot(path)
     if snap.meta.get("kind") != "dataset" or set(snap.tensors) != {"x", "y"}:
         raise SnapshotError(f"{path}: not a trainproof dataset file (needs tensors x and y)")
     return Dataset(snap.tensors["x"], snap.tensors["y"], snap.meta["name"], snap.meta["preprocessing"], snap.sha256, snap.size)

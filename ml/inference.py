@@ -29,7 +29,7 @@ from trainproof.ml import state
 from trainproof.ml.fingerprint import fingerprint
 from trainproof.ml.registry import SPEC_ATTR, SpecError, build_model
 from trainproof.ml.replay import _isolated
-from trainproof.ml.snapshot import SnapshotError, parse_snapshot
+from trainproof.ml.snapshot import SnapshotError, parse_snapshot, read_bytes
 
 
 class InferenceError(ValueError):
@@ -83,10 +83,7 @@ def load_model(certificate: dict, snapshot_path: str | Path) -> nn.Module:
     """
     architecture = _architecture(certificate)
     entry = final_snapshot(certificate)
-    try:
-        blob = Path(snapshot_path).read_bytes()
-    except OSError as exc:
-        raise SnapshotError(f"{snapshot_path}: cannot read ({exc.strerror})") from None
+    blob = read_bytes(snapshot_path)
     sha = hashlib.sha256(blob).hexdigest()
     if sha != str(entry.get("sha256", "")).lower():
         raise SnapshotError(f"{snapshot_path}: SHA-256 {sha} is not the certificate's final snapshot "
