@@ -120,11 +120,13 @@ class Recorder:
         """Score every interval, hash the final layers, write ``run.json``; returns it."""
         from trainproof.ml.hashchain import layer_chain
         from trainproof.ml.metrics import interval_scores
+        from trainproof.ml.probe import add_probe_losses
 
         if self.steps_done != self.total_steps:
             raise RecorderError(f"finish() after {self.steps_done} of {self.total_steps} steps")
         paths = [self.run_dir / s["file"] for s in self.snapshots]
         scores = interval_scores(paths)
+        add_probe_losses(scores, self.recipe, self.dataset, paths)
         run = {
             "name": self.name,
             "version": self.version,

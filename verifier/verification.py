@@ -5,8 +5,9 @@
    the claimed profiles (``claims_mismatch``);
 2. for interval 0 of a model with a declared parent: check that snapshot 0 is the parent's final
    snapshot file, or holds its weights (the layer hash chains agree), else the lineage is forged;
-3. a score check (an unselected interval's seat) ends here with ACCEPT; a selected interval is
-   replayed from its start snapshot with the dataset and compared with the submitted end;
+3. download the dataset and recompute the interval's claimed probe loss at both ends
+   (``probe_mismatch``); a score check (an unselected interval's seat) ends here with ACCEPT;
+   a selected interval is replayed from its start snapshot and compared with the submitted end;
 4. store the replayed snapshot as evidence and return the verdict with its distances.
 Anything wrong with the submission itself (bad hash, missing object, unknown architecture,
 falsified scores, a recipe the replay cannot follow) is a REJECT "unusable submission" with the
@@ -30,7 +31,9 @@ from trainproof.storage import EVIDENCE, ArtifactStore, StorageError, StorageUna
 from trainproof.storage.sealing import SealError
 from trainproof.ml.hashchain import layer_chain
 from trainproof.ml.metrics import METRICS, input_profile, score_pair
+from trainproof.ml.data import load_dataset
 from trainproof.ml.outliers import profile_shift
+from trainproof.ml.probe import close as probe_close, probe_losses
 from trainproof.ml.registry import SpecError, build_model
 from trainproof.ml.replay import replay_interval
 from trainproof.ml.snapshot import SnapshotError
@@ -101,6 +104,23 @@ def claims_mismatch(certificate: dict[str, Any], interval: int, start: Path, end
         if not _close(expected, float(s["input_shift"])):
             return (f"claimed input_shift of interval {s['interval']} is {float(s['input_shift']):.6g}, the claimed "
                     f"input profiles give {expected:.6g}")
+    return ""
+
+
+def probe_mismatch(certificate: dict[str, Any], interval: int, start: Path, end: Path, dataset: Path) -> str:
+    """'' if the interval's claimed probe loss at both ends (``ml/probe.py``) is what its two
+    snapshots give on the dataset, else what differs. A certificate stored before probe losses
+    were claimed has none to check (the contract's schema requires them of every new one)."""
+    claimed = certificate["scores"][interval].get("probe_loss")
+    if claimed is None:
+        return ""
+    recipe = certificate["recipe"]
+    found = probe_losses(recipe["architecture"], recipe["loss"], load_dataset(dataset, certificate["dataset"]["sha256"]),
+                         [start, end])
+    for where, theirs, ours in zip(("start", "end"), claimed, found):
+        if not probe_close(float(theirs), ours):
+            return (f"claimed probe_loss of interval {interval} at its {where} is {float(theirs):.9g}, the snapshots give "
+                    f"{ours:.9g} on the dataset")
     return ""
 
 
@@ -190,7 +210,7 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
     ``keys``: a confidential model's data keys delivered to this verifier (plaintext SHA-256 →
     key), its sealed artifacts decrypted into ``private_dir`` (the caller's, removed after the task);
     ``kind``: what the contract seated this verifier for, ``replay`` (a selected interval) or
-    ``scores`` (an unselected one: its claims checked, nothing replayed, no dataset needed)."""
+    ``scores`` (an unselected one: its claims and probe losses checked, nothing replayed)."""
     snapshots = certificate["snapshots"]
     if not 0 <= interval < len(snapshots) - 1:
         return Finding("REJECT", f"interval {interval} does not exist in the manifest")
@@ -222,12 +242,15 @@ def verify_interval(certificate: dict, interval: int, store: ArtifactStore, cach
             if forged:
                 return Finding("REJECT", f"lineage: {forged} (declared parent {certificate.get('parent_id')})",
                                {"scores_match": True})
+        dataset = fetch(certificate["dataset"], "the dataset")
+        mismatch = probe_mismatch(certificate, interval, start, end, dataset)
+        if mismatch:
+            return Finding("REJECT", f"falsified scores: {mismatch}", {"scores_match": False})
         if kind == SCORES:
-            checked = "its claimed scores match its snapshots" + (" and it starts from the parent's final weights"
-                                                                 if parent_final is not None and interval == 0 else "")
+            checked = "its claimed scores and probe losses match its snapshots" + (
+                " and it starts from the parent's final weights" if parent_final is not None and interval == 0 else "")
             return Finding("ACCEPT", f"score check of interval {interval}: {checked}",
                            {"scores_match": True, "details": {"mode": SCORES}})
-        dataset = fetch(certificate["dataset"], "the dataset")
         started = time.monotonic()
         out = cache.output_path(f"replay-{certificate['model_id']}-{interval}.safetensors")
         result = replay_interval(start, end, certificate, dataset, on_step=on_step, out_path=out)

@@ -1,7 +1,7 @@
 """The contract's rule on the suite's runs: per-family figures, costs, and the threshold choice.
 
-Everything here calls ``chaincode/contract/selection.py`` on the claimed series (absolute change
-and input shift), as the contract does. Model-level detection is exact over the audit draw: a
+Everything here calls ``chaincode/contract/selection.py`` on the claimed series (absolute change,
+input shift and probe loss), as the contract does. Model-level detection is exact over the audit draw: a
 model is caught when the rules pick a bad interval, otherwise with the probability that the
 audit sample (drawn from the intervals the rules left) contains at least one of its bad intervals.
 """
@@ -21,9 +21,11 @@ REPLICAS = tuple(replication.first_seats({**DEFAULTS, "replication": mode})
 AUDIT_CURVE = (0.05, 0.1, 0.2)
 # The grid the calibration half chooses from; a setting absent here keeps selection's default.
 GRID: dict[str, tuple[float, ...]] = {
-    "k": (3.0, 4.0, 5.0, 6.0),
-    "shift_k": (3.0, 4.0, 5.0, 6.0),
-    "low_k": (3.0, 4.0, 5.0, 6.0),
+    "k": (3.0, 4.0, 5.0),
+    "shift_k": (3.0, 4.0, 5.0),
+    "low_k": (3.0, 4.0, 5.0),
+    "joint_k": (3.5, 4.0, 5.0),
+    "probe_rise": (0.01, 0.02, 0.04),
 }
 
 
@@ -31,8 +33,9 @@ def picked(run: dict[str, Any], settings: dict[str, float]) -> set[int]:
     """The intervals the contract's deterministic rules pick from the run's claimed series."""
     from trainproof.chaincode.contract import selection
 
-    rates = selection.learning_rates(run["recipe"], len(run["absolute"]))
-    return set(selection.deterministic(run["absolute"], shifts=run["input_shift"], rates=rates, **settings))
+    claims = {"scores": run["absolute"], "shifts": run["input_shift"], "probes": run.get("probe_loss"),
+              "rates": selection.learning_rates(run["recipe"], len(run["absolute"]))}
+    return set(selection.deterministic(**claims, **settings))
 
 
 def cost_ratio(selected_share: float, replicas: int) -> float:

@@ -178,8 +178,7 @@ def _contract(run: dict, metric: str) -> set[int]:
 
     if metric != "absolute":
         return set()
-    return set(selection.deterministic(_series(run, metric), DEFAULTS["k"], _claimed_shifts(run), DEFAULTS["shift_k"],
-                                       DEFAULTS["low_k"]))
+    return set(selection.deterministic(_series(run, metric), shifts=_claimed_shifts(run), **selection.settings(DEFAULTS)))
 
 
 DETECTORS["contract"] = _contract
@@ -192,6 +191,7 @@ def system(results: list[dict]) -> None:
     from trainproof.chaincode.contract.config import DEFAULTS
 
     print(f"\nThe contract (defaults k={DEFAULTS['k']:g}, shift_k={DEFAULTS['shift_k']:g}, low_k={DEFAULTS['low_k']:g}, "
+          f"joint_k={DEFAULTS['joint_k']:g}; these runs claim no probe losses, so its probe rule is off; "
           f"audit {DEFAULTS['audit_fraction']:g}, sub-quorum {DEFAULTS['sub_quorum_size']}), per family:")
     print(f"{'family':<8} {'runs':>4} {'selected':>9} {'cost':>6} {'P':>5} {'R':>5} {'F1':>5} {'model detection':>16}")
     for kind in KINDS:

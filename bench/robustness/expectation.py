@@ -43,16 +43,18 @@ def p_malicious_majority(pool: int, bad: int, size: int) -> float:
     return sum(math.comb(bad, j) * math.comb(pool - bad, size - j) for j in range(need, size + 1)) / total
 
 
-def selections(scores: list[float], shifts: list[float], cfg: dict) -> tuple[set[int], list[int], int]:
-    """The contract's deterministic picks (``selection.deterministic``), the rest, the audit size."""
-    fixed = set(selection.deterministic(scores, cfg["k"], shifts, cfg["shift_k"], cfg["low_k"]))
-    rest = [i for i in range(len(scores)) if i not in fixed]
-    return fixed, rest, min(len(rest), selection.audit_size(len(scores), cfg["audit_fraction"]))
+def selections(claims: dict, cfg: dict) -> tuple[set[int], list[int], int]:
+    """The contract's deterministic picks (``selection.deterministic`` of ``selection.claims``), the
+    rest, the audit size."""
+    n = len(claims["scores"])
+    fixed = set(selection.deterministic(**claims, **selection.settings(cfg)))
+    rest = [i for i in range(n) if i not in fixed]
+    return fixed, rest, min(len(rest), selection.audit_size(n, cfg["audit_fraction"]))
 
 
 def expected_correct(spec: ModelSpec, cfg: dict, pool: int, bad: int, mode: Optional[str]) -> tuple[float, float]:
     """(P(judged correctly), P(a poisoned interval is selected)) over all audit samples and sub-quorums."""
-    fixed, rest, k = selections(spec.scores, spec.shifts, cfg)
+    fixed, rest, k = selections(spec.claims, cfg)
     q = p_malicious_majority(pool, bad, cfg["sub_quorum_size"]) if mode else 0.0
     poisoned = set(spec.poisoned)
     total = hit = correct = 0.0
@@ -68,7 +70,7 @@ def expected_correct(spec: ModelSpec, cfg: dict, pool: int, bad: int, mode: Opti
             elif honest_reject:  # ordered (or honest: q = 0) covers a bad interval only with a majority
                 p_verified *= q
         if mode == "chaotic":  # every other interval's score check: a chaotic majority rejects honest scores
-            p_verified *= (1 - q) ** (len(spec.scores) - len(chosen))
+            p_verified *= (1 - q) ** (len(spec.claims["scores"]) - len(chosen))
         total += 1
         hit += bool(chosen & poisoned)
         correct += (1 - p_verified) if poisoned else p_verified

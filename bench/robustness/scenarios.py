@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from trainproof.chaincode.contract import selection
 from trainproof.ml.certificate import SCORE_KEYS
 
 SUBMITTERS = ("org1-user1", "org2-user1")
@@ -30,8 +31,7 @@ class ModelSpec:
     seed: int
     submitter: str = ""
     run_dir: str = ""
-    scores: list[float] = field(default_factory=list)   # claimed Absolute Change per interval
-    shifts: list[float] = field(default_factory=list)   # claimed input shift per interval
+    claims: dict = field(default_factory=dict)   # what the contract's rules read (selection.claims of the run)
     attack_success_rate: Optional[float] = None
     accuracy: Optional[float] = None
     name: str = ""
@@ -88,8 +88,7 @@ def train_models(specs: list[ModelSpec], work: Path, intervals: int, steps: int,
             say(f"  trained {spec.label:<16} poisoned {spec.poisoned or '-'} ({time.monotonic() - t0:.1f} s)")
         run = json.loads(run_file.read_text())
         spec.run_dir = str(run_dir)
-        spec.scores = [float(s["absolute"]) for s in run["scores"]]
-        spec.shifts = [float(s["input_shift"]) for s in run["scores"]]
+        spec.claims = selection.claims(run)
         spec.accuracy = run.get("metrics", {}).get("accuracy")
         spec.attack_success_rate = run.get("metrics", {}).get("attack_success_rate")
     return time.monotonic() - started
@@ -107,7 +106,7 @@ def retrained(specs: list[ModelSpec], work: Path, intervals: int, steps: int, po
     submission needs its own run: the scenario (kind, poisoned intervals, submitter) is kept, the
     weights are new. Prints the training time and the backdoor's attack success rate.
     """
-    fresh = [dataclasses.replace(s, seed=secrets.randbelow(2 ** 31 - 2) + 1, run_dir="", scores=[], shifts=[])
+    fresh = [dataclasses.replace(s, seed=secrets.randbelow(2 ** 31 - 2) + 1, run_dir="", claims={})
              for s in specs]
     seconds = train_models(fresh, work / f"runs-{secrets.token_hex(4)}", intervals, steps, poison_fraction)
     asr = [s.attack_success_rate for s in fresh if s.poisoned and s.attack_success_rate is not None]

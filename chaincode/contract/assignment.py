@@ -18,8 +18,6 @@ from trainproof.chaincode.contract.identity import Identity, caller
 from trainproof.chaincode.contract.models import (
     ASSIGNED,
     SUBMITTED,
-    claimed_absolute_change,
-    claimed_input_shift,
     load_certificate,
     require_state,
     seated_intervals,
@@ -103,16 +101,14 @@ def assign(stub: Stub) -> dict[str, Any]:
         )
     drawn, seed_round = seeding.ready(stub, seeding.Subject.of_model(state), cfg["seed_reveal_seconds"])
     certificate = load_certificate(stub, mid)["certificate"]
-    sizes = claimed_absolute_change(certificate)
-    selected = selection.select(sizes, cfg["k"], cfg["audit_fraction"], HashStream(drawn, "audit"),
-                                claimed_input_shift(certificate), cfg["shift_k"], cfg["low_k"],
-                                selection.learning_rates(certificate["recipe"], len(sizes)))
+    selected = selection.select(audit_fraction=cfg["audit_fraction"], stream=HashStream(drawn, "audit"),
+                                **selection.claims(certificate), **selection.settings(cfg))
     deadline = stub.tx_timestamp + cfg["deadline_seconds"]
     submitter_msp = state["submitter"]["mspid"]
     seats = replication.first_seats(cfg)
     records = []
     chosen_intervals = {e["interval"] for e in selected}
-    checked = [i for i in range(len(sizes)) if i not in chosen_intervals]
+    checked = [i for i in range(len(certificate["scores"])) if i not in chosen_intervals]
     work = [(e["interval"], REPLAY, e["reasons"]) for e in selected] + [(i, SCORES, []) for i in checked]
     for i, kind, reasons in sorted(work):
         chosen = pick(HashStream(drawn, f"quorum/{i}"), pool, seats, submitter_msp)

@@ -52,14 +52,6 @@ def load_certificate(stub: Stub, model_id: str) -> dict[str, Any]:
     return record
 
 
-def claimed_absolute_change(certificate: dict[str, Any]) -> list[float]:
-    return [s["absolute"] for s in certificate["scores"]]
-
-
-def claimed_input_shift(certificate: dict[str, Any]) -> list[float]:
-    return [s["input_shift"] for s in certificate["scores"]]
-
-
 def seated_intervals(state: dict[str, Any]) -> list[int]:
     """Every interval with verifiers seated: the selected ones (replayed) and the others (their
     claimed scores checked). A model assigned before score checks existed has no ``checked``."""
@@ -119,6 +111,10 @@ def check_consistency(cert: dict[str, Any]) -> None:
         if score["interval"] != position:
             raise ChaincodeError(f"scores: score at position {position} is for interval {score['interval']}; "
                                  "intervals must be contiguous from 0")
+        if position and score["probe_loss"][0] != cert["scores"][position - 1]["probe_loss"][1]:
+            raise ChaincodeError(f"scores: interval {position}'s probe_loss starts at {score['probe_loss'][0]!r}, but interval "
+                                 f"{position - 1}'s ends at {cert['scores'][position - 1]['probe_loss'][1]!r}; both are "
+                                 f"snapshot {position}'s probe loss")
     layers, chain = cert["layer_hashes"]["layers"], cert["layer_hashes"]["chain"]
     if len(set(layers)) != len(layers):
         raise ChaincodeError("layer_hashes: layer names must be unique")

@@ -1,5 +1,6 @@
 """Which intervals to re-execute: the claimed Absolute-Change series' outliers both ways against a
-local trend, zero changes, input-shift outliers, and a random audit sample.
+local trend, zero changes, input-shift outliers, the two excesses together, rises of the probe
+loss, and a random audit sample.
 
 This module is the one selection rule: the contract enforces it, and ``trainproof analyze``,
 ``bench-detection`` and the robustness benchmark call it, so the figures they print are the
@@ -22,8 +23,12 @@ of exactly zero (rule ``zero``) are always selected: no change means no training
 ``input-shift``: the claimed input shift (how far the first layer's update moved away from the
 run's usual inputs, a χ² distance) is an outlier when log(shift) is more than ``shift_k`` robust
 standard deviations above the run's median; that is what finds poisoned data whose size hides in
-the noise. Only positive scores enter the fits (log needs them); fewer than three leave nothing
-to judge against, so no outliers are flagged and the audit sample does the work. Measured per
+the noise. Rule ``joint``: the size excess and the shift excess, each counted when positive, add
+up to more than ``joint_k``. Rule ``probe-rise``: the claimed probe loss (``ml/probe.py``: the
+model's loss on a fixed part of the claimed dataset at each snapshot, recomputed by every
+verifier seated on the interval) rose over the interval by more than ``probe_rise`` times the
+initial probe loss. Only positive scores enter the fits (log needs them); fewer than three leave
+nothing to judge against, so no outliers are flagged and the audit sample does the work. Measured per
 scenario family, thresholds chosen on one half of the suite and reported on the other: ``make
 bench-detection``.
 
@@ -43,6 +48,8 @@ DETRENDED = "detrended-mad"
 ZERO = "zero"
 LOW_TAIL = "low-tail"
 INPUT_SHIFT = "input-shift"
+JOINT = "joint"
+PROBE_RISE = "probe-rise"
 AUDIT = "audit"
 WINDOW = 3  # neighbours on each side in the local trend
 FIRST_JUDGED = 1  # the size rules leave interval 0 to the audit (no neighbours before it)
@@ -94,6 +101,18 @@ def _robust_scale(values: list[float]) -> tuple[float, float]:
     return center, max(median(abs(v - center) for v in values) * MAD_TO_SIGMA, MAD_FLOOR)
 
 
+def _standardised(residuals: dict[int, tuple[float, float]]) -> dict[int, float]:
+    """Each residual in robust sds from the run-wide median residual."""
+    center, scale = _robust_scale([r for r, _ in residuals.values()])
+    return {i: (r - center) / scale for i, (r, _) in residuals.items()}
+
+
+def _shift_z(shifts: list[float]) -> dict[int, float]:
+    """Robust z of log(shift) per interval with a positive shift (empty with fewer than three)."""
+    logs = {i: math.log(v) for i, v in enumerate(shifts) if v > 0}
+    return _standardised({i: (y, 0.0) for i, y in logs.items()}) if len(logs) >= 3 else {}
+
+
 def detrended_outliers(scores: list[float], k: float) -> list[dict[str, Any]]:
     """Intervals whose log change is more than k robust sds above their neighbours' local trend."""
     residuals = local_residuals(scores)
@@ -120,17 +139,43 @@ def thresholds(scores: list[float], k: float, rates: list[float] | None = None) 
 
 def input_shift_outliers(shifts: list[float], k: float) -> list[dict[str, Any]]:
     """Intervals whose log input shift is more than k robust sds above the run's median."""
-    points = [(i, math.log(v)) for i, v in enumerate(shifts) if v > 0]
-    if len(points) < 3:
+    return [{"interval": i, "rule": INPUT_SHIFT, "z": z, "threshold": k} for i, z in sorted(_shift_z(shifts).items()) if z > k]
+
+
+def joint_outliers(scores: list[float], shifts: list[float], k: float) -> list[dict[str, Any]]:
+    """Intervals whose size excess and input-shift excess, added, pass k robust sds.
+
+    Why: poisoning that is somewhat too big and lands somewhat off the usual inputs passes under
+    each rule's own threshold, and two moderate excesses together are rarer in clean runs than
+    either alone (bench-detection, held-out half: one-interval backdoors found by the rules in
+    0.94 → 1.00 of the 20-interval models, label flips 0.56 → 0.62). Only excesses add up: a
+    small change does not cancel a large shift, nor the reverse.
+    """
+    residuals, shift = local_residuals(scores), _shift_z(shifts)
+    if len(residuals) < 3 or not shift:
         return []
-    logs = [y for _, y in points]
-    center = median(logs)
-    scale = max(median(abs(y - center) for y in logs) * MAD_TO_SIGMA, MAD_FLOOR)
-    return [
-        {"interval": i, "rule": INPUT_SHIFT, "z": (y - center) / scale, "threshold": k}
-        for i, y in points
-        if (y - center) / scale > k
-    ]
+    size = _standardised(residuals)
+    joint = {i: max(0.0, z) + max(0.0, shift.get(i, 0.0)) for i, z in size.items()}
+    return [{"interval": i, "rule": JOINT, "z": z, "threshold": k} for i, z in sorted(joint.items()) if z > k]
+
+
+def probe_rises(probes: list[list[float]], rise: float) -> list[dict[str, Any]]:
+    """Intervals over which the probe loss (``ml/probe.py``: the model's loss on a fixed part of the
+    claimed dataset, at each end of the interval) rose by more than ``rise`` times the run's
+    initial probe loss.
+
+    Why: training on the claimed data lowers its loss; poisoned batches or flipped labels teach
+    the model something else, and the claimed data's loss goes up, often while the weights move
+    no further than honest training would (bench-detection, held-out half: label flips found by
+    the rules in 0.66 → 0.94 of models, groups of backdoored intervals 0.72 → 1.00). Scaled by the
+    initial loss, not per run, because late in training honest changes are tiny and a run-wide
+    spread would make any wobble look extreme. Interval 0 (from the initial weights) is not judged.
+    """
+    if not probes or not probes[0] or probes[0][0] <= 0:
+        return []
+    base = probes[0][0]
+    return [{"interval": i, "rule": PROBE_RISE, "rise": (end - start) / base, "threshold": rise}
+            for i, (start, end) in enumerate(probes) if i >= FIRST_JUDGED and (end - start) / base > rise]
 
 
 def low_tail(scores: list[float], k: float) -> list[dict[str, Any]]:
@@ -139,9 +184,8 @@ def low_tail(scores: list[float], k: float) -> list[dict[str, Any]]:
     residuals = local_residuals(scores)
     if len(residuals) < 3:
         return []
-    center, scale = _robust_scale([r for r, _ in residuals.values()])
-    return [{"interval": i, "rule": LOW_TAIL, "z": (r - center) / scale, "threshold": -k}
-            for i, (r, _) in sorted(residuals.items()) if i >= FIRST_LOW and (r - center) / scale < -k]
+    return [{"interval": i, "rule": LOW_TAIL, "z": z, "threshold": -k}
+            for i, z in sorted(_standardised(residuals).items()) if i >= FIRST_LOW and z < -k]
 
 
 def _rate_factor(spec: Any, base_lr: Any) -> Any:
@@ -241,35 +285,65 @@ def audit_size(n_intervals: int, fraction: float) -> int:
     return max(1, math.ceil(round(fraction * n_intervals, 9)))
 
 
+# The rules' settings: the contract's config keys of the same names.
+SETTINGS = ("k", "shift_k", "low_k", "joint_k", "probe_rise")
+DETAILS = {DETRENDED: ("residual", "threshold"), INPUT_SHIFT: ("shift_z", "shift_threshold"),
+           LOW_TAIL: ("low_z", "low_threshold"), JOINT: ("joint_z", "joint_threshold"),
+           PROBE_RISE: ("probe_rise", "probe_threshold")}
+
+
+def claims(certificate: dict[str, Any]) -> dict[str, Any]:
+    """What the rules read from a certificate (or a Recorder's run.json): the claimed absolute
+    changes, input shifts and probe losses, and the recipe's learning-rate factors. A certificate
+    from before probe losses were claimed has none; the probe rule then has nothing to judge."""
+    scores = certificate["scores"]
+    probes = [s.get("probe_loss") for s in scores]
+    return {"scores": [s["absolute"] for s in scores], "shifts": [s["input_shift"] for s in scores],
+            "probes": probes if all(isinstance(p, list) and len(p) == 2 for p in probes) else None,
+            "rates": learning_rates(certificate.get("recipe"), len(scores))}
+
+
+def settings(cfg: dict[str, Any]) -> dict[str, float]:
+    """The rules' settings from a contract config (``config.DEFAULTS`` and its changes)."""
+    return {key: cfg[key] for key in SETTINGS}
+
+
 def deterministic(scores: list[float], k: float, shifts: list[float] | None = None, shift_k: float = 4.0,
-                  low_k: float = 4.0, rates: list[float] | None = None) -> dict[int, dict[str, Any]]:
+                  low_k: float = 4.0, rates: list[float] | None = None, joint_k: float | None = None,
+                  probes: list[list[float]] | None = None, probe_rise: float | None = None) -> dict[int, dict[str, Any]]:
     """The intervals the rules pick from the claimed series alone (no randomness), each with the
     rules that picked it and their details: what a submitter can compute from its own claims.
-    With ``rates`` (``learning_rates`` of the recipe) the size rules judge score ÷ rate."""
+    With ``rates`` (``learning_rates`` of the recipe) the size rules judge score ÷ rate; the joint
+    rule needs ``shifts`` and ``joint_k``, the probe rule ``probes`` and ``probe_rise``."""
     sizes = [s / r for s, r in zip(scores, rates)] if rates is not None and len(rates) == len(scores) else scores
+    hits = zero_changes(scores) + detrended_outliers(sizes, k) + low_tail(sizes, low_k)
+    if shifts is not None:
+        hits += input_shift_outliers(shifts, shift_k)
+        if joint_k is not None:
+            hits += joint_outliers(sizes, shifts, joint_k)
+    if probes is not None and probe_rise is not None and len(probes) == len(scores):
+        hits += probe_rises(probes, probe_rise)
     picked: dict[int, dict[str, Any]] = {}
-    shift_hits = input_shift_outliers(shifts, shift_k) if shifts is not None else []
-    for hit in zero_changes(scores) + detrended_outliers(sizes, k) + low_tail(sizes, low_k) + shift_hits:
+    for hit in hits:
         entry = picked.setdefault(hit["interval"], {"interval": hit["interval"], "reasons": []})
         entry["reasons"].append(hit["rule"])
-        if hit["rule"] == DETRENDED:
-            entry["residual"], entry["threshold"] = hit["residual"], hit["threshold"]
-        if hit["rule"] == INPUT_SHIFT:
-            entry["shift_z"], entry["shift_threshold"] = hit["z"], hit["threshold"]
-        if hit["rule"] == LOW_TAIL:
-            entry["low_z"], entry["low_threshold"] = hit["z"], hit["threshold"]
+        if hit["rule"] in DETAILS:
+            value, threshold = DETAILS[hit["rule"]]
+            entry[value] = hit.get("residual", hit.get("z", hit.get("rise")))
+            entry[threshold] = hit["threshold"]
     return picked
 
 
 def select(scores: list[float], k: float, audit_fraction: float, stream: HashStream,
            shifts: list[float] | None = None, shift_k: float = 4.0, low_k: float = 4.0,
-           rates: list[float] | None = None) -> list[dict[str, Any]]:
+           rates: list[float] | None = None, joint_k: float | None = None,
+           probes: list[list[float]] | None = None, probe_rise: float | None = None) -> list[dict[str, Any]]:
     """Selected intervals in order, each with the rules that selected it (and outlier details).
 
     The audit sample is drawn from the intervals the deterministic rules did not already pick,
     so it always adds coverage the submitter could not predict from its own claims.
     """
-    picked = deterministic(scores, k, shifts, shift_k, low_k, rates)
+    picked = deterministic(scores, k, shifts, shift_k, low_k, rates, joint_k, probes, probe_rise)
     rest = [i for i in range(len(scores)) if i not in picked]
     for i in stream.sample(rest, min(len(rest), audit_size(len(scores), audit_fraction))):
         picked[i] = {"interval": i, "reasons": [AUDIT]}

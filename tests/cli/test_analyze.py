@@ -39,8 +39,10 @@ def test_json_lists_every_interval_and_flags_the_poisoned_ones(poisoned_run):
     from trainproof.chaincode.contract import selection
     from trainproof.chaincode.contract.config import DEFAULTS
 
-    expected = selection.deterministic([s["absolute"] for s in out["intervals"]], DEFAULTS["k"],
-                                       [s["input_shift"] for s in out["intervals"]], DEFAULTS["shift_k"], DEFAULTS["low_k"])
+    run = poisoned_run[1]
+    assert [s["probe_loss"] for s in out["intervals"]] == [s["probe_loss"] for s in run["scores"]]  # as recorded
+    expected = selection.deterministic(**selection.claims({"scores": out["intervals"], "recipe": run["recipe"]}),
+                                       **selection.settings(DEFAULTS))
     assert [e["interval"] for e in out["contract"]["selected"]] == sorted(expected)
     assert out["contract"]["audit"] == min(30 - len(expected), selection.audit_size(30, DEFAULTS["audit_fraction"]))
 

@@ -107,6 +107,11 @@ def decaying_scores(n: int) -> list[float]:
     return [1000.0 * (i + 1) ** -0.7 for i in range(n)]
 
 
+def decaying_loss(snapshot: int) -> float:
+    """The probe loss of honest training at a snapshot: falling, never rising."""
+    return round(2.3 * (snapshot + 1) ** -0.5, 9)
+
+
 def model_payload(
     model_id: str | None = None,
     *,
@@ -164,7 +169,7 @@ def model_payload(
         "scores": [
             {"interval": i, "absolute": s, "l2": s / 30, "percent": s / 1000, "cosine": 0.001,
              "input_shift": 0.0 if i == 0 else 0.05 * (1 + 0.1 * math.sin(2.9 * i)),
-             "input_profile": [s / 64] * 64}
+             "input_profile": [s / 64] * 64, "probe_loss": [decaying_loss(i), decaying_loss(i + 1)]}
             for i, s in enumerate(scores)
         ],
         "layer_hashes": {"layers": layers, "chain": chain},

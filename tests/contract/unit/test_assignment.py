@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.contract.factories import Cast, Net, decaying_scores, model_payload, party
+from trainproof.chaincode.contract.config import DEFAULTS
 
 pytestmark = pytest.mark.unit
 ORG2 = {v.fingerprint for v in Cast.org2_verifiers}
@@ -26,7 +27,7 @@ def test_assignment_selects_outliers_zeros_and_an_audit_sample_with_odd_sub_quor
     net.call(Cast.client1, "SubmitModel", payload)
     out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"], timestamp=net.ledger.clock + 60)
     reasons = {s["interval"]: s["reasons"] for s in out["selected"]}
-    assert reasons[13] == ["detrended-mad"] and reasons[17] == ["zero"]
+    assert reasons[13] == ["detrended-mad", "joint"] and reasons[17] == ["zero"]  # its excess alone passes joint_k
     assert sum(r == ["audit"] for r in reasons.values()) == 4  # ceil(20 % of 20)
     assert out["status"] == "ASSIGNED" and out["config"]["sub_quorum_size"] == 3
     assert out["assigner"]["mspid"] == "Org2MSP" and out["assigner"]["role"] == "admin"
@@ -60,8 +61,20 @@ def test_an_input_shift_outlier_is_selected_with_its_z(net: Net):
     net.call(Cast.client1, "SubmitModel", payload)
     out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])
     entry = {s["interval"]: s for s in out["selected"]}[11]
-    assert entry["reasons"] == ["input-shift"] and entry["shift_z"] > entry["shift_threshold"] == 4.0
-    assert out["config"]["shift_k"] == 4.0
+    assert entry["reasons"] == ["input-shift", "joint"] and entry["shift_z"] > entry["shift_threshold"] == DEFAULTS["shift_k"]
+    assert out["config"]["shift_k"] == DEFAULTS["shift_k"]
+
+
+def test_a_rise_of_the_probe_loss_is_selected_with_its_size(net: Net):
+    payload = model_payload(intervals=20)
+    worse = payload["scores"][8]["probe_loss"][0] + 0.2  # snapshot 9 fits the claimed data worse than 8 did
+    payload["scores"][8]["probe_loss"][1] = payload["scores"][9]["probe_loss"][0] = worse
+    net.call(Cast.client1, "SubmitModel", payload)
+    out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])
+    entry = {s["interval"]: s for s in out["selected"]}[8]
+    assert entry["reasons"] == ["probe-rise"] and entry["probe_threshold"] == out["config"]["probe_rise"] == DEFAULTS["probe_rise"]
+    assert entry["probe_rise"] == pytest.approx(0.2 / payload["scores"][0]["probe_loss"][0])
+    assert "probe-rise" not in {r for e in out["selected"] if e["interval"] != 8 for r in e["reasons"]}
 
 
 def test_a_shortened_interval_is_selected_as_too_small_a_change(net: Net):
@@ -71,8 +84,8 @@ def test_a_shortened_interval_is_selected_as_too_small_a_change(net: Net):
     net.call(Cast.client1, "SubmitModel", payload)
     out = net.call(Cast.admin2, "AssignVerifiers", payload["model_id"])
     entry = {s["interval"]: s for s in out["selected"]}[12]
-    assert entry["reasons"] == ["low-tail"] and entry["low_z"] < entry["low_threshold"] == -4.0
-    assert out["config"]["low_k"] == 4.0
+    assert entry["reasons"] == ["low-tail"] and entry["low_z"] < entry["low_threshold"] == -DEFAULTS["low_k"]
+    assert out["config"]["low_k"] == DEFAULTS["low_k"]
 
 
 def test_submitters_org_fills_the_sub_quorum_only_when_other_orgs_are_too_few(net: Net, submitted):

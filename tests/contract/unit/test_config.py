@@ -14,9 +14,10 @@ pytestmark = pytest.mark.unit
 
 def test_defaults_when_nothing_was_set(bare_net: Net):
     view = bare_net.call(Cast.client1, "GetConfig")
-    assert view["values"] == DEFAULTS == {"k": 3.0, "audit_fraction": 0.2, "sub_quorum_size": 3,
+    assert view["values"] == DEFAULTS == {"k": 4.0, "audit_fraction": 0.2, "sub_quorum_size": 3,
                                           "deadline_seconds": 86400, "max_reassignments": 2,
-                                          "shift_k": 4.0, "low_k": 4.0, "clock_skew_seconds": 300, "seed_reveal_seconds": 900,
+                                          "shift_k": 5.0, "low_k": 3.0, "joint_k": 5.0, "probe_rise": 0.04,
+                                          "clock_skew_seconds": 300, "seed_reveal_seconds": 900,
                                           "approval_rule": "majority", "replication": "majority-first",
                                           "max_steps_per_interval": 100_000, "max_parameters": 100_000_000,
                                           "max_dataset_bytes": 1 << 30, "max_snapshot_bytes": 1 << 30,
@@ -48,7 +49,7 @@ def test_a_proposal_expires_unapproved(net: Net):
     net.advance(PROPOSAL_TTL)
     assert net.call(Cast.client1, "GetConfigProposal", pid)["status"] == "EXPIRED"
     net.refuse(Cast.admin1, "ApproveConfig", pid, status=409, match="is EXPIRED")
-    assert net.call(Cast.client1, "GetConfig")["values"]["k"] == 3.0
+    assert net.call(Cast.client1, "GetConfig")["values"]["k"] == DEFAULTS["k"]
 
 
 def test_non_members_and_unknown_proposals_are_refused(net: Net):

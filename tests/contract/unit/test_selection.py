@@ -217,3 +217,55 @@ def test_the_assurance_is_the_exact_chance_an_evading_cheat_escapes_the_audit():
     out = selection.assurance(20, picked)
     assert out["by_rules"] == 1 and out["audited"] == 4 and out["audit_pool"] == 19
     assert out["escape"]["1"] == pytest.approx(15 / 19) and out["escape"]["5"] < out["escape"]["2"] < out["escape"]["1"]
+
+
+# --- joint: two moderate excesses together -------------------------------------------------------
+
+def test_a_moderate_size_and_a_moderate_shift_together_are_selected_by_the_joint_rule_alone():
+    scores, shifts = noisy(30), honest_shifts(30)
+    i = 14
+    scores[i] *= 1.12  # bigger than usual, under k = 4 by itself ...
+    shifts[i] *= 1.5  # ... and off the usual inputs, under shift_k = 4 by itself
+    size_z = selection._standardised(selection.local_residuals(scores))
+    shift_z = selection._shift_z(shifts)
+    assert 0 < size_z[i] < 4 and 0 < shift_z[i] < 4 and size_z[i] + shift_z[i] > 4
+    picked = selection.deterministic(scores, 4.0, shifts, 4.0, joint_k=4.0)
+    assert picked[i]["reasons"] == ["joint"] and picked[i]["joint_z"] == pytest.approx(size_z[i] + shift_z[i])
+    assert i not in selection.deterministic(scores, 4.0, shifts, 4.0)  # the rule is off without joint_k
+    assert selection.joint_outliers(noisy(30), honest_shifts(30), 4.0) == []  # honest training: nothing
+
+
+def test_a_small_change_does_not_cancel_a_large_shift_in_the_joint_rule():
+    scores, shifts = noisy(30), honest_shifts(30)
+    scores[14] *= 0.7
+    shifts[14] *= 3.0
+    z = {h["interval"]: h["z"] for h in selection.joint_outliers(scores, shifts, 1.0)}
+    assert z[14] == pytest.approx(selection._shift_z(shifts)[14])  # the negative size z counts as 0
+
+
+# --- probe-rise: the claimed data's loss went up ------------------------------------------------
+
+def falling_losses(n: int) -> list[list[float]]:
+    loss = [2.3 * (i + 1) ** -0.5 for i in range(n + 1)]
+    return [[loss[i], loss[i + 1]] for i in range(n)]
+
+
+def test_a_rise_of_the_probe_loss_is_selected_relative_to_the_initial_loss():
+    probes = falling_losses(20)
+    assert selection.probe_rises(probes, 0.02) == []  # honest training lowers it every interval
+    probes[6][1] = probes[7][0] = probes[6][0] + 0.03 * probes[0][0]  # 3 % of the initial loss up
+    hits = selection.probe_rises(probes, 0.02)
+    assert [h["interval"] for h in hits] == [6] and hits[0]["rise"] == pytest.approx(0.03)
+    assert selection.probe_rises(probes, 0.05) == []
+    picked = selection.deterministic(noisy(20), 3.0, probes=probes, probe_rise=0.02)
+    assert picked[6]["reasons"] == ["probe-rise"] and picked[6]["probe_threshold"] == 0.02
+    assert selection.deterministic(noisy(20), 3.0, probes=probes) == {}  # off without probe_rise
+
+
+def test_interval_zero_and_runs_without_probe_losses_are_not_judged():
+    probes = falling_losses(10)
+    probes[0][1] = probes[1][0] = probes[0][0] * 2  # from the initial weights: not judged
+    assert selection.probe_rises(probes, 0.02) == []
+    assert selection.probe_rises([[0.0, 1.0], [1.0, 2.0]], 0.02) == []  # no positive initial loss to scale by
+    cert = {"scores": [{"absolute": 1.0, "input_shift": 0.0}, {"absolute": 1.0, "input_shift": 0.0}], "recipe": None}
+    assert selection.claims(cert)["probes"] is None  # a certificate stored before probe losses were claimed

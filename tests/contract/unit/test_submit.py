@@ -111,6 +111,9 @@ SCHEMA_FAILURES = [
     (_mutate("dataset.size", -1), "at /dataset/size"),
     (_mutate("dataset.uri", "no scheme"), "at /dataset/uri"),
     (_mutate("scores.0.l2", -0.5), "at /scores/0/l2"),
+    (_mutate("scores.2.probe_loss", delete=True), "'probe_loss' is a required property"),
+    (_mutate("scores.2.probe_loss", [1.0]), "at /scores/2/probe_loss"),
+    (_mutate("scores.2.probe_loss.1", -1.0), "at /scores/2/probe_loss/1"),
     (_mutate("snapshots", lambda p: p["snapshots"][:1]), "at /snapshots"),
 ]
 
@@ -129,6 +132,7 @@ CONSISTENCY_FAILURES = [
     (_mutate("recipe.total_steps", 2000), "recipe.total_steps is 2000"),
     (_mutate("scores", lambda p: p["scores"][:-1]), "9 scores for 10 intervals"),
     (_mutate("scores.3.interval", 4), "intervals must be contiguous"),
+    (_mutate("scores.4.probe_loss.0", 0.25), "interval 4's probe_loss starts at 0.25, but interval 3's ends at"),
     (_mutate("layer_hashes.chain", lambda p: p["layer_hashes"]["chain"][:-1]), "2 chain hashes for 2 layers"),
     (_mutate("layer_hashes.layers.1", "fc1"), "layer names must be unique"),
     (_mutate("snapshots.3.uri", "s3://snapshots/sha256/" + "a" * 64), "snapshot 3's uri"),

@@ -14,7 +14,9 @@ from trainproof.cli.options import common_options, pass_session
 from trainproof.cli.output import CliError, Exit, console, emit_json, err_console
 from trainproof.cli.session import Session
 from trainproof.ml.certificate import SCORE_KEYS
+from trainproof.ml.data import load_dataset
 from trainproof.ml.outliers import profile_shift, select_outliers
+from trainproof.ml.probe import add_probe_losses
 from trainproof.ml.snapshot import sha256_files
 from trainproof.submission import read_run
 
@@ -29,7 +31,8 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
     """Score every interval of a recorded run and flag the ones out of line.
 
     Reads RUN_DIR only (no network): the four weight-change metrics per interval, where
-    the first layer's update lands, and the intervals the outlier rules flag (zero change,
+    the first layer's update lands, the probe loss at each end (the model's loss on a fixed
+    part of the run's dataset), and the intervals the outlier rules flag (zero change,
     input shift, size against the trend, jumps, too little change). With SGD and momentum,
     an interval right after a flagged one whose shift is only the momentum carried in is
     listed as spillover, not flagged. A submitter can look
@@ -45,12 +48,14 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
             raise CliError(f"{f.label} changed since it was recorded: {f.path} has SHA-256 {digest}, run.json says {f.sha256}",
                            "re-record the run rather than edit it", Exit.INTEGRITY)
     scores, profiles, own = _score(run_dir, [f.path for f in snapshots], quiet=session.as_json)
+    dataset = next(f for f in files if f.label == "dataset")
+    add_probe_losses(scores, run["recipe"], load_dataset(dataset.path, dataset.sha256), [f.path for f in snapshots])
     sizes, l2 = [s["absolute"] for s in scores], [s["l2"] for s in scores]
     flagged = select_outliers(sizes, k, l2, profiles=profiles, own=own)
     plain = select_outliers(sizes, k, l2, profiles=profiles) if own is not None else flagged
     spillover = sorted({e["interval"] for e in plain} - {e["interval"] for e in flagged})
-    contract = selection.deterministic(sizes, DEFAULTS["k"], [s["input_shift"] for s in scores], DEFAULTS["shift_k"],
-                                       DEFAULTS["low_k"], selection.learning_rates(run.get("recipe"), len(sizes)))
+    contract = selection.deterministic(**selection.claims({"scores": scores, "recipe": run.get("recipe")}),
+                                       **selection.settings(DEFAULTS))
     audit = min(len(scores) - len(contract), selection.audit_size(len(scores), DEFAULTS["audit_fraction"]))
     result = {"run_dir": str(run_dir), "name": run.get("name"), "k": k, "intervals": scores, "flagged": flagged,
               "momentum_spillover": spillover, "contract": {"selected": [contract[i] for i in sorted(contract)],
@@ -86,11 +91,12 @@ def _print(result: dict[str, Any]) -> None:
     flagged = {e["interval"]: e for e in result["flagged"]}
     ledger = {e["interval"]: e for e in result["contract"]["selected"]}
     table = Table(title=f"{result['name'] or result['run_dir']}: interval i is snapshot i → i+1", title_justify="left")
-    for column in ("#", "abs. change", "L2", "percent", "cosine", "input shift", "contract", "flagged by", "z"):
+    for column in ("#", "abs. change", "L2", "percent", "cosine", "input shift", "probe loss", "contract", "flagged by", "z"):
         table.add_column(column, justify="left" if column in ("contract", "flagged by") else "right")
     for s in result["intervals"]:
         hit = flagged.get(s["interval"])
         table.add_row(str(s["interval"]), *(_number(s[m]) for m in SCORE_KEYS),
+                      "–" if s.get("probe_loss") is None else "{:.4g} → {:.4g}".format(*s["probe_loss"]),
                       ", ".join(ledger[s["interval"]]["reasons"]) if s["interval"] in ledger else "",
                       hit["rule"] if hit else "", f"{hit['z']:.1f}" if hit and "z" in hit else "")
     console.print(table)
