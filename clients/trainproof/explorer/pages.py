@@ -11,6 +11,7 @@ import re
 import time
 from typing import Any
 
+from trainproof.chaincode.contract.config import DEFAULTS
 from trainproof.explorer.db import Database
 from trainproof.explorer.templates import (
     attestation_link, badge, block_link, e, family_tree, kv, layout, link, model_link, score_plot, short, table,
@@ -375,7 +376,8 @@ def model_page(db: Database, model_id: str) -> str:
              for s in cert.get("snapshots") or []]
     sel_rows = [[e(s["interval"]), e(", ".join(s.get("reasons", []))),
                  e(f'{s["residual"]:.3f} > {s["threshold"]:.3f}') if "residual" in s else "–",
-                 e(f'{s["shift_z"]:.2f} > {s["shift_threshold"]:.2f}') if "shift_z" in s else "–"] for s in selected]
+                 e(f'{s["shift_z"]:.2f} > {s["shift_threshold"]:.2f}') if "shift_z" in s else "–",
+                 e(f'{s["probe_rise"]:.3f} > {s["probe_threshold"]:.3f}') if "probe_rise" in s else "–"] for s in selected]
     chain = cert.get("layer_hashes") or {}
     layers = [[e(i), e(name), f'<code>{short(h, 20)}</code>'] for i, (name, h) in
               enumerate(zip(["ouroboros"] + list(chain.get("layers", [])), chain.get("chain", [])))]
@@ -391,11 +393,11 @@ def model_page(db: Database, model_id: str) -> str:
             f'<div id="live">{model_live(db, model_id)}</div>'
             + (f"<h2>Assurance</h2><p>{e(assurance)}</p>" if assurance else "")
             + f'<h2>Scores per interval</h2><p class="note">Blue: the claimed scores (log scale). Dashed red: the contract\'s '
-              f'selection thresholds (k={e(cfg.get("k", 3.0))} on the detrended absolute change, shift_k={e(cfg.get("shift_k", 4.0))} '
+              f'selection thresholds (k={e(cfg.get("k", DEFAULTS["k"]))} on the detrended absolute change, shift_k={e(cfg.get("shift_k", DEFAULTS["shift_k"]))} '
               f'on the input shift); the other series are not thresholded by the contract. Shaded: selected (red by a rule, '
               f'blue audit sample); ✗ rejected.</p>{score_plot(scores, selected, limits, state.get("rejected_intervals") or [])}'
             + f'<h2>Selected intervals</h2><p class="note">{seed}</p>'
-              f'{table(["interval", "selected by", "residual > threshold", "shift z > threshold"], sel_rows, attrs="id=selected")}'
+              f'{table(["interval", "selected by", "residual > threshold", "shift z > threshold", "probe rise > threshold"], sel_rows, attrs="id=selected")}'
             + f'<h2>Family tree</h2><p>{link(f"/model/{e(model_id)}/tree", "family tree →")}</p>'
             + f"<h2>Birth certificate</h2>{cert_html}"
             + f"<h2>Snapshots</h2>{table(['index', 'step', 'sha256', 'bytes', 'uri', 'scores'], snaps)}"

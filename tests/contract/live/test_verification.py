@@ -54,7 +54,7 @@ import pytest
 
 from trainproof.chaincode.contract.replication import first_seats
 from trainproof.chaincode.contract.prng import HashStream
-from trainproof.chaincode.contract.selection import select
+from trainproof.chaincode.contract.selection import claims, select, settings
 from trainproof.gateway import EndorseError
 from tests.contract.factories import attestation_request, decaying_scores
 from tests.contract.live.conftest import SLOW_STEPS, UNKNOWN_MODEL, Live, fake_payload
@@ -89,12 +89,11 @@ def check_assignment(live: Live, assignment: dict[str, Any], certificate: dict[s
     assert assigner["role"] in ("admin", "verifier")
 
     cfg = assignment["config"]
-    scores = [s["absolute"] for s in certificate["scores"]]
+    scores = certificate["scores"]
     # the draw follows from the seed alone: every peer (and we) derive the same selection
-    shifts = [s["input_shift"] for s in certificate["scores"]]
-    assert assignment["selected"] == select(scores, cfg["k"], cfg["audit_fraction"],
-                                            HashStream(bytes.fromhex(assignment["seed"]), "audit"), shifts,
-                                            cfg["shift_k"], cfg["low_k"])
+    assert assignment["selected"] == select(audit_fraction=cfg["audit_fraction"],
+                                            stream=HashStream(bytes.fromhex(assignment["seed"]), "audit"),
+                                            **claims(certificate), **settings(cfg))
     audit = [e for e in assignment["selected"] if "audit" in e["reasons"]]
     assert len(audit) == min(max(1, math.ceil(round(cfg["audit_fraction"] * len(scores), 9))),
                              len(scores) - (len(assignment["selected"]) - len(audit)))

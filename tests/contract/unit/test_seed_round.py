@@ -8,7 +8,8 @@ import pytest
 
 from trainproof.chaincode.contract.prng import HashStream
 from trainproof.chaincode.contract.seeding import draw_seed
-from trainproof.chaincode.contract.selection import select
+from trainproof.chaincode.contract.config import DEFAULTS
+from trainproof.chaincode.contract.selection import claims, select, settings
 from tests.contract.factories import Cast, Net, model_payload, org_secret, sha_hex
 
 pytestmark = pytest.mark.unit
@@ -59,9 +60,8 @@ def test_the_draw_is_the_hash_of_the_reveals_whoever_assigns(manual: Net, submit
     expected = hashlib.sha256("\x00".join(["trainproof/assign/v2", mid, f"Org1MSP\x00{S1}", f"Org2MSP\x00{S2}"])
                               .encode()).hexdigest()
     assert out["seed"] == expected
-    scores = [s["absolute"] for s in submitted["scores"]]
-    shifts = [s["input_shift"] for s in submitted["scores"]]
-    assert out["selected"] == select(scores, 3.0, 0.2, HashStream(seed, "audit"), shifts, 4.0, 4.0)
+    assert out["selected"] == select(audit_fraction=DEFAULTS["audit_fraction"], stream=HashStream(seed, "audit"),
+                                     **claims(submitted), **settings(DEFAULTS))
     assert out["seed_round"]["withheld"] == [] and out["seed_round"]["reveals"] == {"Org1MSP": S1, "Org2MSP": S2}
     manual.refuse(Cast.admin1, "CommitSeed", mid, sha_hex(S1), status=409, match="state: model")
 

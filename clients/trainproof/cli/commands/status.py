@@ -72,31 +72,31 @@ def collect(ledger: TrainproofContract, model_id: str) -> dict[str, Any]:
     return {"model": model, "assignment": info, "intervals": intervals}
 
 
+# Each selection reason in words, and where its figures are: (words, value key, threshold key, format).
+RULE_WORDS: dict[str, tuple[str, str | None, str | None, str]] = {
+    "detrended-mad": ("outlier: unusually large weight change", "residual", "threshold", " (residual {:.3g} > threshold {:.3g})"),
+    "zero": ("outlier: weights did not change", None, None, ""),
+    "input-shift": ("outlier: the update landed on unusual inputs", "shift_z", "shift_threshold", " (z {:.3g} > {:.3g})"),
+    "low-tail": ("outlier: too little change for its place in training, e.g. a shortened interval", "low_z", "low_threshold",
+                 " (z {:.3g} < {:.3g})"),
+    "joint": ("outlier: a large change that also landed on unusual inputs", "joint_z", "joint_threshold", " (z {:.3g} > {:.3g})"),
+    "probe-rise": ("outlier: the model got worse on its claimed data", "probe_rise", "probe_threshold",
+                   " (rise {:.3g} of the initial loss > {:.3g})"),
+    "audit": ("random audit sample", None, None, ""),
+}
+
+
 def why_selected(entry: dict[str, Any]) -> str:
     """The contract's selection reasons in words."""
     words = []
     for reason in entry.get("reasons", []):
-        if reason == "detrended-mad":
-            detail = ""
-            if entry.get("residual") is not None and entry.get("threshold") is not None:
-                detail = f" (residual {entry['residual']:.3g} > threshold {entry['threshold']:.3g})"
-            words.append(f"outlier: unusually large weight change{detail}")
-        elif reason == "zero":
-            words.append("outlier: weights did not change")
-        elif reason == "input-shift":
-            detail = ""
-            if entry.get("shift_z") is not None and entry.get("shift_threshold") is not None:
-                detail = f" (z {entry['shift_z']:.3g} > {entry['shift_threshold']:.3g})"
-            words.append(f"outlier: the update landed on unusual inputs{detail}")
-        elif reason == "low-tail":
-            detail = ""
-            if entry.get("low_z") is not None and entry.get("low_threshold") is not None:
-                detail = f" (z {entry['low_z']:.3g} < {entry['low_threshold']:.3g})"
-            words.append(f"outlier: too little change for its place in training, e.g. a shortened interval{detail}")
-        elif reason == "audit":
-            words.append("random audit sample")
-        else:
+        if reason not in RULE_WORDS:
             words.append(reason)
+            continue
+        text, value, threshold, figures = RULE_WORDS[reason]
+        if value is not None and entry.get(value) is not None and entry.get(threshold) is not None:
+            text += figures.format(entry[value], entry[threshold])
+        words.append(text)
     return "; ".join(words) or "–"
 
 
