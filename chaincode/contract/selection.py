@@ -147,9 +147,8 @@ def joint_outliers(scores: list[float], shifts: list[float], k: float) -> list[d
 
     Why: poisoning that is somewhat too big and lands somewhat off the usual inputs passes under
     each rule's own threshold, and two moderate excesses together are rarer in clean runs than
-    either alone (bench-detection, held-out half: one-interval backdoors found by the rules in
-    0.94 → 1.00 of the 20-interval models, label flips 0.56 → 0.62). Only excesses add up: a
-    small change does not cancel a large shift, nor the reverse.
+    either alone (``make bench-detection`` measures what it adds). Only excesses add up: a small
+    change does not cancel a large shift, nor the reverse.
     """
     residuals, shift = local_residuals(scores), _shift_z(shifts)
     if len(residuals) < 3 or not shift:
@@ -166,10 +165,10 @@ def probe_rises(probes: list[list[float]], rise: float) -> list[dict[str, Any]]:
 
     Why: training on the claimed data lowers its loss; poisoned batches or flipped labels teach
     the model something else, and the claimed data's loss goes up, often while the weights move
-    no further than honest training would (bench-detection, held-out half: label flips found by
-    the rules in 0.66 → 0.94 of models, groups of backdoored intervals 0.72 → 1.00). Scaled by the
-    initial loss, not per run, because late in training honest changes are tiny and a run-wide
-    spread would make any wobble look extreme. Interval 0 (from the initial weights) is not judged.
+    no further than honest training would (on bench-detection's held-out half this rule is what
+    finds most label flips and groups of backdoored intervals). Scaled by the initial loss, not
+    by a run-wide spread, because late in training honest changes are tiny and such a spread
+    would make any wobble look extreme. Interval 0 (from the initial weights) is not judged.
     """
     if not probes or not probes[0] or probes[0][0] <= 0:
         return []
@@ -287,9 +286,10 @@ def audit_size(n_intervals: int, fraction: float) -> int:
 
 # The rules' settings: the contract's config keys of the same names.
 SETTINGS = ("k", "shift_k", "low_k", "joint_k", "probe_rise")
-DETAILS = {DETRENDED: ("residual", "threshold"), INPUT_SHIFT: ("shift_z", "shift_threshold"),
-           LOW_TAIL: ("low_z", "low_threshold"), JOINT: ("joint_z", "joint_threshold"),
-           PROBE_RISE: ("probe_rise", "probe_threshold")}
+# What a selected entry records of each rule's hit: (the hit's figure, its name in the entry, the threshold's).
+DETAILS = {DETRENDED: ("residual", "residual", "threshold"), INPUT_SHIFT: ("z", "shift_z", "shift_threshold"),
+           LOW_TAIL: ("z", "low_z", "low_threshold"), JOINT: ("z", "joint_z", "joint_threshold"),
+           PROBE_RISE: ("rise", "probe_rise", "probe_threshold")}
 
 
 def claims(certificate: dict[str, Any]) -> dict[str, Any]:
@@ -328,9 +328,8 @@ def deterministic(scores: list[float], k: float, shifts: list[float] | None = No
         entry = picked.setdefault(hit["interval"], {"interval": hit["interval"], "reasons": []})
         entry["reasons"].append(hit["rule"])
         if hit["rule"] in DETAILS:
-            value, threshold = DETAILS[hit["rule"]]
-            entry[value] = hit.get("residual", hit.get("z", hit.get("rise")))
-            entry[threshold] = hit["threshold"]
+            figure, value, threshold = DETAILS[hit["rule"]]
+            entry[value], entry[threshold] = hit[figure], hit["threshold"]
     return picked
 
 
