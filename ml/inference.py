@@ -101,8 +101,7 @@ def load_model(certificate: dict, snapshot_path: str | Path) -> nn.Module:
             raise InferenceError(f"the certificate's architecture cannot be built: {exc}") from None
     expected = model.state_dict()
     try:
-        found = {n: snap.tensors[f"param/{n}"] for n in snap.meta["parameters"]}
-        found.update({n: snap.tensors[f"buffer/{n}"] for n in snap.meta["buffers"]})
+        found = state.stored_model_state(snap.tensors, snap.meta)
     except (KeyError, TypeError) as exc:
         raise SnapshotError(f"{snapshot_path}: the state lists tensor {exc} that the file does not hold") from None
     if set(found) != set(expected):

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from trainproof.ml import registry
+from trainproof.ml import registry, state
 from trainproof.ml.data import Dataset
 from trainproof.ml.replay import _isolated
 from trainproof.ml.snapshot import SnapshotError, read_snapshot
@@ -51,8 +51,7 @@ def model_at(architecture: dict, snapshot_path: str | os.PathLike, model: torch.
         with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
             model = registry.build_model(architecture)
     try:
-        found = {n: snap.tensors[f"param/{n}"] for n in snap.meta["parameters"]}
-        found.update({n: snap.tensors[f"buffer/{n}"] for n in snap.meta["buffers"]})
+        found = state.stored_model_state(snap.tensors, snap.meta)
         model.load_state_dict(found, strict=True)
     except (KeyError, TypeError, RuntimeError) as exc:
         raise SnapshotError(f"{snapshot_path}: its tensors do not fit the architecture: {exc}") from None

@@ -128,6 +128,14 @@ def capture(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scale
     return tensors, meta
 
 
+def stored_model_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The model's state_dict out of a snapshot's tensors (``model_tensors`` undone); raises
+    KeyError or TypeError when the JSON state lists a tensor the file does not hold."""
+    state = {n: tensors[f"param/{n}"] for n in meta["parameters"]}
+    state.update({n: tensors[f"buffer/{n}"] for n in meta["buffers"]})
+    return state
+
+
 def restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
             scheduler, scaler) -> Position:
     """Load a captured state into freshly built objects; returns the recorded position.
@@ -135,9 +143,7 @@ def restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], model: nn.Mo
     Order matters: building a scheduler already changed the optimizer's lr, so the
     optimizer's param_groups are loaded after it was built, then the scheduler's state.
     """
-    state = {n: tensors[f"param/{n}"] for n in meta["parameters"]}
-    state.update({n: tensors[f"buffer/{n}"] for n in meta["buffers"]})
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(stored_model_state(tensors, meta), strict=True)
 
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
