@@ -1,6 +1,7 @@
 """The demo's steps, in order, against the network ``make network-up`` started."""
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import subprocess
@@ -14,7 +15,6 @@ from demo import tamper, training
 from demo.attest import attest_outputs
 from demo.verdicts import Submission, selection_note, table, wait_all
 from trainproof.storage import ArtifactStore
-from trainproof.chaincode.contract import selection
 from trainproof.cli.commands.lineage import tree
 from trainproof.cli.errors import EXPECTED, translate
 from trainproof.cli.output import CliError, Exit, duration, fail, size
@@ -73,8 +73,8 @@ def run() -> bool:
         honest = submit("digits-honest", run_dir, run)
 
         step(2, "train a model with a backdoor trained in during some intervals, and submit it")
-        audited = selection.audit_size(training.INTERVALS, config["audit_fraction"], config["audit_min"])
-        poisoned = training.poisoned_intervals(training.INTERVALS, audited)
+        poisoned = training.poisoned_intervals(training.INTERVALS, config["audit_fraction"])
+        audited = max(1, math.ceil(config["audit_fraction"] * training.INTERVALS))
         console.print(f"  poisoned intervals: {poisoned[0]}–{poisoned[-1]} of 0–{training.INTERVALS - 1}. Only "
                       f"selected intervals are replayed (outliers + an audit sample of {audited}); with fewer clean "
                       f"intervals than that, the sample cannot miss the poison: this demo makes sure, it is not luck.")

@@ -1,6 +1,7 @@
 """The demo's three recorded runs, small enough to train in seconds on two cores."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,13 +10,13 @@ STEPS_PER_INTERVAL = 10
 CHILD_INTERVALS = 5
 
 
-def poisoned_intervals(intervals: int, audited: int) -> list[int]:
-    """Enough poisoned intervals that an audit sample of ``audited`` cannot miss them all.
+def poisoned_intervals(intervals: int, audit_fraction: float) -> list[int]:
+    """Enough poisoned intervals that the audit sample cannot miss them all.
 
-    The contract audits that many intervals (``selection.audit_size``) drawn from those its
-    outlier rules did not pick. With fewer clean intervals than that, every selection holds a
-    poisoned one.
+    The contract audits ⌈fraction·n⌉ intervals drawn from those its outlier rules did not
+    pick. With fewer clean intervals than that, every selection holds a poisoned one.
     """
+    audited = max(1, math.ceil(audit_fraction * intervals))
     clean = audited - 1
     return list(range(clean, intervals))
 

@@ -28,9 +28,8 @@ API
     ``metrics.score_pair(path_a, path_b) -> dict`` (absolute, l2, percent, cosine, parameters,
     layers: {layer: {…}}) and ``metrics.score_run(paths) -> list[dict]`` (with "interval");
     ``metrics.input_profiles(paths) -> list[list[float]]`` (first layer's |Δw| per input).
-    ``probe.probe_claims(architecture, loss, dataset, paths) -> (losses, class_rises)`` (each
-    snapshot's loss on every ⌈n/512⌉-th sample, what ``scores[i]["probe_loss"]`` claims at both
-    ends, and the largest per-class loss rise between consecutive snapshots, ``probe_class_rise``).
+    ``probe.probe_losses(architecture, loss, dataset, paths) -> list[float]`` (each snapshot's
+    loss on every ⌈n/512⌉-th sample: what ``scores[i]["probe_loss"]`` claims at both ends).
     ``outliers.select_outliers(scores, k=3.0, l2=None, profiles=None) -> list[dict]``
     ({"interval", "rule", "z", …}); pass the L2 scores as ``l2`` to add the update-density
     evidence and the input profiles as ``profiles`` to add the input-shift rule.

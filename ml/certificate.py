@@ -19,8 +19,8 @@ from typing import Any
 LOCAL_FIELDS = ("file",)
 RUN_FILE = "run.json"
 # What the certificate claims per interval (metrics.interval_scores computes them); each interval
-# also claims its input_profile, which input_shift is computed from, its probe_loss at both
-# ends and its probe_class_rise (ml/probe.py).
+# also claims its input_profile, which input_shift is computed from, and its probe_loss at both
+# ends (ml/probe.py).
 SCORE_KEYS = ("absolute", "l2", "percent", "cosine", "input_shift")
 
 

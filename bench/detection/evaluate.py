@@ -1,7 +1,7 @@
 """The contract's rule on the suite's runs: per-family figures, costs, and the threshold choice.
 
 Everything here calls ``chaincode/contract/selection.py`` on the claimed series (absolute change,
-input shift, probe loss and class rise), as the contract does. Model-level detection is exact over the audit draw: a
+input shift and probe loss), as the contract does. Model-level detection is exact over the audit draw: a
 model is caught when the rules pick a bad interval, otherwise with the probability that the
 audit sample (drawn from the intervals the rules left) contains at least one of its bad intervals.
 """
@@ -26,7 +26,6 @@ GRID: dict[str, tuple[float, ...]] = {
     "low_k": (3.0, 4.0, 5.0),
     "joint_k": (3.5, 4.0, 5.0),
     "probe_rise": (0.01, 0.02, 0.04),
-    "class_rise": (0.1, 0.2, 0.3),
 }
 
 
@@ -35,7 +34,7 @@ def picked(run: dict[str, Any], settings: dict[str, float]) -> set[int]:
     from trainproof.chaincode.contract import selection
 
     claims = {"scores": run["absolute"], "shifts": run["input_shift"], "probes": run.get("probe_loss"),
-              "class_rises": run.get("probe_class_rise"), "rates": selection.learning_rates(run["recipe"], len(run["absolute"]))}
+              "rates": selection.learning_rates(run["recipe"], len(run["absolute"]))}
     return set(selection.deterministic(**claims, **settings))
 
 

@@ -203,7 +203,7 @@ def system(results: list[dict]) -> None:
         for run in runs:
             n = len(run["scores"])
             fixed = _contract(run, "absolute")
-            audit = min(n - len(fixed), selection.audit_size(n, DEFAULTS["audit_fraction"], DEFAULTS["audit_min"]))
+            audit = min(n - len(fixed), selection.audit_size(n, DEFAULTS["audit_fraction"]))
             share += (len(fixed) + audit) / n
             cost += (len(fixed) + audit) / n * DEFAULTS["sub_quorum_size"]
             bad = {i for i, b in enumerate(run["truth"]) if b}

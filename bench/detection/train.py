@@ -1,7 +1,7 @@
 """One recorded training run of the suite: the data set, the model, the attack, and what it claims.
 
 The run goes through ``trainproof.ml.recorder.Recorder`` exactly as a submitter's would, so the
-per-interval absolute change, input shift, probe loss and class rise returned here are the values its certificate claims
+per-interval absolute change, input shift and probe loss returned here are the values its certificate claims
 (``run["scores"]``), the ones the contract selects from. The attack's effect is measured twice:
 right after the last bad interval (what the cheat bought) and on the final model.
 """
@@ -162,5 +162,4 @@ def one_run(job: dict[str, Any]) -> dict[str, Any]:
             "absolute": [float(s["absolute"] or 0.0) for s in run["scores"]],
             "input_shift": [float(s["input_shift"] or 0.0) for s in run["scores"]],
             "probe_loss": [s["probe_loss"] for s in run["scores"]],
-            "probe_class_rise": [s["probe_class_rise"] for s in run["scores"]],
             "recipe": run["recipe"], "final": final, "after_bad": after_bad}

@@ -49,7 +49,7 @@ def selections(claims: dict, cfg: dict) -> tuple[set[int], list[int], int]:
     n = len(claims["scores"])
     fixed = set(selection.deterministic(**claims, **selection.settings(cfg)))
     rest = [i for i in range(n) if i not in fixed]
-    return fixed, rest, min(len(rest), selection.audit_size(n, cfg["audit_fraction"], cfg["audit_min"]))
+    return fixed, rest, min(len(rest), selection.audit_size(n, cfg["audit_fraction"]))
 
 
 def expected_correct(spec: ModelSpec, cfg: dict, pool: int, bad: int, mode: Optional[str]) -> tuple[float, float]:

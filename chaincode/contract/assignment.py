@@ -101,7 +101,7 @@ def assign(stub: Stub) -> dict[str, Any]:
         )
     drawn, seed_round = seeding.ready(stub, seeding.Subject.of_model(state), cfg["seed_reveal_seconds"])
     certificate = load_certificate(stub, mid)["certificate"]
-    selected = selection.select(audit_fraction=cfg["audit_fraction"], audit_min=cfg["audit_min"], stream=HashStream(drawn, "audit"),
+    selected = selection.select(audit_fraction=cfg["audit_fraction"], stream=HashStream(drawn, "audit"),
                                 **selection.claims(certificate), **selection.settings(cfg))
     deadline = stub.tx_timestamp + cfg["deadline_seconds"]
     submitter_msp = state["submitter"]["mspid"]

@@ -38,9 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "low_k": 3.0,  # too-small-change threshold: robust sds of log change below the local trend
     "joint_k": 5.0,  # joint threshold: size excess + input-shift excess, in robust sds (selection.joint_outliers)
     "probe_rise": 0.04,  # probe-loss rise over one interval, as a fraction of the initial probe loss (selection.probe_rises)
-    "class_rise": 0.5,  # one class's probe-loss rise over one interval, as a fraction of it (selection.class_rise_outliers); not yet calibrated by bench-detection
-    "audit_fraction": 0.05,  # random audit sample, as a fraction of all intervals (at least audit_min)
-    "audit_min": 1,  # the fewest intervals the audit samples, however short the run
+    "audit_fraction": 0.2,  # random audit sample, as a fraction of all intervals (at least one)
     "sub_quorum_size": 3,  # verifiers per selected interval (odd)
     "replication": "majority-first",  # seat a bare majority first, the rest on disagreement (replication.py) | full
     "deadline_seconds": 86400,  # time, in transaction time, to vote before ExpireAssignment may act
@@ -83,9 +81,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
     "low_k": (lambda v: _number(v) and 1 <= v <= 10, "a number in [1, 10]", float),
     "joint_k": (lambda v: _number(v) and 1 <= v <= 20, "a number in [1, 20]", float),
     "probe_rise": (lambda v: _number(v) and 0.001 <= v <= 10, "a number in [0.001, 10]", float),
-    "class_rise": (lambda v: _number(v) and 0.001 <= v <= 10, "a number in [0.001, 10]", float),
     "audit_fraction": (lambda v: _number(v) and 0.05 <= v <= 1, "a number in [0.05, 1]", float),
-    "audit_min": (lambda v: _integer(v) and 1 <= v <= 1000, "an integer in [1, 1000]", int),
     "sub_quorum_size": (lambda v: _integer(v) and 3 <= v <= 51 and v % 2 == 1, "an odd integer in [3, 51]", int),
     "replication": (lambda v: v in ("majority-first", "full"), "'majority-first' or 'full'", str),
     "deadline_seconds": (lambda v: _integer(v) and 60 <= v <= 31_536_000, "an integer in [60, 31536000]", int),

@@ -1,6 +1,6 @@
 """Which intervals to re-execute: the claimed Absolute-Change series' outliers both ways against a
 local trend, zero changes, input-shift outliers, the two excesses together, rises of the probe
-loss overall and of one class's, and a random audit sample.
+loss, and a random audit sample.
 
 This module is the one selection rule: the contract enforces it, and ``trainproof analyze``,
 ``bench-detection`` and the robustness benchmark call it, so the figures they print are the
@@ -27,11 +27,10 @@ the noise. Rule ``joint``: the size excess and the shift excess, each counted wh
 up to more than ``joint_k``. Rule ``probe-rise``: the claimed probe loss (``ml/probe.py``: the
 model's loss on a fixed part of the claimed dataset at each snapshot, recomputed by every
 verifier seated on the interval) rose over the interval by more than ``probe_rise`` times the
-initial probe loss; rule ``class-rise``: one class's probe loss rose by more than ``class_rise``
-times it (the claimed ``probe_class_rise``). Only positive scores enter the fits (log needs them);
-fewer than three leave nothing to judge against, so no outliers are flagged and the audit sample
-does the work. Measured per scenario family, thresholds chosen on one half of the suite and
-reported on the other: ``make bench-detection``.
+initial probe loss. Only positive scores enter the fits (log needs them); fewer than three leave
+nothing to judge against, so no outliers are flagged and the audit sample does the work. Measured per
+scenario family, thresholds chosen on one half of the suite and reported on the other: ``make
+bench-detection``.
 
 Pure Python, no numpy, fsum for sums, medians of sorted lists: the same bytes on every endorsing
 peer. ``ml/outliers.py`` holds the analysis side's experimental rules (``trainproof analyze``
@@ -51,7 +50,6 @@ LOW_TAIL = "low-tail"
 INPUT_SHIFT = "input-shift"
 JOINT = "joint"
 PROBE_RISE = "probe-rise"
-CLASS_RISE = "class-rise"
 AUDIT = "audit"
 WINDOW = 3  # neighbours on each side in the local trend
 FIRST_JUDGED = 1  # the size rules leave interval 0 to the audit (no neighbours before it)
@@ -179,23 +177,6 @@ def probe_rises(probes: list[list[float]], rise: float) -> list[dict[str, Any]]:
             for i, (start, end) in enumerate(probes) if i >= FIRST_JUDGED and (end - start) / base > rise]
 
 
-def class_rise_outliers(probes: list[list[float]], rises: list[float | None], rise: float) -> list[dict[str, Any]]:
-    """Intervals over which one class's probe loss (the claimed ``probe_class_rise``: the largest
-    rise of a class's mean loss on the probe, ``ml/probe.py``) rose by more than ``rise`` times the
-    run's initial probe loss.
-
-    Why: flipped labels or a backdoor aimed at one class raise that class's loss sharply while the
-    others keep falling, so the mean over all classes (``probe_rises``) dilutes the rise by the
-    number of classes. Interval 0 is not judged, nor an interval whose claim is null (no class
-    with enough probe samples).
-    """
-    if not probes or not probes[0] or probes[0][0] <= 0:
-        return []
-    base = probes[0][0]
-    return [{"interval": i, "rule": CLASS_RISE, "rise": r / base, "threshold": rise}
-            for i, r in enumerate(rises) if i >= FIRST_JUDGED and r is not None and r / base > rise]
-
-
 def low_tail(scores: list[float], k: float) -> list[dict[str, Any]]:
     """Intervals whose log change is more than k robust sds below their neighbours' local trend
     (``local_residuals``; intervals 0 and 1, the warm-up, are not judged)."""
@@ -298,31 +279,27 @@ def assurance(n_intervals: int, selected: list[dict[str, Any]]) -> dict[str, Any
             "escape": {str(m): escape_probability(rest, audited, m) for m in ASSURANCE_M}}
 
 
-def audit_size(n_intervals: int, fraction: float, minimum: int = 1) -> int:
-    """ceil(fraction · n), at least ``minimum`` (and one); rounded first so 0.7·10 = 7.000000000000001
-    counts as 7. Callers cap it at the intervals the rules left."""
-    return max(1, minimum, math.ceil(round(fraction * n_intervals, 9)))
+def audit_size(n_intervals: int, fraction: float) -> int:
+    """ceil(fraction · n), at least one; rounded first so 0.7·10 = 7.000000000000001 counts as 7."""
+    return max(1, math.ceil(round(fraction * n_intervals, 9)))
 
 
 # The rules' settings: the contract's config keys of the same names.
-SETTINGS = ("k", "shift_k", "low_k", "joint_k", "probe_rise", "class_rise")
+SETTINGS = ("k", "shift_k", "low_k", "joint_k", "probe_rise")
 # What a selected entry records of each rule's hit: (the hit's figure, its name in the entry, the threshold's).
 DETAILS = {DETRENDED: ("residual", "residual", "threshold"), INPUT_SHIFT: ("z", "shift_z", "shift_threshold"),
            LOW_TAIL: ("z", "low_z", "low_threshold"), JOINT: ("z", "joint_z", "joint_threshold"),
-           PROBE_RISE: ("rise", "probe_rise", "probe_threshold"), CLASS_RISE: ("rise", "class_rise", "class_threshold")}
+           PROBE_RISE: ("rise", "probe_rise", "probe_threshold")}
 
 
 def claims(certificate: dict[str, Any]) -> dict[str, Any]:
     """What the rules read from a certificate (or a Recorder's run.json): the claimed absolute
-    changes, input shifts, probe losses and class rises, and the recipe's learning-rate factors. A
-    certificate from before probe losses (or class rises) were claimed has none; the probe rules
-    then have nothing to judge."""
+    changes, input shifts and probe losses, and the recipe's learning-rate factors. A certificate
+    from before probe losses were claimed has none; the probe rule then has nothing to judge."""
     scores = certificate["scores"]
     probes = [s.get("probe_loss") for s in scores]
-    rises = [s.get("probe_class_rise") for s in scores]
     return {"scores": [s["absolute"] for s in scores], "shifts": [s["input_shift"] for s in scores],
             "probes": probes if all(isinstance(p, list) and len(p) == 2 for p in probes) else None,
-            "class_rises": rises if all("probe_class_rise" in s for s in scores) else None,
             "rates": learning_rates(certificate.get("recipe"), len(scores))}
 
 
@@ -333,13 +310,11 @@ def settings(cfg: dict[str, Any]) -> dict[str, float]:
 
 def deterministic(scores: list[float], k: float, shifts: list[float] | None = None, shift_k: float = 4.0,
                   low_k: float = 4.0, rates: list[float] | None = None, joint_k: float | None = None,
-                  probes: list[list[float]] | None = None, probe_rise: float | None = None,
-                  class_rises: list[float | None] | None = None, class_rise: float | None = None) -> dict[int, dict[str, Any]]:
+                  probes: list[list[float]] | None = None, probe_rise: float | None = None) -> dict[int, dict[str, Any]]:
     """The intervals the rules pick from the claimed series alone (no randomness), each with the
     rules that picked it and their details: what a submitter can compute from its own claims.
     With ``rates`` (``learning_rates`` of the recipe) the size rules judge score ÷ rate; the joint
-    rule needs ``shifts`` and ``joint_k``, the probe rule ``probes`` and ``probe_rise``, the class
-    rule ``probes``, ``class_rises`` and ``class_rise``."""
+    rule needs ``shifts`` and ``joint_k``, the probe rule ``probes`` and ``probe_rise``."""
     sizes = [s / r for s, r in zip(scores, rates)] if rates is not None and len(rates) == len(scores) else scores
     hits = zero_changes(scores) + detrended_outliers(sizes, k) + low_tail(sizes, low_k)
     if shifts is not None:
@@ -348,8 +323,6 @@ def deterministic(scores: list[float], k: float, shifts: list[float] | None = No
             hits += joint_outliers(sizes, shifts, joint_k)
     if probes is not None and probe_rise is not None and len(probes) == len(scores):
         hits += probe_rises(probes, probe_rise)
-    if probes is not None and class_rises is not None and class_rise is not None and len(class_rises) == len(scores):
-        hits += class_rise_outliers(probes, class_rises, class_rise)
     picked: dict[int, dict[str, Any]] = {}
     for hit in hits:
         entry = picked.setdefault(hit["interval"], {"interval": hit["interval"], "reasons": []})
@@ -363,16 +336,14 @@ def deterministic(scores: list[float], k: float, shifts: list[float] | None = No
 def select(scores: list[float], k: float, audit_fraction: float, stream: HashStream,
            shifts: list[float] | None = None, shift_k: float = 4.0, low_k: float = 4.0,
            rates: list[float] | None = None, joint_k: float | None = None,
-           probes: list[list[float]] | None = None, probe_rise: float | None = None,
-           class_rises: list[float | None] | None = None, class_rise: float | None = None,
-           audit_min: int = 1) -> list[dict[str, Any]]:
+           probes: list[list[float]] | None = None, probe_rise: float | None = None) -> list[dict[str, Any]]:
     """Selected intervals in order, each with the rules that selected it (and outlier details).
 
     The audit sample is drawn from the intervals the deterministic rules did not already pick,
     so it always adds coverage the submitter could not predict from its own claims.
     """
-    picked = deterministic(scores, k, shifts, shift_k, low_k, rates, joint_k, probes, probe_rise, class_rises, class_rise)
+    picked = deterministic(scores, k, shifts, shift_k, low_k, rates, joint_k, probes, probe_rise)
     rest = [i for i in range(len(scores)) if i not in picked]
-    for i in stream.sample(rest, min(len(rest), audit_size(len(scores), audit_fraction, audit_min))):
+    for i in stream.sample(rest, min(len(rest), audit_size(len(scores), audit_fraction))):
         picked[i] = {"interval": i, "reasons": [AUDIT]}
     return [picked[i] for i in sorted(picked)]

@@ -84,9 +84,9 @@ def read_run(run_dir: str | Path) -> tuple[dict[str, Any], list[LocalFile]]:
         # (what every verifier recomputes), so an older run still submits with today's claims.
         from trainproof.ml.metrics import interval_scores
         run["scores"] = interval_scores([f.path for f in files[1:]])
-    if any(isinstance(s, dict) and ("probe_loss" not in s or "probe_class_rise" not in s) for s in run["scores"]):
-        # Recorded before intervals claimed their probe losses (or class rises): computed from the
-        # dataset and the snapshots as every verifier recomputes them (ml/probe.py).
+    if any(isinstance(s, dict) and "probe_loss" not in s for s in run["scores"]):
+        # Recorded before intervals claimed their probe losses: computed from the dataset and the
+        # snapshots as every verifier recomputes them (ml/probe.py).
         from trainproof.ml.data import load_dataset
         from trainproof.ml.probe import add_probe_losses
         add_probe_losses(run["scores"], run["recipe"], load_dataset(files[0].path, files[0].sha256),

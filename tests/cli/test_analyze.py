@@ -44,8 +44,7 @@ def test_json_lists_every_interval_and_flags_the_poisoned_ones(poisoned_run):
     expected = selection.deterministic(**selection.claims({"scores": out["intervals"], "recipe": run["recipe"]}),
                                        **selection.settings(DEFAULTS))
     assert [e["interval"] for e in out["contract"]["selected"]] == sorted(expected)
-    assert out["contract"]["audit"] == min(30 - len(expected), selection.audit_size(30, DEFAULTS["audit_fraction"],
-                                                                                                DEFAULTS["audit_min"]))
+    assert out["contract"]["audit"] == min(30 - len(expected), selection.audit_size(30, DEFAULTS["audit_fraction"]))
 
 
 def test_table_names_the_rule(poisoned_run):

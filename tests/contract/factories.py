@@ -169,8 +169,7 @@ def model_payload(
         "scores": [
             {"interval": i, "absolute": s, "l2": s / 30, "percent": s / 1000, "cosine": 0.001,
              "input_shift": 0.0 if i == 0 else 0.05 * (1 + 0.1 * math.sin(2.9 * i)),
-             "input_profile": [s / 64] * 64, "probe_loss": [decaying_loss(i), decaying_loss(i + 1)],
-             "probe_class_rise": round(0.5 * (decaying_loss(i + 1) - decaying_loss(i)), 9)}
+             "input_profile": [s / 64] * 64, "probe_loss": [decaying_loss(i), decaying_loss(i + 1)]}
             for i, s in enumerate(scores)
         ],
         "layer_hashes": {"layers": layers, "chain": chain},

@@ -30,8 +30,7 @@ def test_run_directory_and_certificate_shape(mlp_run):
     for entry, path in zip(run["snapshots"], snapshot_paths(run_dir, run)):
         assert HEX.match(entry["sha256"]) and sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["size"]
     assert len(run["scores"]) == 6 and set(run["scores"][0]) == {"interval", "absolute", "l2", "percent", "cosine",
-                                                                 "input_shift", "input_profile", "probe_loss",
-                                                                 "probe_class_rise"}
+                                                                 "input_shift", "input_profile", "probe_loss"}
     ds = load_dataset(run_dir / run["dataset"]["file"], run["dataset"]["sha256"])
     assert len(ds) == 1437 and run["dataset"]["preprocessing"] == ds.preprocessing
     assert 0.0 <= run["metrics"]["accuracy"] <= 1.0
@@ -52,7 +51,7 @@ def test_a_run_recorded_without_input_profiles_is_scored_again_when_read(mlp_run
     old = shutil.copytree(run_dir, tmp_path / "old")
     recorded = json.loads((old / "run.json").read_text())
     for score in recorded["scores"]:
-        del score["input_profile"], score["probe_loss"], score["probe_class_rise"]
+        del score["input_profile"], score["probe_loss"]
     (old / "run.json").write_text(json.dumps(recorded))
     assert read_run(old)[0]["scores"] == run["scores"]
     assert read_run(run_dir)[0]["scores"] == run["scores"]

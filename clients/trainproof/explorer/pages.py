@@ -377,8 +377,7 @@ def model_page(db: Database, model_id: str) -> str:
     sel_rows = [[e(s["interval"]), e(", ".join(s.get("reasons", []))),
                  e(f'{s["residual"]:.3f} > {s["threshold"]:.3f}') if "residual" in s else "–",
                  e(f'{s["shift_z"]:.2f} > {s["shift_threshold"]:.2f}') if "shift_z" in s else "–",
-                 e(f'{s["probe_rise"]:.3f} > {s["probe_threshold"]:.3f}') if "probe_rise" in s else "–",
-                 e(f'{s["class_rise"]:.3f} > {s["class_threshold"]:.3f}') if "class_rise" in s else "–"] for s in selected]
+                 e(f'{s["probe_rise"]:.3f} > {s["probe_threshold"]:.3f}') if "probe_rise" in s else "–"] for s in selected]
     chain = cert.get("layer_hashes") or {}
     layers = [[e(i), e(name), f'<code>{short(h, 20)}</code>'] for i, (name, h) in
               enumerate(zip(["ouroboros"] + list(chain.get("layers", [])), chain.get("chain", [])))]
@@ -398,8 +397,7 @@ def model_page(db: Database, model_id: str) -> str:
               f'on the input shift); the other series are not thresholded by the contract. Shaded: selected (red by a rule, '
               f'blue audit sample); ✗ rejected.</p>{score_plot(scores, selected, limits, state.get("rejected_intervals") or [])}'
             + f'<h2>Selected intervals</h2><p class="note">{seed}</p>'
-              + table(["interval", "selected by", "residual > threshold", "shift z > threshold", "probe rise > threshold",
-                       "class rise > threshold"], sel_rows, attrs="id=selected")
+              f'{table(["interval", "selected by", "residual > threshold", "shift z > threshold", "probe rise > threshold"], sel_rows, attrs="id=selected")}'
             + f'<h2>Family tree</h2><p>{link(f"/model/{e(model_id)}/tree", "family tree →")}</p>'
             + f"<h2>Birth certificate</h2>{cert_html}"
             + f"<h2>Snapshots</h2>{table(['index', 'step', 'sha256', 'bytes', 'uri', 'scores'], snaps)}"

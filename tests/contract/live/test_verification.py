@@ -27,7 +27,7 @@ How each path is made deterministic anyway:
 3. Paths where the test must cast the votes itself (split majorities reaching VERIFIED and
    REJECTED, the double vote, the unassigned voter, a vote on an unselected interval, expiry)
    use a real, honest run of two intervals of ``SLOW_STEPS`` steps. With two intervals exactly
-   one is selected (fewer than three scores: no outliers; audit sample ⌈0.05·2⌉ = 1); the test
+   one is selected (fewer than three scores: no outliers; audit sample ⌈0.2·2⌉ = 1); the test
    confirms the other one's score check itself, as its two seats. The selected interval's
    two seated workers replay for several seconds before they can vote (a dissenting vote seats
    the third member, whose worker starts then and replays as long). The profile holds the
@@ -91,11 +91,11 @@ def check_assignment(live: Live, assignment: dict[str, Any], certificate: dict[s
     cfg = assignment["config"]
     scores = certificate["scores"]
     # the draw follows from the seed alone: every peer (and we) derive the same selection
-    assert assignment["selected"] == select(audit_fraction=cfg["audit_fraction"], audit_min=cfg["audit_min"],
+    assert assignment["selected"] == select(audit_fraction=cfg["audit_fraction"],
                                             stream=HashStream(bytes.fromhex(assignment["seed"]), "audit"),
                                             **claims(certificate), **settings(cfg))
     audit = [e for e in assignment["selected"] if "audit" in e["reasons"]]
-    assert len(audit) == min(max(cfg["audit_min"], math.ceil(round(cfg["audit_fraction"] * len(scores), 9))),
+    assert len(audit) == min(max(1, math.ceil(round(cfg["audit_fraction"] * len(scores), 9))),
                              len(scores) - (len(assignment["selected"]) - len(audit)))
 
     verifiers = registry(live)

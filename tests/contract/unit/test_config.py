@@ -14,9 +14,9 @@ pytestmark = pytest.mark.unit
 
 def test_defaults_when_nothing_was_set(bare_net: Net):
     view = bare_net.call(Cast.client1, "GetConfig")
-    assert view["values"] == DEFAULTS == {"k": 4.0, "audit_fraction": 0.05, "audit_min": 1, "sub_quorum_size": 3,
+    assert view["values"] == DEFAULTS == {"k": 4.0, "audit_fraction": 0.2, "sub_quorum_size": 3,
                                           "deadline_seconds": 86400, "max_reassignments": 2,
-                                          "shift_k": 5.0, "low_k": 3.0, "joint_k": 5.0, "probe_rise": 0.04, "class_rise": 0.5,
+                                          "shift_k": 5.0, "low_k": 3.0, "joint_k": 5.0, "probe_rise": 0.04,
                                           "clock_skew_seconds": 300, "seed_reveal_seconds": 900,
                                           "approval_rule": "majority", "replication": "majority-first",
                                           "max_steps_per_interval": 100_000, "max_parameters": 100_000_000,
@@ -85,9 +85,6 @@ def test_only_admins_propose(bare_net: Net):
     ({"audit_fraction": 1.5}, "audit_fraction must be"),
     ({"audit_fraction": 0.01}, "audit_fraction must be a number in [0.05, 1]"),
     ({"audit_fraction": True}, "audit_fraction must be"),
-    ({"audit_min": 0}, "audit_min must be an integer in [1, 1000]"),
-    ({"audit_min": 2.0}, "audit_min must be"),
-    ({"class_rise": 0}, "class_rise must be a number in [0.001, 10]"),
     ({"sub_quorum_size": 4}, "sub_quorum_size must be an odd"),
     ({"sub_quorum_size": 1}, "sub_quorum_size must be an odd integer in [3, 51]"),
     ({"sub_quorum_size": 51}, "needs at least 52 active verifiers"),

@@ -60,7 +60,7 @@ def test_the_draw_is_the_hash_of_the_reveals_whoever_assigns(manual: Net, submit
     expected = hashlib.sha256("\x00".join(["trainproof/assign/v2", mid, f"Org1MSP\x00{S1}", f"Org2MSP\x00{S2}"])
                               .encode()).hexdigest()
     assert out["seed"] == expected
-    assert out["selected"] == select(audit_fraction=DEFAULTS["audit_fraction"], audit_min=DEFAULTS["audit_min"], stream=HashStream(seed, "audit"),
+    assert out["selected"] == select(audit_fraction=DEFAULTS["audit_fraction"], stream=HashStream(seed, "audit"),
                                      **claims(submitted), **settings(DEFAULTS))
     assert out["seed_round"]["withheld"] == [] and out["seed_round"]["reveals"] == {"Org1MSP": S1, "Org2MSP": S2}
     manual.refuse(Cast.admin1, "CommitSeed", mid, sha_hex(S1), status=409, match="state: model")

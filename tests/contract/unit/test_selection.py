@@ -121,13 +121,6 @@ def test_audit_size_is_the_ceiling_and_at_least_one(n, fraction, size):
     assert selection.audit_size(n, fraction) == size
 
 
-@pytest.mark.parametrize("n, fraction, minimum, size", [(20, 0.05, 2, 2), (100, 0.05, 2, 5), (10, 0.7, 2, 7), (3, 0.05, 5, 5)])
-def test_the_audit_samples_at_least_its_minimum(n, fraction, minimum, size):
-    assert selection.audit_size(n, fraction, minimum) == size
-    picked = selection.select(noisy(n), 10.0, fraction, stream(), audit_min=minimum)
-    assert sum(e["reasons"] == ["audit"] for e in picked) == min(size, n)  # never more than there are intervals
-
-
 def test_selection_unions_the_rules_and_the_audit_adds_new_intervals():
     scores = noisy(30)
     scores[12] *= 6
@@ -269,23 +262,6 @@ def test_a_rise_of_the_probe_loss_is_selected_relative_to_the_initial_loss():
     assert selection.deterministic(noisy(20), 3.0, probes=probes) == {}  # off without probe_rise
 
 
-def test_a_rise_of_one_class_is_selected_relative_to_the_initial_loss():
-    probes = falling_losses(20)
-    rises = [-0.01] * 20  # honest training: every class a little better each interval
-    assert selection.class_rise_outliers(probes, rises, 0.2) == []
-    rises[9] = 0.25 * probes[0][0]  # one class lost a quarter of the initial loss while the mean still fell
-    hits = selection.class_rise_outliers(probes, rises, 0.2)
-    assert [h["interval"] for h in hits] == [9] and hits[0]["rise"] == pytest.approx(0.25)
-    assert selection.probe_rises(probes, 0.02) == []  # the mean alone does not see it
-    assert selection.class_rise_outliers(probes, rises, 0.3) == []
-    picked = selection.deterministic(noisy(20), 3.0, probes=probes, class_rises=rises, class_rise=0.2)
-    assert picked[9]["reasons"] == ["class-rise"] and picked[9]["class_threshold"] == 0.2
-    assert picked[9]["class_rise"] == pytest.approx(0.25)
-    assert selection.deterministic(noisy(20), 3.0, probes=probes, class_rises=rises) == {}  # off without class_rise
-    rises[0], rises[9] = 5.0, None  # interval 0 is not judged, nor a null claim (no class with enough samples)
-    assert selection.class_rise_outliers(probes, rises, 0.2) == []
-
-
 def test_interval_zero_and_runs_without_probe_losses_are_not_judged():
     probes = falling_losses(10)
     probes[0][1] = probes[1][0] = probes[0][0] * 2  # from the initial weights: not judged
@@ -293,4 +269,3 @@ def test_interval_zero_and_runs_without_probe_losses_are_not_judged():
     assert selection.probe_rises([[0.0, 1.0], [1.0, 2.0]], 0.02) == []  # no positive initial loss to scale by
     cert = {"scores": [{"absolute": 1.0, "input_shift": 0.0}, {"absolute": 1.0, "input_shift": 0.0}], "recipe": None}
     assert selection.claims(cert)["probes"] is None  # a certificate stored before probe losses were claimed
-    assert selection.claims(cert)["class_rises"] is None

@@ -114,9 +114,6 @@ SCHEMA_FAILURES = [
     (_mutate("scores.2.probe_loss", delete=True), "'probe_loss' is a required property"),
     (_mutate("scores.2.probe_loss", [1.0]), "at /scores/2/probe_loss"),
     (_mutate("scores.2.probe_loss.1", -1.0), "at /scores/2/probe_loss/1"),
-    (_mutate("scores.2.probe_class_rise", delete=True), "'probe_class_rise' is a required property"),
-    (_mutate("scores.2.probe_class_rise", "0.1"), "at /scores/2/probe_class_rise"),
-    (_mutate("scores.2.probe_class_rise", [0.1]), "at /scores/2/probe_class_rise"),
     (_mutate("snapshots", lambda p: p["snapshots"][:1]), "at /snapshots"),
 ]
 

@@ -32,7 +32,7 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
 
     Reads RUN_DIR only (no network): the four weight-change metrics per interval, where
     the first layer's update lands, the probe loss at each end (the model's loss on a fixed
-    part of the run's dataset) and its largest rise on one class, and the intervals the outlier rules flag (zero change,
+    part of the run's dataset), and the intervals the outlier rules flag (zero change,
     input shift, size against the trend, jumps, too little change). With SGD and momentum,
     an interval right after a flagged one whose shift is only the momentum carried in is
     listed as spillover, not flagged. A submitter can look
@@ -56,8 +56,7 @@ def analyze(session: Session, run_dir: Path, k: float) -> None:
     spillover = sorted({e["interval"] for e in plain} - {e["interval"] for e in flagged})
     contract = selection.deterministic(**selection.claims({"scores": scores, "recipe": run.get("recipe")}),
                                        **selection.settings(DEFAULTS))
-    audit = min(len(scores) - len(contract), selection.audit_size(len(scores), DEFAULTS["audit_fraction"],
-                                                                      DEFAULTS["audit_min"]))
+    audit = min(len(scores) - len(contract), selection.audit_size(len(scores), DEFAULTS["audit_fraction"]))
     result = {"run_dir": str(run_dir), "name": run.get("name"), "k": k, "intervals": scores, "flagged": flagged,
               "momentum_spillover": spillover, "contract": {"selected": [contract[i] for i in sorted(contract)],
                                                            "audit": audit, "settings": "defaults"}}
@@ -92,14 +91,12 @@ def _print(result: dict[str, Any]) -> None:
     flagged = {e["interval"]: e for e in result["flagged"]}
     ledger = {e["interval"]: e for e in result["contract"]["selected"]}
     table = Table(title=f"{result['name'] or result['run_dir']}: interval i is snapshot i → i+1", title_justify="left")
-    for column in ("#", "abs. change", "L2", "percent", "cosine", "input shift", "probe loss", "class rise", "contract", "flagged by",
-                   "z"):
+    for column in ("#", "abs. change", "L2", "percent", "cosine", "input shift", "probe loss", "contract", "flagged by", "z"):
         table.add_column(column, justify="left" if column in ("contract", "flagged by") else "right")
     for s in result["intervals"]:
         hit = flagged.get(s["interval"])
         table.add_row(str(s["interval"]), *(_number(s[m]) for m in SCORE_KEYS),
                       "–" if s.get("probe_loss") is None else "{:.4g} → {:.4g}".format(*s["probe_loss"]),
-                      "–" if s.get("probe_class_rise") is None else f"{s['probe_class_rise']:+.3g}",
                       ", ".join(ledger[s["interval"]]["reasons"]) if s["interval"] in ledger else "",
                       hit["rule"] if hit else "", f"{hit['z']:.1f}" if hit and "z" in hit else "")
     console.print(table)

@@ -82,8 +82,6 @@ RULE_WORDS: dict[str, tuple[str, str | None, str | None, str]] = {
     "joint": ("outlier: a large change that also landed on unusual inputs", "joint_z", "joint_threshold", " (z {:.3g} > {:.3g})"),
     "probe-rise": ("outlier: the model got worse on its claimed data", "probe_rise", "probe_threshold",
                    " (rise {:.3g} of the initial loss > {:.3g})"),
-    "class-rise": ("outlier: the model got worse on one class of its claimed data", "class_rise", "class_threshold",
-                   " (rise {:.3g} of the initial loss > {:.3g})"),
     "audit": ("random audit sample", None, None, ""),
 }
 
